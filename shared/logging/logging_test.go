@@ -1,0 +1,88 @@
+package logging
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestCloudLoggingShape(t *testing.T) {
+	tests := []struct {
+		name  string
+		log   func(*slog.Logger)
+		level slog.Level
+		want  map[string]any
+	}{
+		{"info", func(l *slog.Logger) { l.Info("poll done", "connection", "c1") }, slog.LevelInfo,
+			map[string]any{"severity": "INFO", "message": "poll done", "connection": "c1"}},
+		{"warn", func(l *slog.Logger) { l.Warn("slow") }, slog.LevelInfo,
+			map[string]any{"severity": "WARNING", "message": "slow"}},
+		{"error", func(l *slog.Logger) { l.Error("failed", "err", "boom") }, slog.LevelInfo,
+			map[string]any{"severity": "ERROR", "message": "failed", "err": "boom"}},
+		{"debug shown at debug", func(l *slog.Logger) { l.Debug("detail") }, slog.LevelDebug,
+			map[string]any{"severity": "DEBUG", "message": "detail"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tt.log(New(&buf, tt.level))
+			var got map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+				t.Fatalf("not one JSON line: %q: %v", buf.String(), err)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("%s = %v, want %v (line %s)", k, got[k], v, buf.String())
+				}
+			}
+			if _, ok := got["time"]; !ok {
+				t.Errorf("no time in %s", buf.String())
+			}
+		})
+	}
+}
+
+func TestDebugHiddenAtInfo(t *testing.T) {
+	var buf bytes.Buffer
+	New(&buf, slog.LevelInfo).Debug("x")
+	if buf.Len() != 0 {
+		t.Fatalf("debug line written at info level: %s", buf.String())
+	}
+}
+
+func TestContextAttributesAndTrace(t *testing.T) {
+	var buf bytes.Buffer
+	ctx := WithLogger(context.Background(), New(&buf, slog.LevelInfo))
+	ctx = With(ctx, "connection", "c9")
+	ctx = WithTrace(ctx, "proj", "105445aa7843bc8bf206b12000100000/1;o=1")
+	FromContext(ctx).Info("hello")
+	var got map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["connection"] != "c9" {
+		t.Errorf("connection attr missing: %s", buf.String())
+	}
+	if got[keyTrace] != "projects/proj/traces/105445aa7843bc8bf206b12000100000" {
+		t.Errorf("trace = %v", got[keyTrace])
+	}
+}
+
+func TestRedact(t *testing.T) {
+	a, b := Redact("Ann@Example.com"), Redact(" ann@example.com ")
+	if a != b {
+		t.Errorf("same address, different fingerprints: %s %s", a, b)
+	}
+	if strings.Contains(a, "ann") || strings.Contains(a, "example") {
+		t.Errorf("fingerprint leaks the value: %s", a)
+	}
+	if Redact("") != "" {
+		t.Error("empty should stay empty")
+	}
+	if Redact("+4915112345678") == Redact("+4915112345679") {
+		t.Error("different values collide")
+	}
+}

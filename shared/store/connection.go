@@ -1,0 +1,216 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+)
+
+// Status is a connection's state as the settings page shows it.
+type Status string
+
+// Connection states (SPEC section 1.7).
+const (
+	StatusSetup       Status = "setup"        // accounts being connected
+	StatusFirstSync   Status = "first_sync"   // first sync running
+	StatusLive        Status = "live"         // syncing
+	StatusPaused      Status = "paused"       // paused by the user or a safety brake
+	StatusNeedsReauth Status = "needs_reauth" // a grant was revoked
+	StatusError       Status = "error"        // a permanent failure
+)
+
+// ErrorEntry is one recent error in plain words, for the status page.
+type ErrorEntry struct {
+	At      time.Time `firestore:"at"`
+	Message string    `firestore:"message"`
+}
+
+// maxErrors bounds the errors kept on a connection.
+const maxErrors = 20
+
+// Connection is one Pipedrive user ↔ one Google account and contact group.
+type Connection struct {
+	ID           string `firestore:"-"`
+	Status       Status `firestore:"status"`
+	StatusReason string `firestore:"status_reason,omitempty"`
+	// OwnerHash identifies the browser session that owns the connection.
+	OwnerHash string `firestore:"owner_hash,omitempty"`
+
+	PipedriveUserID    int64  `firestore:"pipedrive_user_id,omitempty"`
+	PipedriveCompanyID int64  `firestore:"pipedrive_company_id,omitempty"`
+	PipedriveAPIDomain string `firestore:"pipedrive_api_domain,omitempty"`
+	PipedriveAuth      string `firestore:"pipedrive_auth,omitempty"` // "oauth" or "api_token"
+	// WebhookSecretHash is SHA-256 of the webhook's Basic password; the
+	// Basic user name is the connection id.
+	WebhookSecretHash []byte  `firestore:"webhook_secret_hash,omitempty"`
+	WebhookIDs        []int64 `firestore:"webhook_ids,omitempty"`
+
+	GoogleAccount   string `firestore:"google_account,omitempty"`
+	GoogleGroup     string `firestore:"google_group,omitempty"`
+	GoogleSyncToken string `firestore:"google_sync_token,omitempty"`
+
+	DeletePolicy string `firestore:"delete_policy,omitempty"`
+	// PollDueAt is when the poller should next look at this connection; a
+	// connection that must not be polled has it unset.
+	PollDueAt           time.Time `firestore:"poll_due_at,omitempty"`
+	LastPollAt          time.Time `firestore:"last_poll_at,omitempty"`
+	PipedriveCheckpoint time.Time `firestore:"pipedrive_checkpoint,omitempty"`
+
+	Counts     map[string]int64 `firestore:"counts,omitempty"`
+	LastErrors []ErrorEntry     `firestore:"last_errors,omitempty"`
+	CreatedAt  time.Time        `firestore:"created_at"`
+	UpdatedAt  time.Time        `firestore:"updated_at"`
+}
+
+// AddError records msg (plain words, no personal data) keeping the newest few.
+func (c *Connection) AddError(at time.Time, msg string) {
+	c.LastErrors = append(c.LastErrors, ErrorEntry{At: at, Message: msg})
+	if n := len(c.LastErrors); n > maxErrors {
+		c.LastErrors = c.LastErrors[n-maxErrors:]
+	}
+}
+
+// NewID returns a random identifier suitable for a document id.
+func NewID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
+// CreateConnection stores c under a new id (or c.ID if set) and returns the id.
+func (s *Store) CreateConnection(ctx context.Context, c *Connection) (string, error) {
+	if c.ID == "" {
+		c.ID = NewID()
+	}
+	now := time.Now().UTC()
+	c.CreatedAt, c.UpdatedAt = now, now
+	if _, err := s.conn(c.ID).Create(ctx, c); err != nil {
+		return "", fmt.Errorf("store.CreateConnection: %w", err)
+	}
+	return c.ID, nil
+}
+
+// GetConnection reads one connection.
+func (s *Store) GetConnection(ctx context.Context, id string) (*Connection, error) {
+	if id == "" {
+		return nil, fmt.Errorf("store.GetConnection: %w", ErrNotFound)
+	}
+	snap, err := s.conn(id).Get(ctx)
+	if notFound(err) {
+		return nil, fmt.Errorf("store.GetConnection %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.GetConnection: %w", err)
+	}
+	return decodeConnection(snap)
+}
+
+func decodeConnection(snap *firestore.DocumentSnapshot) (*Connection, error) {
+	var c Connection
+	if err := snap.DataTo(&c); err != nil {
+		return nil, fmt.Errorf("store: decode connection %s: %w", snap.Ref.ID, err)
+	}
+	c.ID = snap.Ref.ID
+	return &c, nil
+}
+
+// UpdateConnection reads the connection, lets fn change it, and writes it
+// back in one transaction. fn may run more than once.
+func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(*Connection) error) (*Connection, error) {
+	var out *Connection
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(s.conn(id))
+		if notFound(err) {
+			return fmt.Errorf("connection %s: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		c, err := decodeConnection(snap)
+		if err != nil {
+			return err
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+		c.UpdatedAt = time.Now().UTC()
+		out = c
+		return tx.Set(s.conn(id), c)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.UpdateConnection: %w", err)
+	}
+	return out, nil
+}
+
+// ListConnections returns every connection (for the settings page and the
+// local stack; a production install has few per project).
+func (s *Store) ListConnections(ctx context.Context) ([]*Connection, error) {
+	return s.collect(s.fs.Collection(colConnections).Documents(ctx))
+}
+
+// DueConnections returns up to limit connections whose poll is due at now.
+// It queries one field, so no composite index is needed.
+func (s *Store) DueConnections(ctx context.Context, now time.Time, limit int) ([]*Connection, error) {
+	q := s.fs.Collection(colConnections).Where("poll_due_at", "<=", now).OrderBy("poll_due_at", firestore.Asc).Limit(limit)
+	return s.collect(q.Documents(ctx))
+}
+
+func (s *Store) collect(it *firestore.DocumentIterator) ([]*Connection, error) {
+	defer it.Stop()
+	var out []*Connection
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: list connections: %w", err)
+		}
+		c, err := decodeConnection(snap)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+}
+
+// DeleteConnection removes the connection with its secrets, links, history
+// and journal. It deletes nothing on either side of the sync.
+func (s *Store) DeleteConnection(ctx context.Context, id string) error {
+	ref := s.conn(id)
+	bw := s.fs.BulkWriter(ctx)
+	var jobs []*firestore.BulkWriterJob
+	del := func(r *firestore.DocumentRef) error {
+		j, err := bw.Delete(r)
+		jobs = append(jobs, j)
+		return err
+	}
+	for _, col := range []string{colSecrets, colLinks, colDeliveries} {
+		refs, err := ref.Collection(col).DocumentRefs(ctx).GetAll()
+		if err != nil {
+			return fmt.Errorf("store.DeleteConnection: list %s: %w", col, err)
+		}
+		for _, r := range refs {
+			if err := del(r); err != nil {
+				return fmt.Errorf("store.DeleteConnection: %w", err)
+			}
+		}
+	}
+	if err := del(ref); err != nil {
+		return fmt.Errorf("store.DeleteConnection: %w", err)
+	}
+	bw.End()
+	for _, j := range jobs {
+		if _, err := j.Results(); err != nil && !notFound(err) {
+			return fmt.Errorf("store.DeleteConnection: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// MaxHistory bounds the history kept per link.
+const MaxHistory = 50
+
+// HistoryEntry is one line of a contact's history: what changed on which
+// side, what was written, or why something was skipped. No personal data in
+// clear: field names and actions only.
+type HistoryEntry struct {
+	At       time.Time `firestore:"at"`
+	Side     string    `firestore:"side"`             // side that changed: pipedrive, google
+	Action   string    `firestore:"action"`           // e.g. "update google", "skip: echo"
+	Fields   []string  `firestore:"fields,omitempty"` // synced fields involved
+	Detail   string    `firestore:"detail,omitempty"` // plain words
+	Conflict bool      `firestore:"conflict,omitempty"`
+}
+
+// Link pairs one Pipedrive person with one Google contact.
+type Link struct {
+	ID          string `firestore:"-"`
+	PipedriveID string `firestore:"pipedrive_id,omitempty"`
+	GoogleID    string `firestore:"google_id,omitempty"`
+	// Base is the last-synced normalized record (JSON of contact.Contact),
+	// the common ancestor for the three-way merge.
+	Base             []byte `firestore:"base,omitempty"`
+	PipedriveVersion string `firestore:"pipedrive_version,omitempty"` // update_time
+	GoogleVersion    string `firestore:"google_version,omitempty"`    // etag
+	PipedriveHash    string `firestore:"pipedrive_hash,omitempty"`
+	GoogleHash       string `firestore:"google_hash,omitempty"`
+	// Pending records a write started but not yet confirmed (e.g. a Google
+	// create), so a retry after a crash finds it instead of duplicating it.
+	Pending   string         `firestore:"pending,omitempty"`
+	History   []HistoryEntry `firestore:"history,omitempty"`
+	UpdatedAt time.Time      `firestore:"updated_at"`
+
+	// readAt is the document's update time when it was read; UpdateLink
+	// writes only if it is unchanged (optimistic concurrency).
+	readAt time.Time
+}
+
+// AddHistory appends h, keeping the newest MaxHistory entries.
+func (l *Link) AddHistory(h HistoryEntry) {
+	l.History = append(l.History, h)
+	if n := len(l.History); n > MaxHistory {
+		l.History = l.History[n-MaxHistory:]
+	}
+}
+
+// LinkIDForPipedrive and LinkIDForGoogle give deterministic link ids, so two
+// concurrent creators of the same link collide instead of duplicating it.
+func LinkIDForPipedrive(personID string) string { return "p-" + personID }
+
+// LinkIDForGoogle: see LinkIDForPipedrive. Resource names contain '/'.
+func LinkIDForGoogle(resourceName string) string {
+	return "g-" + strings.ReplaceAll(resourceName, "/", "_")
+}
+
+func (s *Store) links(connID string) *firestore.CollectionRef {
+	return s.conn(connID).Collection(colLinks)
+}
+
+// LinkByPipedrive finds the link of a Pipedrive person, or ErrNotFound.
+func (s *Store) LinkByPipedrive(ctx context.Context, connID, personID string) (*Link, error) {
+	return s.findLink(ctx, connID, "pipedrive_id", personID)
+}
+
+// LinkByGoogle finds the link of a Google contact, or ErrNotFound.
+func (s *Store) LinkByGoogle(ctx context.Context, connID, resourceName string) (*Link, error) {
+	return s.findLink(ctx, connID, "google_id", resourceName)
+}
+
+func (s *Store) findLink(ctx context.Context, connID, field, value string) (*Link, error) {
+	it := s.links(connID).Where(field, "==", value).Limit(1).Documents(ctx)
+	defer it.Stop()
+	snap, err := it.Next()
+	if errors.Is(err, iterator.Done) {
+		return nil, fmt.Errorf("store: link by %s: %w", field, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: link by %s: %w", field, err)
+	}
+	return decodeLink(snap)
+}
+
+// GetLink reads a link by id.
+func (s *Store) GetLink(ctx context.Context, connID, linkID string) (*Link, error) {
+	snap, err := s.links(connID).Doc(linkID).Get(ctx)
+	if notFound(err) {
+		return nil, fmt.Errorf("store.GetLink: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.GetLink: %w", err)
+	}
+	return decodeLink(snap)
+}
+
+func decodeLink(snap *firestore.DocumentSnapshot) (*Link, error) {
+	var l Link
+	if err := snap.DataTo(&l); err != nil {
+		return nil, fmt.Errorf("store: decode link %s: %w", snap.Ref.ID, err)
+	}
+	l.ID, l.readAt = snap.Ref.ID, snap.UpdateTime
+	return &l, nil
+}
+
+// CreateLink stores a new link under l.ID; ErrConflict if it already exists.
+func (s *Store) CreateLink(ctx context.Context, connID string, l *Link) error {
+	if l.ID == "" {
+		return errors.New("store.CreateLink: empty link id")
+	}
+	l.UpdatedAt = time.Now().UTC()
+	res, err := s.links(connID).Doc(l.ID).Create(ctx, l)
+	if alreadyExists(err) {
+		return fmt.Errorf("store.CreateLink %s: %w", l.ID, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("store.CreateLink: %w", err)
+	}
+	l.readAt = res.UpdateTime
+	return nil
+}
+
+// UpdateLink writes l only if the stored document has not changed since l
+// was read; otherwise ErrConflict. One write, no extra read.
+func (s *Store) UpdateLink(ctx context.Context, connID string, l *Link) error {
+	if l.readAt.IsZero() {
+		return errors.New("store.UpdateLink: link was not read from the store")
+	}
+	l.UpdatedAt = time.Now().UTC()
+	ref := s.links(connID).Doc(l.ID)
+	res, err := ref.Update(ctx, []firestore.Update{
+		{Path: "pipedrive_id", Value: l.PipedriveID},
+		{Path: "google_id", Value: l.GoogleID},
+		{Path: "base", Value: l.Base},
+		{Path: "pipedrive_version", Value: l.PipedriveVersion},
+		{Path: "google_version", Value: l.GoogleVersion},
+		{Path: "pipedrive_hash", Value: l.PipedriveHash},
+		{Path: "google_hash", Value: l.GoogleHash},
+		{Path: "pending", Value: l.Pending},
+		{Path: "history", Value: l.History},
+		{Path: "updated_at", Value: l.UpdatedAt},
+	}, firestore.LastUpdateTime(l.readAt))
+	switch code := status.Code(err); {
+	case err == nil:
+		l.readAt = res.UpdateTime
+		return nil
+	case code == codes.FailedPrecondition || code == codes.NotFound:
+		return fmt.Errorf("store.UpdateLink %s: %w", l.ID, ErrConflict)
+	default:
+		return fmt.Errorf("store.UpdateLink: %w", err)
+	}
+}
+
+// DeleteLink forgets a pair (only if unchanged since read).
+func (s *Store) DeleteLink(ctx context.Context, connID string, l *Link) error {
+	_, err := s.links(connID).Doc(l.ID).Delete(ctx, firestore.LastUpdateTime(l.readAt))
+	switch code := status.Code(err); {
+	case err == nil:
+		return nil
+	case code == codes.FailedPrecondition || code == codes.NotFound:
+		return fmt.Errorf("store.DeleteLink %s: %w", l.ID, ErrConflict)
+	default:
+		return fmt.Errorf("store.DeleteLink: %w", err)
+	}
+}
+
+// CountLinks counts a connection's links with an aggregation query (one
+// read per 1000 entries, not one per link).
+func (s *Store) CountLinks(ctx context.Context, connID string) (int64, error) {
+	res, err := s.links(connID).NewAggregationQuery().WithCount("n").Get(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store.CountLinks: %w", err)
+	}
+	v, ok := res["n"]
+	if !ok {
+		return 0, errors.New("store.CountLinks: no count in result")
+	}
+	switch n := v.(type) {
+	case int64:
+		return n, nil
+	default:
+		if pv, ok := v.(interface{ GetIntegerValue() int64 }); ok {
+			return pv.GetIntegerValue(), nil
+		}
+		return 0, fmt.Errorf("store.CountLinks: unexpected count type %T", v)
+	}
+}
