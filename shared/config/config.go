@@ -104,6 +104,9 @@ type Poll struct {
 	Google
 	Pipedrive
 	IntakeURL string `env:"INTAKE_URL, required"`
+	// PollInterval is the scheduler's period: a polled connection is due
+	// again after it.
+	PollInterval time.Duration `env:"POLL_INTERVAL, default=1m"`
 	// SafetyNetInterval is how often Pipedrive is listed with updated_since
 	// to catch changes whose webhook was lost.
 	SafetyNetInterval time.Duration `env:"SAFETY_NET_INTERVAL, default=10m"`
@@ -143,6 +146,9 @@ func (i *Intake) validate() error {
 }
 
 func (p *Poll) validate() error {
+	if p.PollInterval < time.Second {
+		return fmt.Errorf("%w: POLL_INTERVAL must be at least 1s", ErrInvalid)
+	}
 	if p.SafetyNetInterval < time.Minute {
 		return fmt.Errorf("%w: SAFETY_NET_INTERVAL must be at least 1m", ErrInvalid)
 	}

@@ -56,8 +56,8 @@ type Change struct {
 	// in RFC 3339, Google etag); empty when unknown.
 	Version string `json:"version,omitempty"`
 	// MergedToID / MergedFromID carry Pipedrive's merge hints.
-	MergedToID   string    `json:"merged_to_id,omitempty"`
-	MergedFromID string    `json:"merged_from_id,omitempty"`
+	MergedToID   string `json:"merged_to_id,omitempty"`
+	MergedFromID string `json:"merged_from_id,omitempty"`
 	// Payload is the record as the sender saw it (optional, side-specific JSON).
 	Payload    json.RawMessage `json:"payload,omitempty"`
 	OccurredAt time.Time       `json:"occurred_at"`

@@ -214,3 +214,27 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// SetPollDue sets poll_due_at of many connections at once (the poll fan-out
+// touches every due connection each minute, so no transaction per document).
+func (s *Store) SetPollDue(ctx context.Context, ids []string, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	bw := s.fs.BulkWriter(ctx)
+	jobs := make([]*firestore.BulkWriterJob, 0, len(ids))
+	for _, id := range ids {
+		j, err := bw.Update(s.conn(id), []firestore.Update{{Path: "poll_due_at", Value: at}})
+		if err != nil {
+			return fmt.Errorf("store.SetPollDue: %w", err)
+		}
+		jobs = append(jobs, j)
+	}
+	bw.End()
+	for _, j := range jobs {
+		if _, err := j.Results(); err != nil && !notFound(err) {
+			return fmt.Errorf("store.SetPollDue: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+// Package apply is the Cloud Function "Apply": a CloudEvent function fed by
+// our own Pub/Sub push subscriptions (functions-framework-go turns the push
+// body into a messagePublished event). Returning an error makes Pub/Sub
+// retry with backoff and, after the last attempt, dead-letter the message.
+package apply
+
+import (
+	"context"
+	"errors"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	fn "github.com/contactsync/contactsync/functions"
+	"github.com/contactsync/contactsync/shared/applier"
+	"github.com/contactsync/contactsync/shared/config"
+	"github.com/contactsync/contactsync/shared/lazy"
+	"github.com/contactsync/contactsync/shared/logging"
+	"github.com/contactsync/contactsync/shared/queue"
+)
+
+// Name is the registered function name (the deployment's entry point).
+const Name = "Apply"
+
+func init() { functions.CloudEvent(Name, handle) }
+
+var deps = lazy.New(func(ctx context.Context) (*applier.Applier, error) {
+	var cfg config.Apply
+	if err := config.Load(ctx, &cfg, nil); err != nil {
+		return nil, err
+	}
+	s, err := fn.Store(ctx, cfg.Project)
+	if err != nil {
+		return nil, err
+	}
+	return applier.New(s)
+})
+
+func handle(ctx context.Context, e cloudevents.Event) error {
+	d, err := queue.FromCloudEvent(e)
+	if errors.Is(err, queue.ErrBadMessage) {
+		logging.FromContext(ctx).Error("apply: not a Pub/Sub message; acknowledged", "err", err, "type", e.Type())
+		return nil
+	}
+	a, err := deps.Get(ctx)
+	if err != nil {
+		return err // not ready: retry later
+	}
+	return a.Handle(ctx, d)
+}

@@ -1,0 +1,147 @@
+// Package intake receives Pipedrive webhooks: it authenticates the
+// connection's HTTP Basic credentials, bounds and parses the body (v1 or v2),
+// and publishes one change message per person event before answering 2xx,
+// so an accepted event is never lost and a failed publish makes Pipedrive
+// retry.
+package intake
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/contactsync/contactsync/shared/logging"
+	"github.com/contactsync/contactsync/shared/pipedrive/webhook"
+	"github.com/contactsync/contactsync/shared/queue"
+	"github.com/contactsync/contactsync/shared/store"
+)
+
+// Connections finds a connection by id (the Basic user name).
+type Connections interface {
+	GetConnection(ctx context.Context, id string) (*store.Connection, error)
+}
+
+// Publisher publishes change messages and returns once they are stored.
+type Publisher interface {
+	PublishChanges(ctx context.Context, topic string, cs ...queue.Change) error
+}
+
+// Handler is the intake endpoint.
+type Handler struct {
+	conns   Connections
+	pub     Publisher
+	topic   string
+	maxBody int64
+}
+
+// New refuses incomplete wiring.
+func New(conns Connections, pub Publisher, topic string, maxBody int64) (*Handler, error) {
+	if conns == nil || pub == nil || topic == "" || maxBody <= 0 {
+		return nil, errors.New("intake.New: connections, publisher, topic and a positive body limit are required")
+	}
+	return &Handler{conns: conns, pub: pub, topic: topic, maxBody: maxBody}, nil
+}
+
+// SecretHash is what the store keeps of a webhook password: its SHA-256.
+// The password is 32 random bytes, so a fast hash is enough.
+func SecretHash(password string) []byte {
+	h := sha256.Sum256([]byte(password))
+	return h[:]
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		reply(w, http.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok || user == "" {
+		w.Header().Set("WWW-Authenticate", `Basic realm="contactsync"`)
+		reply(w, http.StatusUnauthorized, "missing HTTP Basic credentials")
+		return
+	}
+	ctx = logging.With(ctx, "connection", user)
+	log := logging.FromContext(ctx)
+	conn, err := h.conns.GetConnection(ctx, user)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		reply(w, http.StatusNotFound, "unknown connection")
+		return
+	case err != nil:
+		log.Error("intake: read connection", "err", err)
+		reply(w, http.StatusServiceUnavailable, "temporarily unavailable, retry")
+		return
+	}
+	if len(conn.WebhookSecretHash) == 0 || subtle.ConstantTimeCompare(SecretHash(pass), conn.WebhookSecretHash) != 1 {
+		w.Header().Set("WWW-Authenticate", `Basic realm="contactsync"`)
+		reply(w, http.StatusUnauthorized, "wrong credentials")
+		return
+	}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		reply(w, http.StatusRequestEntityTooLarge, "body larger than the limit")
+		return
+	case err != nil:
+		reply(w, http.StatusBadRequest, "could not read body")
+		return
+	}
+	ev, err := webhook.Parse(body)
+	switch {
+	case errors.Is(err, webhook.ErrNotPerson):
+		log.Debug("intake: ignored event", "object", ev.Object)
+		reply(w, http.StatusOK, "ignored: not a person event")
+		return
+	case err != nil:
+		reply(w, http.StatusBadRequest, "malformed webhook payload: "+err.Error())
+		return
+	}
+
+	c := ToChange(conn.ID, ev)
+	if err := h.pub.PublishChanges(ctx, h.topic, c); err != nil {
+		log.Error("intake: publish failed; Pipedrive will retry", "err", err, "person", ev.PersonID)
+		reply(w, http.StatusServiceUnavailable, "could not queue the event, retry")
+		return
+	}
+	log.Info("intake: queued", "person", ev.PersonID, "kind", c.Kind, "delivery", ev.DeliveryID, "change_source", ev.ChangeSource)
+	reply(w, http.StatusOK, "accepted")
+}
+
+// ToChange turns a person event into a change message.
+func ToChange(connID string, ev webhook.Event) queue.Change {
+	c := queue.Change{
+		ConnectionID: connID, Side: queue.Pipedrive, ObjectID: ev.PersonID,
+		Kind: queue.Upsert, Source: queue.FromWebhook, EventID: ev.DeliveryID,
+		MergedToID: ev.MergedToID, MergedFromID: ev.MergedFromID, OccurredAt: ev.OccurredAt,
+	}
+	if ev.Action == webhook.Delete {
+		c.Kind = queue.Delete
+	}
+	if ev.Person != nil {
+		if !ev.Person.UpdateTime.IsZero() {
+			c.Version = ev.Person.UpdateTime.UTC().Format(time.RFC3339)
+		}
+		if b, err := json.Marshal(ev.Person); err == nil {
+			c.Payload = b
+		}
+	}
+	if c.OccurredAt.IsZero() {
+		c.OccurredAt = time.Now().UTC()
+	}
+	return c
+}
+
+func reply(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": http.StatusText(code), "message": msg})
+}
