@@ -1,0 +1,309 @@
+package pipedrive
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// ErrInvalidGrant means the OAuth refresh token was refused: the user must
+// reconnect. It wraps the *oauth2.RetrieveError.
+var ErrInvalidGrant = errors.New("pipedrive: oauth grant invalid, re-authorization needed")
+
+// maxBody bounds what we read from one response.
+const maxBody = 32 << 20
+
+// Client calls the Pipedrive API. It is safe for concurrent use.
+type Client struct {
+	base       *url.URL
+	hc         *http.Client
+	apiToken   string
+	maxRetries int
+	maxWait    time.Duration
+	sleep      func(context.Context, time.Duration) error
+	log        *slog.Logger
+}
+
+type config struct {
+	hc         *http.Client
+	apiToken   string
+	ts         oauth2.TokenSource
+	maxRetries int
+	maxWait    time.Duration
+	sleep      func(context.Context, time.Duration) error
+	log        *slog.Logger
+}
+
+// Option configures New.
+type Option func(*config)
+
+// WithAPIToken authenticates with a personal API token (x-api-token header).
+func WithAPIToken(token string) Option { return func(c *config) { c.apiToken = token } }
+
+// WithTokenSource authenticates with OAuth; the source refreshes tokens
+// (wrap it in oauth2.ReuseTokenSource or use oauth2.Config.TokenSource).
+func WithTokenSource(ts oauth2.TokenSource) Option { return func(c *config) { c.ts = ts } }
+
+// WithHTTPClient sets the underlying HTTP client (its Transport is wrapped
+// for OAuth). Default: a client with a 30 s timeout.
+func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.hc = hc } }
+
+// WithRetry bounds retries: at most maxRetries extra attempts per call, and
+// no single wait longer than maxWait (a longer 429 reset, e.g. the daily
+// budget, is returned as ErrRateLimited at once). Default 5 and 1 minute.
+func WithRetry(maxRetries int, maxWait time.Duration) Option {
+	return func(c *config) { c.maxRetries, c.maxWait = maxRetries, maxWait }
+}
+
+// WithSleep replaces the wait between retries (tests use a virtual clock).
+func WithSleep(sleep func(context.Context, time.Duration) error) Option {
+	return func(c *config) { c.sleep = sleep }
+}
+
+// WithLogger sets the logger for retry notices. Default slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// New returns a client for the API at baseURL (e.g. https://company.pipedrive.com
+// or the fake's URL). Exactly one of WithAPIToken or WithTokenSource is
+// required. With OAuth and an empty baseURL, the token's api_domain is used;
+// ctx is accepted for symmetry with the other clients' constructors; the
+// first token fetch (for api_domain) goes through the TokenSource, which
+// carries its own context.
+func New(ctx context.Context, baseURL string, opts ...Option) (*Client, error) {
+	cfg := config{maxRetries: 5, maxWait: time.Minute, sleep: sleepCtx}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if (cfg.apiToken == "") == (cfg.ts == nil) {
+		return nil, errors.New("pipedrive.New: exactly one of WithAPIToken or WithTokenSource is required")
+	}
+	if cfg.maxRetries < 0 || cfg.maxWait < 0 {
+		return nil, errors.New("pipedrive.New: negative retry bound")
+	}
+	if cfg.hc == nil {
+		cfg.hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.log == nil {
+		cfg.log = slog.Default()
+	}
+	if cfg.ts != nil {
+		if baseURL == "" {
+			tok, err := cfg.ts.Token()
+			if err != nil {
+				return nil, fmt.Errorf("pipedrive.New: %w", wrapOAuth(err))
+			}
+			baseURL = APIDomain(tok)
+		}
+		base := cfg.hc.Transport
+		hc := *cfg.hc
+		hc.Transport = &oauth2.Transport{Source: cfg.ts, Base: base}
+		cfg.hc = &hc
+	}
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("pipedrive.New: bad base URL %q", baseURL)
+	}
+	return &Client{base: u, hc: cfg.hc, apiToken: cfg.apiToken, maxRetries: cfg.maxRetries,
+		maxWait: cfg.maxWait, sleep: cfg.sleep, log: cfg.log}, nil
+}
+
+// BaseURL is the API base the client talks to.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// OAuthEndpoint is Pipedrive's OAuth endpoint under base
+// (https://oauth.pipedrive.com in production, the fake's URL in tests).
+// Client credentials go in the Basic header as Pipedrive recommends.
+func OAuthEndpoint(base string) oauth2.Endpoint {
+	base = strings.TrimRight(base, "/")
+	return oauth2.Endpoint{AuthURL: base + "/oauth/authorize", TokenURL: base + "/oauth/token",
+		AuthStyle: oauth2.AuthStyleInHeader}
+}
+
+// APIDomain returns the api_domain of a Pipedrive token response, or "".
+func APIDomain(tok *oauth2.Token) string {
+	if tok == nil {
+		return ""
+	}
+	s, _ := tok.Extra("api_domain").(string)
+	return s
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func wrapOAuth(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.Response != nil && re.Response.StatusCode == http.StatusBadRequest) {
+		return fmt.Errorf("%w: %w", ErrInvalidGrant, err)
+	}
+	return err
+}
+
+// envelope is Pipedrive's response wrapper.
+type envelope struct {
+	Success        bool            `json:"success"`
+	Data           json.RawMessage `json:"data"`
+	Error          string          `json:"error"`
+	ErrorInfo      string          `json:"error_info"`
+	Code           any             `json:"code"`
+	Errors         json.RawMessage `json:"errors"`
+	AdditionalData struct {
+		NextCursor *string `json:"next_cursor"`
+	} `json:"additional_data"`
+}
+
+func idempotent(method string) bool {
+	return method == http.MethodGet || method == http.MethodDelete
+}
+
+// do sends one API call and decodes data into out (if non-nil). It returns
+// the envelope's next cursor. 429s are retried for every method (the request
+// was refused before doing anything); 5xx and transport errors only for
+// idempotent methods, because a POST or PATCH may have been applied.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) (string, error) {
+	var body []byte
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return "", fmt.Errorf("pipedrive: encode %s %s: %w", method, path, err)
+		}
+		body = b
+	}
+	u := *c.base
+	u.Path = c.base.Path + path
+	u.RawQuery = q.Encode()
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+		if err != nil {
+			return "", fmt.Errorf("pipedrive: %s %s: %w", method, path, err)
+		}
+		req.Header.Set("Accept", "application/json")
+		if in != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if c.apiToken != "" {
+			req.Header.Set("x-api-token", c.apiToken)
+		}
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			err = wrapOAuth(err)
+			if ctx.Err() != nil || errors.Is(err, ErrInvalidGrant) || !idempotent(method) || attempt >= c.maxRetries {
+				// url.Error carries the URL, which may hold no token: we only
+				// send tokens in headers.
+				return "", fmt.Errorf("pipedrive: %s %s: %w", method, path, err)
+			}
+			if err := c.wait(ctx, method, path, attempt, 0, "transport error"); err != nil {
+				return "", err
+			}
+			continue
+		}
+		raw, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
+		rl := parseRateLimit(resp.Header)
+		if resp.StatusCode/100 == 2 {
+			if rerr != nil {
+				return "", fmt.Errorf("pipedrive: %s %s: read body: %w", method, path, rerr)
+			}
+			var env envelope
+			if err := json.Unmarshal(raw, &env); err != nil {
+				return "", fmt.Errorf("pipedrive: %s %s: decode: %w", method, path, err)
+			}
+			if out != nil && len(env.Data) > 0 {
+				if err := json.Unmarshal(env.Data, out); err != nil {
+					return "", fmt.Errorf("pipedrive: %s %s: decode data: %w", method, path, err)
+				}
+			}
+			next := ""
+			if env.AdditionalData.NextCursor != nil {
+				next = *env.AdditionalData.NextCursor
+			}
+			return next, nil
+		}
+		apiErr := newAPIError(resp, method, path, raw, rl)
+		retry := attempt < c.maxRetries &&
+			(resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 && idempotent(method))
+		if !retry {
+			return "", apiErr
+		}
+		hint := time.Duration(0)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			hint = rl.Reset
+			if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && time.Duration(ra)*time.Second > hint {
+				hint = time.Duration(ra) * time.Second
+			}
+			if hint > c.maxWait {
+				return "", apiErr // e.g. the daily budget: waiting is the caller's decision
+			}
+		}
+		if err := c.wait(ctx, method, path, attempt, hint, strconv.Itoa(resp.StatusCode)); err != nil {
+			return "", err
+		}
+	}
+}
+
+// wait sleeps before retry number attempt+1: the server's hint if any, else
+// exponential backoff (0.5 s doubling) with full jitter, capped at maxWait.
+func (c *Client) wait(ctx context.Context, method, path string, attempt int, hint time.Duration, why string) error {
+	d := hint
+	if d <= 0 {
+		d = min(500*time.Millisecond<<attempt, c.maxWait)
+		d = d/2 + rand.N(d/2+1)
+	} else {
+		d += rand.N(d/10 + 1) // spread clients that got the same reset
+	}
+	d = min(d, c.maxWait)
+	c.log.DebugContext(ctx, "pipedrive retry", "method", method, "path", path, "attempt", attempt+1, "wait", d, "why", why)
+	if err := c.sleep(ctx, d); err != nil {
+		return fmt.Errorf("pipedrive: %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+func parseRateLimit(h http.Header) RateLimit {
+	rl := RateLimit{DailyLeft: -1}
+	rl.Limit, _ = strconv.Atoi(h.Get("x-ratelimit-limit"))
+	rl.Remaining, _ = strconv.Atoi(h.Get("x-ratelimit-remaining"))
+	if s, err := strconv.ParseFloat(h.Get("x-ratelimit-reset"), 64); err == nil && s > 0 {
+		rl.Reset = time.Duration(s * float64(time.Second))
+	}
+	if v, err := strconv.Atoi(h.Get("x-daily-requests-left")); err == nil {
+		rl.DailyLeft = v
+	}
+	return rl
+}
+
+func newAPIError(resp *http.Response, method, path string, raw []byte, rl RateLimit) *APIError {
+	e := &APIError{StatusCode: resp.StatusCode, Method: method, Path: path, RateLimit: rl,
+		kind: kindFor(resp.StatusCode, method, path)}
+	var env envelope
+	if json.Unmarshal(raw, &env) == nil {
+		e.Message, e.Info = env.Error, env.ErrorInfo
+		if env.Code != nil {
+			e.Code = fmt.Sprint(env.Code)
+		}
+		if len(env.Errors) > 0 {
+			_ = json.Unmarshal(env.Errors, &e.Fields)
+		}
+	}
+	return e
+}

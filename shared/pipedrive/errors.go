@@ -1,0 +1,86 @@
+package pipedrive
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Sentinel errors. Every error returned for a non-2xx answer is an *APIError
+// that matches exactly one of these with errors.Is.
+var (
+	ErrBadRequest    = errors.New("pipedrive: bad request")              // 400
+	ErrUnauthorized  = errors.New("pipedrive: unauthorized")             // 401: token bad, expired or revoked
+	ErrPaymentReq    = errors.New("pipedrive: company account not open") // 402
+	ErrForbidden     = errors.New("pipedrive: forbidden")                // 403: scope, plan limit or Cloudflare
+	ErrNotFound      = errors.New("pipedrive: not found")                // 404
+	ErrGone          = errors.New("pipedrive: gone")                     // 410
+	ErrWebhookLimit  = errors.New("pipedrive: webhook limit reached")    // 422 on POST /v1/webhooks
+	ErrUnprocessable = errors.New("pipedrive: unprocessable entity")     // 422 elsewhere
+	ErrRateLimited   = errors.New("pipedrive: rate limited")             // 429 after our retries gave up
+	ErrUnavailable   = errors.New("pipedrive: service unavailable")      // 5xx
+)
+
+// RateLimit is what the x-ratelimit-* headers of one response said.
+// Zero values mean the header was absent.
+type RateLimit struct {
+	Limit     int
+	Remaining int
+	// Reset is how long until the burst window frees up again.
+	Reset time.Duration
+	// DailyLeft is x-daily-requests-left (API-token clients, writes only); -1 if absent.
+	DailyLeft int
+}
+
+// APIError is a non-2xx answer from Pipedrive.
+type APIError struct {
+	StatusCode int
+	Method     string
+	Path       string // without query, never carrying a token
+	Message    string // the envelope's "error"
+	Info       string // the envelope's "error_info"
+	Code       string // the envelope's "code", for plan-limit 403s
+	// Fields holds per-field messages of the v1 webhook error shape.
+	Fields    map[string][]string
+	RateLimit RateLimit
+	kind      error
+}
+
+func (e *APIError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.StatusCode)
+	}
+	return fmt.Sprintf("pipedrive: %s %s: %d %s", e.Method, e.Path, e.StatusCode, msg)
+}
+
+// Unwrap lets errors.Is match the sentinel for the status code.
+func (e *APIError) Unwrap() error { return e.kind }
+
+func kindFor(status int, method, path string) error {
+	switch {
+	case status == http.StatusBadRequest:
+		return ErrBadRequest
+	case status == http.StatusUnauthorized:
+		return ErrUnauthorized
+	case status == http.StatusPaymentRequired:
+		return ErrPaymentReq
+	case status == http.StatusForbidden:
+		return ErrForbidden
+	case status == http.StatusNotFound:
+		return ErrNotFound
+	case status == http.StatusGone:
+		return ErrGone
+	case status == http.StatusUnprocessableEntity:
+		if method == http.MethodPost && path == "/api/v1/webhooks" {
+			return ErrWebhookLimit
+		}
+		return ErrUnprocessable
+	case status == http.StatusTooManyRequests:
+		return ErrRateLimited
+	case status >= 500:
+		return ErrUnavailable
+	}
+	return ErrBadRequest
+}

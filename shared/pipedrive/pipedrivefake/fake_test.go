@@ -1,0 +1,107 @@
+package pipedrivefake
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newTest(t *testing.T, opts ...Option) (*Server, string) {
+	t.Helper()
+	s := New(append([]Option{WithClock(NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))}, opts...)...)
+	t.Cleanup(s.Close)
+	co := s.CreateCompany(CompanyOptions{Name: "Acme"})
+	_, tok, err := s.CreateUser(co, "Ann", "ann@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, tok
+}
+
+// The fake works in-process with a ResponseRecorder, as other packages' tests use it.
+func TestInProcessResponses(t *testing.T) {
+	rl := DefaultRateLimits()
+	rl.CloudflareAfter = 1
+	s, tok := newTest(t, WithRateLimits(rl))
+	tests := []struct {
+		name, method, path, token string
+		status                    int
+		body                      string // substring
+	}{
+		{"401 envelope", "GET", "/api/v1/users/me", "", 401, `"errorCode":401`},
+		{"unknown path", "GET", "/api/v3/nothing", tok, 404, `"success":false`},
+		{"v1 persons are gone", "GET", "/api/v1/persons", tok, 410, `"success":false`},
+		{"users/me", "GET", "/api/v1/users/me", tok, 200, `"company_name":"Acme"`},
+		{"empty list", "GET", "/api/v2/persons", tok, 200, `"next_cursor":null`},
+		{"bad cursor", "GET", "/api/v2/persons?cursor=zzzz", tok, 400, `invalid cursor`},
+		{"bad sort", "GET", "/api/v2/persons?sort_by=name", tok, 400, `sort_by`},
+		{"missing person", "GET", "/api/v2/persons/999", tok, 404, `Person not found`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, tc.path, nil)
+			if tc.token != "" {
+				req.Header.Set("x-api-token", tc.token)
+			}
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, req)
+			if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.body) {
+				t.Errorf("%d %s", w.Code, w.Body)
+			}
+		})
+	}
+	// Search has its own burst limit of 10 per 2 s; Cloudflare blocks a
+	// token that keeps going after a 429.
+	codes := map[int]int{}
+	for range 13 {
+		req := httptest.NewRequest("GET", "/api/v2/persons/search?term=ab", nil)
+		req.Header.Set("x-api-token", tok)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		codes[w.Code]++
+		if w.Code == 429 && w.Header().Get("x-ratelimit-limit") != "10" {
+			t.Errorf("search 429 headers: %v", w.Header())
+		}
+	}
+	if codes[200] != 10 || codes[429] != 1 || codes[403] != 2 {
+		t.Errorf("codes = %v", codes)
+	}
+}
+
+func TestOAuthTokenErrors(t *testing.T) {
+	s, _ := newTest(t)
+	req := httptest.NewRequest("POST", "/oauth/token", strings.NewReader("grant_type=refresh_token&refresh_token=nope"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("id", "secret")
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, req)
+	var body map[string]any
+	_ = json.Unmarshal(w.Body.Bytes(), &body)
+	if w.Code != http.StatusBadRequest || body["error"] != "invalid_grant" ||
+		body["message"] != "Invalid grant: refresh_token is invalid" {
+		t.Errorf("%d %v", w.Code, body)
+	}
+}
+
+func TestVirtualClock(t *testing.T) {
+	c := NewVirtualClock(time.Unix(0, 0))
+	var got []int
+	c.AfterFunc(3*time.Second, func() { got = append(got, 3) })
+	stop := c.AfterFunc(2*time.Second, func() { got = append(got, 2) })
+	c.AfterFunc(1*time.Second, func() {
+		got = append(got, 1)
+		c.AfterFunc(time.Second, func() { got = append(got, 22) }) // due at 2 s, after the 2 s timer
+	})
+	stop()
+	c.Advance(2 * time.Second)
+	if len(got) != 2 || got[0] != 1 || got[1] != 22 {
+		t.Errorf("fired %v", got)
+	}
+	c.Advance(time.Second)
+	if len(got) != 3 || !c.Now().Equal(time.Unix(3, 0)) {
+		t.Errorf("fired %v at %v", got, c.Now())
+	}
+}

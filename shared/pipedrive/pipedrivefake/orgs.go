@@ -1,0 +1,104 @@
+package pipedrivefake
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+func orgJSON(o *org) map[string]any {
+	return map[string]any{"id": o.id, "name": o.name, "owner_id": o.ownerID, "add_time": apiTime(o.addTime),
+		"update_time": apiTime(o.updateTime), "is_deleted": o.isDeleted, "visible_to": 3,
+		"address": nil, "label_ids": []int64{}, "custom_fields": map[string]any{}}
+}
+
+func (s *Server) handleCreateOrg(w http.ResponseWriter, r *http.Request, a *authCtx) {
+	body, err := readBody(r)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "cannot read body")
+		return
+	}
+	var in struct {
+		Name    *string `json:"name"`
+		OwnerID *int64  `json:"owner_id"`
+	}
+	if err := decodeStrict(body, &in, "body"); err != nil {
+		apiError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if in.Name == nil || strings.TrimSpace(*in.Name) == "" {
+		apiError(w, http.StatusBadRequest, "name is required")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	owner := a.user.id
+	if in.OwnerID != nil {
+		if u := s.users[*in.OwnerID]; u == nil || u.companyID != a.company.id {
+			apiError(w, http.StatusBadRequest, "owner_id is not a user of this company")
+			return
+		}
+		owner = *in.OwnerID
+	}
+	o := s.addOrgLocked(a.company.id, owner, strings.TrimSpace(*in.Name))
+	ok(w, http.StatusCreated, orgJSON(o), nil)
+}
+
+func (s *Server) addOrgLocked(companyID, owner int64, name string) *org {
+	now := s.now().Truncate(time.Second)
+	o := &org{id: s.newID(), companyID: companyID, name: name, ownerID: owner, addTime: now, updateTime: now}
+	s.orgs[o.id] = o
+	return o
+}
+
+func (s *Server) handleGetOrg(w http.ResponseWriter, r *http.Request, a *authCtx) {
+	id, valid := pathID(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orgs[id]
+	if !valid || o == nil || o.companyID != a.company.id || o.isDeleted {
+		apiError(w, http.StatusNotFound, "Organization not found")
+		return
+	}
+	ok(w, http.StatusOK, orgJSON(o), nil)
+}
+
+func (s *Server) handleSearchOrgs(w http.ResponseWriter, r *http.Request, a *authCtx) {
+	q := r.URL.Query()
+	term := strings.TrimSpace(q.Get("term"))
+	exact := q.Get("exact_match") == "true" || q.Get("exact_match") == "1"
+	if n := len([]rune(term)); n < 2 && !(exact && n == 1) {
+		apiError(w, http.StatusBadRequest, "term must be at least 2 characters long (1 with exact_match)")
+		return
+	}
+	limit, err := parseLimit(q)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	lt := strings.ToLower(term)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	items := []map[string]any{}
+	for id := int64(1); id <= s.nextID && len(items) < limit; id++ {
+		o := s.orgs[id]
+		if o == nil || o.companyID != a.company.id || o.isDeleted {
+			continue
+		}
+		ln := strings.ToLower(o.name)
+		score := 0.0
+		switch {
+		case ln == lt:
+			score = 1
+		case !exact && strings.Contains(ln, lt):
+			score = 0.5
+		}
+		if score > 0 {
+			items = append(items, map[string]any{"result_score": score, "item": map[string]any{
+				"id": o.id, "type": "organization", "name": o.name, "address": nullIfEmpty(o.address),
+				"visible_to": 3, "owner": map[string]any{"id": o.ownerID}, "custom_fields": []any{}, "notes": []any{},
+			}})
+		}
+	}
+	ok(w, http.StatusOK, map[string]any{"items": items}, map[string]any{"next_cursor": nil})
+}
