@@ -1,0 +1,385 @@
+// Package localstack runs the whole system on loopback: the Firestore and
+// Pub/Sub emulators, the push subscriptions production uses, the four
+// functions served by functions-framework-go (one process each, selected by
+// FUNCTION_TARGET exactly as in Cloud Functions), and a ticker standing in
+// for Cloud Scheduler. scripts/dev and the end-to-end tests both use it.
+package localstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/contactsync/contactsync/shared/emulator"
+	"github.com/contactsync/contactsync/shared/queue"
+)
+
+// Options configure a stack.
+type Options struct {
+	// Root is the repository root (where go.mod is).
+	Root string
+	// Dir holds the stack's files: endpoints.json, logs, the built binary.
+	Dir string
+	// Project is the Google Cloud project id used on the emulators.
+	Project string
+	// PollInterval is the local scheduler's period (POLL_INTERVAL).
+	PollInterval time.Duration
+	// Log receives the stack's own progress lines.
+	Log *slog.Logger
+	// Env adds or overrides environment variables of the functions.
+	Env map[string]string
+	// FirestoreHost and PubSubHost, when set, reuse running emulators
+	// instead of starting new ones (tests do this, each with its own
+	// random Project so nothing is shared).
+	FirestoreHost, PubSubHost string
+}
+
+// Endpoints is the contract written to endpoints.json (SPEC section 6).
+type Endpoints struct {
+	Settings  string `json:"settings"`
+	Intake    string `json:"intake"`
+	Poll      string `json:"poll"`
+	Applier   string `json:"applier"`
+	Firestore string `json:"firestore"`
+	PubSub    string `json:"pubsub"`
+}
+
+// Functions in start order, with the endpoint each fills.
+var functionNames = []string{"Settings", "Intake", "Poll", "Apply"}
+
+// Stack is a running local system.
+type Stack struct {
+	Endpoints Endpoints
+	opts      Options
+	emulators []*emulator.Emulator
+	procs     []*exec.Cmd
+	done      []chan struct{}
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	logFiles  []*os.File
+}
+
+// Start brings the stack up and returns once every part answers.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	if o.Project == "" {
+		o.Project = "contactsync-dev"
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Minute
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := os.MkdirAll(filepath.Join(o.Dir, "logs"), 0o755); err != nil {
+		return nil, fmt.Errorf("localstack: %w", err)
+	}
+	if o.FirestoreHost == "" || o.PubSubHost == "" {
+		if err := emulator.Check(emulator.Firestore, emulator.PubSub); err != nil {
+			return nil, err
+		}
+	}
+	s := &Stack{opts: o}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+
+	if err := s.startEmulators(ctx); err != nil {
+		return nil, err
+	}
+
+	bin := filepath.Join(o.Dir, "bin", "functions")
+	o.Log.Info("building functions")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./functions/serve")
+	build.Dir = o.Root
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("localstack: build functions: %w\n%s", err, out)
+	}
+
+	ports := map[string]int{}
+	urls := map[string]string{}
+	for _, name := range functionNames {
+		p, err := emulator.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		ports[name] = p
+		urls[name] = "http://127.0.0.1:" + strconv.Itoa(p)
+	}
+	s.Endpoints.Settings, s.Endpoints.Intake = urls["Settings"]+"/", urls["Intake"]+"/"
+	s.Endpoints.Poll, s.Endpoints.Applier = urls["Poll"]+"/", urls["Apply"]+"/"
+
+	env := s.functionEnv(urls)
+	for _, name := range functionNames {
+		if err := s.startFunction(bin, name, ports[name], env); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range functionNames {
+		if err := waitHTTP(ctx, urls[name], 30*time.Second); err != nil {
+			return nil, fmt.Errorf("localstack: function %s: %w (see %s)", name, err, filepath.Join(o.Dir, "logs", name+".log"))
+		}
+	}
+
+	// The same subscriptions as production, pushing to the local functions.
+	ps, err := pubsub.NewClient(ctx, o.Project, emulatorOption(s.Endpoints.PubSub)...)
+	if err != nil {
+		return nil, fmt.Errorf("localstack: pubsub: %w", err)
+	}
+	err = queue.Ensure(ctx, ps, urls)
+	ps.Close()
+	if err != nil {
+		return nil, err
+	}
+
+	tctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(1)
+	go s.tick(tctx, urls["Poll"]+queue.PollTickPath)
+
+	if err := s.writeEndpoints(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// startEmulators starts whichever emulators are not reused, in parallel
+// (each takes seconds of JVM start-up).
+func (s *Stack) startEmulators(ctx context.Context) error {
+	s.Endpoints.Firestore, s.Endpoints.PubSub = s.opts.FirestoreHost, s.opts.PubSubHost
+	type result struct {
+		e   *emulator.Emulator
+		err error
+	}
+	var kinds []emulator.Kind
+	if s.Endpoints.Firestore == "" {
+		kinds = append(kinds, emulator.Firestore)
+	}
+	if s.Endpoints.PubSub == "" {
+		kinds = append(kinds, emulator.PubSub)
+	}
+	results := make([]result, len(kinds))
+	var wg sync.WaitGroup
+	for i, k := range kinds {
+		w, err := s.logFile(string(k) + "-emulator.log")
+		if err != nil {
+			return err
+		}
+		s.opts.Log.Info("starting emulator", "kind", k)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := emulator.Start(ctx, k, s.opts.Project, w)
+			results[i] = result{e, err}
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	for i, r := range results {
+		if r.err != nil {
+			errs = append(errs, r.err)
+			continue
+		}
+		s.emulators = append(s.emulators, r.e)
+		if kinds[i] == emulator.Firestore {
+			s.Endpoints.Firestore = r.e.Host
+		} else {
+			s.Endpoints.PubSub = r.e.Host
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// functionEnv is the configuration every function process gets.
+func (s *Stack) functionEnv(urls map[string]string) []string {
+	m := map[string]string{
+		"GOOGLE_CLOUD_PROJECT":    s.opts.Project,
+		"FIRESTORE_EMULATOR_HOST": s.Endpoints.Firestore,
+		"PUBSUB_EMULATOR_HOST":    s.Endpoints.PubSub,
+		"TOKEN_KEY":               randomKey(),
+		"SESSION_KEY":             randomKey(),
+		"PUBLIC_URL":              urls["Settings"] + "/",
+		"INTAKE_URL":              urls["Intake"] + "/",
+		"POLL_INTERVAL":           s.opts.PollInterval.String(),
+		"GOOGLE_CLIENT_ID":        "contactsync-sandbox",
+		"GOOGLE_CLIENT_SECRET":    "sandbox-secret",
+		"HOST":                    "127.0.0.1",
+	}
+	for k, v := range s.opts.Env {
+		m[k] = v
+	}
+	env := os.Environ()
+	for k, v := range m {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+func randomKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func (s *Stack) logFile(name string) (*os.File, error) {
+	f, err := os.Create(filepath.Join(s.opts.Dir, "logs", name))
+	if err != nil {
+		return nil, fmt.Errorf("localstack: %w", err)
+	}
+	s.logFiles = append(s.logFiles, f)
+	return f, nil
+}
+
+func (s *Stack) startFunction(bin, name string, port int, env []string) error {
+	w, err := s.logFile(name + ".log")
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(env, "FUNCTION_TARGET="+name, "PORT="+strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = w, w
+	// Own process group (a terminal's Ctrl-C reaches only the stack, which
+	// then stops everything in order); killed if the stack dies abruptly.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("localstack: start %s: %w", name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	s.procs = append(s.procs, cmd)
+	s.done = append(s.done, done)
+	s.opts.Log.Info("function started", "name", name, "url", "http://127.0.0.1:"+strconv.Itoa(port)+"/")
+	return nil
+}
+
+// waitHTTP waits until url answers anything over HTTP.
+func waitHTTP(ctx context.Context, url string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	c := &http.Client{Timeout: time.Second}
+	for {
+		if resp, err := c.Get(url + "/readiness-probe"); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not answering on %s: %w", url, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// tick stands in for Cloud Scheduler: POST /tick every PollInterval.
+func (s *Stack) tick(ctx context.Context, url string) {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opts.PollInterval)
+	defer t.Stop()
+	c := &http.Client{Timeout: 30 * time.Second}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+			resp, err := c.Do(req)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.opts.Log.Warn("scheduler tick failed", "err", err)
+				}
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode >= 300 {
+				s.opts.Log.Warn("scheduler tick answered", "status", resp.StatusCode)
+			}
+		}
+	}
+}
+
+// EndpointsPath is where endpoints.json is written.
+func (s *Stack) EndpointsPath() string { return filepath.Join(s.opts.Dir, "endpoints.json") }
+
+func (s *Stack) writeEndpoints() error {
+	b, err := json.MarshalIndent(s.Endpoints, "", "  ")
+	if err != nil {
+		return err
+	}
+	// Write then rename, so a reader never sees half a file.
+	tmp := s.EndpointsPath() + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("localstack: %w", err)
+	}
+	return os.Rename(tmp, s.EndpointsPath())
+}
+
+// Stop stops everything Start started, in reverse order, and removes
+// endpoints.json. It is safe to call more than once.
+func (s *Stack) Stop() {
+	_ = os.Remove(s.EndpointsPath())
+	if s.cancel != nil {
+		s.cancel()
+		s.wg.Wait()
+		s.cancel = nil
+	}
+	for i, cmd := range s.procs {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-s.done[i]:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-s.done[i]
+		}
+	}
+	s.procs, s.done = nil, nil
+	for i := len(s.emulators) - 1; i >= 0; i-- {
+		s.emulators[i].Stop()
+	}
+	s.emulators = nil
+	for _, f := range s.logFiles {
+		_ = f.Close()
+	}
+	s.logFiles = nil
+}
+
+// Pids lists the process (group) ids the stack started, for tests that
+// check nothing survives Stop.
+func (s *Stack) Pids() []int {
+	var out []int
+	for _, c := range s.procs {
+		out = append(out, c.Process.Pid)
+	}
+	for _, e := range s.emulators {
+		out = append(out, e.Pid())
+	}
+	return out
+}
+
+// emulatorOption points a Google client at an emulator without touching
+// the process environment (tests run several stacks' clients side by side).
+func emulatorOption(host string) []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(host),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+}
