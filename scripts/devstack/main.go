@@ -55,7 +55,7 @@ func run() int {
 	e := stack.Endpoints
 	for _, kv := range [][2]string{
 		{"settings", e.Settings}, {"intake", e.Intake}, {"poll", e.Poll}, {"applier", e.Applier},
-		{"firestore", e.Firestore}, {"pubsub", e.PubSub},
+		{"google", e.Google}, {"pipedrive", e.Pipedrive}, {"firestore", e.Firestore}, {"pubsub", e.PubSub},
 	} {
 		fmt.Printf("%s: %s\n", kv[0], kv[1])
 	}

@@ -81,7 +81,7 @@ wait:
 	if err := json.Unmarshal(b, &eps); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"settings", "intake", "poll", "applier", "firestore", "pubsub"} {
+	for _, k := range []string{"settings", "intake", "poll", "applier", "google", "pipedrive", "firestore", "pubsub"} {
 		if eps[k] == nil || eps[k] != printed[k] {
 			t.Errorf("%s: printed %q, endpoints.json %v", k, printed[k], eps[k])
 		}

@@ -133,7 +133,7 @@ func TestEndpointsFileLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{`"settings"`, `"intake"`, `"poll"`, `"applier"`, `"firestore"`, `"pubsub"`} {
+	for _, key := range []string{`"settings"`, `"intake"`, `"poll"`, `"applier"`, `"google"`, `"pipedrive"`, `"firestore"`, `"pubsub"`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("endpoints.json lacks %s: %s", key, b)
 		}

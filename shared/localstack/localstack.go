@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,6 +30,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/contactsync/contactsync/shared/emulator"
+	"github.com/contactsync/contactsync/shared/google/googlefake"
+	"github.com/contactsync/contactsync/shared/pipedrive/pipedrivefake"
 	"github.com/contactsync/contactsync/shared/queue"
 )
 
@@ -58,9 +61,19 @@ type Endpoints struct {
 	Intake    string `json:"intake"`
 	Poll      string `json:"poll"`
 	Applier   string `json:"applier"`
+	Google    string `json:"google"`
+	Pipedrive string `json:"pipedrive"`
 	Firestore string `json:"firestore"`
 	PubSub    string `json:"pubsub"`
 }
+
+// Sandbox OAuth clients the functions use against the fakes.
+const (
+	SandboxGoogleClientID        = "contactsync-sandbox.apps.googleusercontent.com"
+	SandboxGoogleClientSecret    = "sandbox-google-secret"
+	SandboxPipedriveClientID     = "contactsync-sandbox"
+	SandboxPipedriveClientSecret = "sandbox-pipedrive-secret"
+)
 
 // Functions in start order, with the endpoint each fills.
 var functionNames = []string{"Settings", "Intake", "Poll", "Apply"}
@@ -68,6 +81,11 @@ var functionNames = []string{"Settings", "Intake", "Poll", "Apply"}
 // Stack is a running local system.
 type Stack struct {
 	Endpoints Endpoints
+	// Google and Pipedrive are the sandbox fakes, served on loopback at
+	// Endpoints.Google and Endpoints.Pipedrive; tests drive them directly.
+	Google    *googlefake.Server
+	Pipedrive *pipedrivefake.Server
+	servers   []*http.Server
 	opts      Options
 	emulators []*emulator.Emulator
 	procs     []*exec.Cmd
@@ -104,6 +122,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}()
 
 	if err := s.startEmulators(ctx); err != nil {
+		return nil, err
+	}
+
+	if err := s.startFakes(); err != nil {
 		return nil, err
 	}
 
@@ -160,6 +182,34 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// startFakes serves the sandbox Google and Pipedrive on loopback.
+func (s *Stack) startFakes() error {
+	s.Google = googlefake.New(googlefake.WithLogger(s.opts.Log))
+	s.Pipedrive = pipedrivefake.New(pipedrivefake.WithLogger(s.opts.Log),
+		pipedrivefake.WithOAuthClient(SandboxPipedriveClientID, SandboxPipedriveClientSecret))
+	var err error
+	if s.Endpoints.Google, err = s.serve(s.Google); err != nil {
+		return err
+	}
+	if s.Endpoints.Pipedrive, err = s.serve(s.Pipedrive); err != nil {
+		return err
+	}
+	s.Pipedrive.SetBaseURL(s.Endpoints.Pipedrive)
+	s.opts.Log.Info("sandbox fakes ready", "google", s.Endpoints.Google, "pipedrive", s.Endpoints.Pipedrive)
+	return nil
+}
+
+func (s *Stack) serve(h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("localstack: listen: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() { _ = srv.Serve(l) }()
+	return "http://" + l.Addr().String(), nil
 }
 
 // startEmulators starts whichever emulators are not reused, in parallel
@@ -220,8 +270,12 @@ func (s *Stack) functionEnv(urls map[string]string) []string {
 		"PUBLIC_URL":              urls["Settings"] + "/",
 		"INTAKE_URL":              urls["Intake"] + "/",
 		"POLL_INTERVAL":           s.opts.PollInterval.String(),
-		"GOOGLE_CLIENT_ID":        "contactsync-sandbox",
-		"GOOGLE_CLIENT_SECRET":    "sandbox-secret",
+		"GOOGLE_CLIENT_ID":        SandboxGoogleClientID,
+		"GOOGLE_CLIENT_SECRET":    SandboxGoogleClientSecret,
+		"GOOGLE_BASE_URL":         s.Endpoints.Google,
+		"PIPEDRIVE_CLIENT_ID":     SandboxPipedriveClientID,
+		"PIPEDRIVE_CLIENT_SECRET": SandboxPipedriveClientSecret,
+		"PIPEDRIVE_OAUTH_URL":     s.Endpoints.Pipedrive,
 		"HOST":                    "127.0.0.1",
 	}
 	for k, v := range s.opts.Env {
@@ -351,6 +405,13 @@ func (s *Stack) Stop() {
 		}
 	}
 	s.procs, s.done = nil, nil
+	for _, srv := range s.servers {
+		_ = srv.Close()
+	}
+	s.servers = nil
+	if s.Pipedrive != nil {
+		s.Pipedrive.Close()
+	}
 	for i := len(s.emulators) - 1; i >= 0; i-- {
 		s.emulators[i].Stop()
 	}

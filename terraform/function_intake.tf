@@ -1,0 +1,66 @@
+# Intake: Pipedrive's webhook receiver (HTTP, public: every connection's
+# webhook carries its own Basic credentials, checked in code). It reads the
+# credential hashes from Firestore and publishes to the changes topic; it
+# holds no tokens, so it has no KMS key and no secrets.
+
+resource "google_service_account" "intake" {
+  account_id   = "${var.name_prefix}-intake"
+  display_name = "contactsync intake function"
+  description  = "Runtime identity of the Intake (webhook) function."
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_project_iam_member" "intake_datastore" {
+  project = var.project_id
+  role    = "roles/datastore.viewer"
+  member  = "serviceAccount:${google_service_account.intake.email}"
+}
+
+resource "google_pubsub_topic_iam_member" "intake_changes" {
+  topic  = google_pubsub_topic.topic["changes"].id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_service_account.intake.email}"
+}
+
+resource "google_cloudfunctions2_function" "intake" {
+  name        = local.function_names.intake
+  location    = var.region
+  description = "contactsync Pipedrive webhook intake"
+
+  build_config {
+    runtime         = local.go_runtime
+    entry_point     = "Intake"
+    service_account = google_service_account.build.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    service_account_email = google_service_account.intake.email
+    max_instance_count    = var.max_instances["intake"]
+    timeout_seconds       = 30
+    available_memory      = "256Mi"
+    ingress_settings      = "ALLOW_ALL"
+
+    environment_variables = local.common_env
+  }
+
+  depends_on = [
+    google_project_iam_member.build_builder,
+    google_storage_bucket_iam_member.build_source_reader,
+  ]
+}
+
+# Public: Pipedrive delivers webhooks without a Google identity.
+resource "google_cloud_run_v2_service_iam_member" "intake_public" {
+  location = google_cloudfunctions2_function.intake.location
+  name     = google_cloudfunctions2_function.intake.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
