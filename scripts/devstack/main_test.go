@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,4 +177,34 @@ func cmdline(pid int) string {
 	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	c, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
 	return strings.TrimSpace(string(c)) + ": " + strings.ReplaceAll(string(b), "\x00", " ") + " state " + strings.Join(stat(pid), " ")
+}
+
+// TestDevScriptSaysWhatIsMissing runs scripts/dev on a PATH with Go and the
+// shell tools but without gcloud and Java: it must exit non-zero and say
+// what to install.
+func TestDevScriptSaysWhatIsMissing(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	bin := t.TempDir()
+	for _, tool := range []string{"go", "bash", "dirname", "mkdir", "env"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatalf("%s not found: %v", tool, err)
+		}
+		if err := os.Symlink(p, filepath.Join(bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(filepath.Join(bin, "bash"), filepath.Join(root, "scripts", "dev"))
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "PATH="+bin, "DEV_DIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("scripts/dev without gcloud: err %v, output:\n%s", err, out)
+	}
+	for _, want := range []string{"gcloud is not on PATH", "google-cloud-cli", "java is not on PATH"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
 }
