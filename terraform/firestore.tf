@@ -15,10 +15,9 @@ resource "google_firestore_database" "main" {
 # TTL policies: Firestore deletes a document once its expire_at has passed
 # (typically within 24 hours; the code checks expire_at itself). One per
 # collection group that shared/store/store.go's layout marks "TTL expire_at":
-# oauth_states (single-use OAuth states) and deliveries (the per-connection
-# journal of applied change messages, used to drop duplicate deliveries).
+# oauth_states (single-use OAuth states).
 resource "google_firestore_field" "ttl" {
-  for_each = toset(["oauth_states", "deliveries"])
+  for_each = toset(["oauth_states"])
 
   project    = var.project_id
   database   = google_firestore_database.main.name

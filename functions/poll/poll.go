@@ -13,11 +13,14 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	fn "github.com/contactsync/contactsync/functions"
+	"github.com/contactsync/contactsync/shared/account"
 	"github.com/contactsync/contactsync/shared/config"
+	"github.com/contactsync/contactsync/shared/connect"
 	"github.com/contactsync/contactsync/shared/lazy"
 	"github.com/contactsync/contactsync/shared/logging"
 	"github.com/contactsync/contactsync/shared/poller"
 	"github.com/contactsync/contactsync/shared/queue"
+	"github.com/contactsync/contactsync/shared/seal"
 )
 
 // Name is the registered function name (the deployment's entry point).
@@ -38,8 +41,31 @@ var deps = lazy.New(func(ctx context.Context) (*poller.Poller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return poller.New(s, p, cfg.Polls, cfg.PollInterval)
+	sealer, err := seal.FromConfig(ctx, cfg.KMSKey, cfg.LocalKey)
+	if err != nil {
+		return nil, err
+	}
+	accts, err := account.New(s, sealer, account.Config{
+		GoogleClientID: cfg.Google.ClientID, GoogleClientSecret: cfg.Google.ClientSecret, GoogleBaseURL: cfg.Google.BaseURL,
+		PipedriveClientID: cfg.Pipedrive.ClientID, PipedriveClientSecret: cfg.Pipedrive.ClientSecret, PipedriveOAuthURL: cfg.Pipedrive.OAuthURL,
+	})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := connect.New(s, accts, connect.Config{IntakeURL: cfg.IntakeURL, GoogleBaseURL: cfg.Google.BaseURL})
+	if err != nil {
+		return nil, err
+	}
+	pcfg := poller.Config{
+		Store: s, Publisher: p, Accounts: accts, Webhooks: svc,
+		PollsTopic: cfg.Polls, ChangesTopic: cfg.Changes,
+		PollInterval: cfg.PollInterval, SafetyNetInterval: cfg.SafetyNetInterval,
+	}
+	return poller.New(pcfg)
 })
+
+// The safety net re-registers lost webhooks through the connect service.
+var _ poller.Webhooks = (*connect.Service)(nil)
 
 // maxPushBody bounds a push delivery (a poll request is tiny).
 const maxPushBody = 64 << 10

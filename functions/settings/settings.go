@@ -4,14 +4,19 @@ package settings
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"net/http"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	fn "github.com/contactsync/contactsync/functions"
+	"github.com/contactsync/contactsync/shared/account"
 	"github.com/contactsync/contactsync/shared/config"
+	"github.com/contactsync/contactsync/shared/connect"
 	"github.com/contactsync/contactsync/shared/lazy"
 	"github.com/contactsync/contactsync/shared/logging"
+	"github.com/contactsync/contactsync/shared/seal"
 	"github.com/contactsync/contactsync/shared/settings"
 )
 
@@ -25,12 +30,41 @@ var handler = lazy.New(func(ctx context.Context) (http.Handler, error) {
 	if err := config.Load(ctx, &cfg, nil); err != nil {
 		return nil, err
 	}
+	return build(ctx, cfg)
+})
+
+// build wires the settings handler from cfg.
+func build(ctx context.Context, cfg config.Settings) (http.Handler, error) {
 	s, err := fn.Store(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
-	return settings.New(s)
-})
+	sealer, err := seal.FromConfig(ctx, cfg.KMSKey, cfg.LocalKey)
+	if err != nil {
+		return nil, err
+	}
+	accts, err := account.New(s, sealer, account.Config{
+		GoogleClientID: cfg.Google.ClientID, GoogleClientSecret: cfg.Google.ClientSecret, GoogleBaseURL: cfg.Google.BaseURL,
+		PipedriveClientID: cfg.Pipedrive.ClientID, PipedriveClientSecret: cfg.Pipedrive.ClientSecret, PipedriveOAuthURL: cfg.OAuthURL,
+	})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := connect.New(s, accts, connect.Config{
+		IntakeURL: cfg.IntakeURL, PipedriveAPIURL: cfg.PipedriveAPIURL, GoogleBaseURL: cfg.Google.BaseURL,
+	})
+	if err != nil {
+		return nil, err
+	}
+	key, err := base64.StdEncoding.DecodeString(cfg.SessionKey)
+	if err != nil {
+		return nil, fmt.Errorf("settings: SESSION_KEY: %w", err)
+	}
+	return settings.New(settings.Config{
+		Store: s, Connect: svc, PublicURL: cfg.PublicURL, SessionKey: key,
+		PipedriveOAuth: cfg.Pipedrive.ClientID != "" && cfg.Pipedrive.ClientSecret != "",
+	})
+}
 
 func handle(w http.ResponseWriter, r *http.Request) {
 	h, err := handler.Get(r.Context())

@@ -26,6 +26,7 @@ func main() {
 
 func run() int {
 	dir := flag.String("dir", envOr("DEV_DIR", ".dev"), "directory for endpoints.json, logs and binaries")
+	noDemo := flag.Bool("no-demo", false, "start without the demo connection")
 	flag.Parse()
 
 	interval, err := time.ParseDuration(envOr("POLL_INTERVAL", "1m"))
@@ -43,7 +44,7 @@ func run() int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	stack, err := localstack.Start(ctx, localstack.Options{Root: root, Dir: absDir, PollInterval: interval, Log: log})
+	stack, err := localstack.Start(ctx, localstack.Options{Root: root, Dir: absDir, PollInterval: interval, Log: log, NoDemo: *noDemo})
 	if err != nil {
 		if errors.Is(err, emulator.ErrMissing) {
 			fmt.Fprintf(os.Stderr, "contactsync cannot start locally: %v\n", err)
@@ -58,6 +59,10 @@ func run() int {
 		{"google", e.Google}, {"pipedrive", e.Pipedrive}, {"firestore", e.Firestore}, {"pubsub", e.PubSub},
 	} {
 		fmt.Printf("%s: %s\n", kv[0], kv[1])
+	}
+	if d := e.Demo; d != nil {
+		fmt.Printf("demo: connection %s is live: Pipedrive user %d <-> Google group %q of %s (tokens in endpoints.json)\n",
+			d.ConnectionID, d.PipedriveUserID, localstack.DemoGroupName, d.GoogleUser)
 	}
 	fmt.Printf("endpoints: %s\nlogs: %s\nready; polling every %s. Press Ctrl-C to stop.\n",
 		stack.EndpointsPath(), filepath.Join(absDir, "logs"), interval)

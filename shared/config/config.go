@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
@@ -87,6 +88,9 @@ type Settings struct {
 	IntakeURL string `env:"INTAKE_URL, required"`
 	// SessionKey signs the browser session cookie (base64, ≥32 bytes).
 	SessionKey string `env:"SESSION_KEY, required"`
+	// PipedriveAPIURL is where connections made with an API token call
+	// Pipedrive (OAuth connections use the token's api_domain).
+	PipedriveAPIURL string `env:"PIPEDRIVE_API_URL, default=https://api.pipedrive.com"`
 }
 
 // Intake configures the Pipedrive webhook intake function.
@@ -119,6 +123,10 @@ type Apply struct {
 	Crypto
 	Google
 	Pipedrive
+	// PhoneRegion (ISO 3166-1 alpha-2) is the country assumed for phone
+	// numbers typed without a country code when they are compared; empty,
+	// such numbers compare by their digits.
+	PhoneRegion string `env:"DEFAULT_PHONE_REGION"`
 }
 
 type validator interface{ validate() error }
@@ -127,7 +135,7 @@ func (s *Settings) validate() error {
 	if err := s.Crypto.validate(); err != nil {
 		return err
 	}
-	for name, v := range map[string]string{"PUBLIC_URL": s.PublicURL, "INTAKE_URL": s.IntakeURL} {
+	for name, v := range map[string]string{"PUBLIC_URL": s.PublicURL, "INTAKE_URL": s.IntakeURL, "PIPEDRIVE_API_URL": s.PipedriveAPIURL} {
 		if u, err := url.Parse(v); err != nil || u.Scheme == "" || u.Host == "" {
 			return fmt.Errorf("%w: %s must be an absolute URL, got %q", ErrInvalid, name, v)
 		}
@@ -155,7 +163,12 @@ func (p *Poll) validate() error {
 	return p.Crypto.validate()
 }
 
-func (a *Apply) validate() error { return a.Crypto.validate() }
+func (a *Apply) validate() error {
+	if r := a.PhoneRegion; r != "" && (len(r) != 2 || strings.ToUpper(r) != r) {
+		return fmt.Errorf("%w: DEFAULT_PHONE_REGION must be a two-letter upper-case country code such as DE, got %q", ErrInvalid, r)
+	}
+	return a.Crypto.validate()
+}
 
 // Config is any of the per-function structs.
 type Config interface {

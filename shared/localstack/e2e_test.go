@@ -2,19 +2,25 @@ package localstack_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/contactsync/contactsync/shared/account"
 	"github.com/contactsync/contactsync/shared/emulator"
 	"github.com/contactsync/contactsync/shared/emulator/emulatortest"
 	"github.com/contactsync/contactsync/shared/intake"
 	"github.com/contactsync/contactsync/shared/localstack"
+	"github.com/contactsync/contactsync/shared/pipedrive"
+	"github.com/contactsync/contactsync/shared/pipedrive/pipedrivefake"
+	"github.com/contactsync/contactsync/shared/seal"
 	"github.com/contactsync/contactsync/shared/store"
 )
 
@@ -41,27 +47,89 @@ func startStack(t *testing.T) (*localstack.Stack, string) {
 	return s, project
 }
 
-const webhookBody = `{"meta":{"action":"change","entity":"person","entity_id":"8","id":"0b9a7e0c-5d2b-4b8e-9d5c-7f7d8e6a0001","company_id":"77","user_id":"12","timestamp":"2026-11-24T15:18:35.616Z","version":"2.0","change_source":"app","attempt":1},
- "data":{"id":8,"name":"Ada Lovelace","owner_id":12,"emails":[{"value":"ada@example.com","primary":true,"label":"work"}],"phones":[],"update_time":"2026-11-24T15:18:35Z"},
- "previous":{"name":"Ada"}}`
-
 // TestWebhookReachesApplier follows one webhook through the real pieces:
 // intake function → Pub/Sub emulator topic → push subscription → the
-// applier as a CloudEvent → Firestore. A duplicate delivery of the same
-// Pub/Sub message is recorded once.
+// applier as a CloudEvent → the Google fake. The person ends up in the
+// connection's Google group; the same Pub/Sub message pushed twice (as
+// after a lost ack) writes Google once.
 func TestWebhookReachesApplier(t *testing.T) {
-	s, project := startStack(t)
+	fsHost := emulatortest.Require(t, emulator.Firestore)
+	psHost := emulatortest.Require(t, emulator.PubSub)
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	tokenKey := base64.StdEncoding.EncodeToString(key)
+	project := emulatortest.Project()
+	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := localstack.Start(sctx, localstack.Options{
+		Root: root, Dir: t.TempDir(), Project: project, PollInterval: time.Hour,
+		FirestoreHost: fsHost, PubSubHost: psHost, Env: map[string]string{"TOKEN_KEY": tokenKey},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
 	ctx := context.Background()
 	st, err := store.New(ctx, project, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	connID, err := st.CreateConnection(ctx, &store.Connection{Status: store.StatusLive, WebhookSecretHash: intake.SecretHash("pw")})
+
+	// A connection of its own: a Pipedrive user and a Google account with a
+	// group, their credentials sealed with the functions' key.
+	const gUser = "e2e@example.com"
+	if err := s.Google.AddUser(gUser); err != nil {
+		t.Fatal(err)
+	}
+	group, err := s.Google.CreateGroup(gUser, "Pipedrive")
 	if err != nil {
 		t.Fatal(err)
 	}
+	gTok, err := s.Google.IssueToken(gUser, localstack.SandboxGoogleClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	company := s.Pipedrive.CreateCompany(pipedrivefake.CompanyOptions{Name: "E2E Company"})
+	userID, apiToken, err := s.Pipedrive.CreateUser(company, "E2E User", "e2e@company.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "Ada Lovelace"
+	personID, err := s.Pipedrive.SeedPerson(userID, pipedrive.PersonInput{Name: &name,
+		Emails: &[]pipedrive.Field{{Value: "ada@example.com", Label: "work", Primary: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &store.Connection{Status: store.StatusLive, WebhookSecretHash: intake.SecretHash("pw"),
+		PipedriveUserID: userID, PipedriveAuth: account.PipedriveAPIToken, PipedriveAPIDomain: s.Endpoints.Pipedrive,
+		GoogleAccount: gUser, GoogleGroup: group}
+	connID, err := st.CreateConnection(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := seal.NewLocal(tokenKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts, err := account.New(st, sealer, account.Config{GoogleClientID: localstack.SandboxGoogleClientID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := accts.Put(ctx, connID, store.SecretGoogle, gTok.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := accts.Put(ctx, connID, store.SecretPipedrive, apiToken); err != nil {
+		t.Fatal(err)
+	}
 
+	webhookBody := fmt.Sprintf(`{"meta":{"action":"change","entity":"person","entity_id":"%[1]d","id":"0b9a7e0c-5d2b-4b8e-9d5c-7f7d8e6a0001","company_id":"%[2]d","user_id":"%[3]d","timestamp":"2026-11-24T15:18:35.616Z","version":"2.0","change_source":"app","attempt":1},
+ "data":{"id":%[1]d,"name":"Ada Lovelace","owner_id":%[3]d,"emails":[{"value":"ada@example.com","primary":true,"label":"work"}],"phones":[],"update_time":"2026-11-24T15:18:35Z"},
+ "previous":{"name":"Ada"}}`, personID, company, userID)
 	req, _ := http.NewRequest(http.MethodPost, s.Endpoints.Intake, strings.NewReader(webhookBody))
 	req.SetBasicAuth(connID, "pw")
 	resp, err := http.DefaultClient.Do(req)
@@ -73,16 +141,25 @@ func TestWebhookReachesApplier(t *testing.T) {
 		t.Fatalf("intake answered %d", resp.StatusCode)
 	}
 
-	ds := waitDeliveries(t, st, connID, 1)
-	if ds[0].ObjectID != "8" || ds[0].Kind != "upsert" || ds[0].Source != "webhook" || ds[0].Side != "pipedrive" {
-		t.Fatalf("applier recorded %+v", ds[0])
+	members := waitMembers(t, s, gUser, group, 1)
+	ada, err := s.Google.Contact(gUser, members[0])
+	if err != nil || len(ada.Names) == 0 || ada.Names[0].GivenName != "Ada" || ada.Names[0].FamilyName != "Lovelace" {
+		t.Fatalf("Google contact %+v, %v", ada, err)
+	}
+	if l, err := st.LinkByPipedrive(ctx, connID, strconv.FormatInt(personID, 10)); err != nil || l.GoogleID != members[0] {
+		t.Fatalf("link %+v, %v", l, err)
 	}
 
-	// The same Pub/Sub message pushed twice (as after a lost ack) is
-	// recorded once. The body is Pub/Sub's push format, at the path the
-	// production subscription uses.
-	change := fmt.Sprintf(`{"connection_id":%q,"side":"google","object_id":"people/c42","kind":"delete","source":"poll","occurred_at":"2026-11-24T15:18:35Z"}`, connID)
-	push := fmt.Sprintf(`{"message":{"data":%q,"messageId":"dup-1","publishTime":"2026-11-24T15:18:36Z"},"subscription":"projects/%s/subscriptions/changes-apply"}`,
+	// An edit, then its Pub/Sub message pushed twice (as after a lost
+	// ack): Google is written once. The body is Pub/Sub's push format, at
+	// the path the production subscription uses.
+	family := "King"
+	if err := s.Pipedrive.UIEditPerson(userID, personID, pipedrive.PersonInput{LastName: &family, FirstName: ptrTo("Ada")}); err != nil {
+		t.Fatal(err)
+	}
+	writes := s.Google.Stats(gUser).Writes
+	change := fmt.Sprintf(`{"connection_id":%q,"side":"pipedrive","object_id":"%d","kind":"upsert","source":"webhook","occurred_at":"2026-11-24T15:20:35Z"}`, connID, personID)
+	push := fmt.Sprintf(`{"message":{"data":%q,"messageId":"dup-1","publishTime":"2026-11-24T15:20:36Z"},"subscription":"projects/%s/subscriptions/changes-apply"}`,
 		base64.StdEncoding.EncodeToString([]byte(change)), project)
 	for range 2 {
 		resp, err := http.Post(strings.TrimSuffix(s.Endpoints.Applier, "/")+"/projects/"+project+"/topics/changes", "application/json", strings.NewReader(push))
@@ -94,34 +171,37 @@ func TestWebhookReachesApplier(t *testing.T) {
 			t.Fatalf("applier answered %d to a push", resp.StatusCode)
 		}
 	}
-	ds = waitDeliveries(t, st, connID, 2)
-	dup := 0
-	for _, d := range ds {
-		if d.MessageID == "dup-1" {
-			dup++
-		}
+	if got := s.Google.Stats(gUser).Writes - writes; got != 1 {
+		t.Fatalf("an edit delivered twice wrote Google %d times, want 1", got)
 	}
-	if len(ds) != 2 || dup != 1 {
-		t.Fatalf("journal after a duplicate push: %+v", ds)
+	ada, _ = s.Google.Contact(gUser, members[0])
+	if ada.Names[0].FamilyName != "King" {
+		t.Fatalf("family name %q after the edit, want King", ada.Names[0].FamilyName)
+	}
+	if got := waitMembers(t, s, gUser, group, 1); len(got) != 1 {
+		t.Fatalf("group members %v after a duplicate delivery", got)
 	}
 }
 
-func waitDeliveries(t *testing.T, st *store.Store, connID string, n int) []store.Delivery {
+func ptrTo[T any](v T) *T { return &v }
+
+// waitMembers waits until the group has n members and returns them.
+func waitMembers(t *testing.T, s *localstack.Stack, user, group string, n int) []string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		ds, err := st.Deliveries(context.Background(), connID)
+		ms, err := s.Google.GroupMembers(user, group)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ds) >= n {
+		if len(ms) >= n {
 			// Give a duplicate the chance to show up before judging.
 			time.Sleep(500 * time.Millisecond)
-			ds, _ = st.Deliveries(context.Background(), connID)
-			return ds
+			ms, _ = s.Google.GroupMembers(user, group)
+			return ms
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("applier recorded %d deliveries, want %d", len(ds), n)
+			t.Fatalf("group has %d members, want %d", len(ms), n)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -49,6 +50,8 @@ type Options struct {
 	Log *slog.Logger
 	// Env adds or overrides environment variables of the functions.
 	Env map[string]string
+	// NoDemo starts without the demo connection (scripts/dev --no-demo).
+	NoDemo bool
 	// FirestoreHost and PubSubHost, when set, reuse running emulators
 	// instead of starting new ones (tests do this, each with its own
 	// random Project so nothing is shared).
@@ -65,6 +68,7 @@ type Endpoints struct {
 	Pipedrive string `json:"pipedrive"`
 	Firestore string `json:"firestore"`
 	PubSub    string `json:"pubsub"`
+	Demo      *Demo  `json:"demo,omitempty"`
 }
 
 // Sandbox OAuth clients the functions use against the fakes.
@@ -86,13 +90,16 @@ type Stack struct {
 	Google    *googlefake.Server
 	Pipedrive *pipedrivefake.Server
 	servers   []*http.Server
-	opts      Options
-	emulators []*emulator.Emulator
-	procs     []*exec.Cmd
-	done      []chan struct{}
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	logFiles  []*os.File
+	// tokenKey and sessionKey are generated per run; the emulators keep no
+	// data across runs, so nothing sealed with an old key survives.
+	tokenKey, sessionKey string
+	opts                 Options
+	emulators            []*emulator.Emulator
+	procs                []*exec.Cmd
+	done                 []chan struct{}
+	cancel               context.CancelFunc
+	wg                   sync.WaitGroup
+	logFiles             []*os.File
 }
 
 // Start brings the stack up and returns once every part answers.
@@ -114,7 +121,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	s := &Stack{opts: o}
+	s := &Stack{opts: o, tokenKey: randomKey(), sessionKey: randomKey()}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -124,6 +131,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := s.startEmulators(ctx); err != nil {
 		return nil, err
 	}
+	// The stack's own process (demo connection, tests) uses the same emulators.
+	os.Setenv("FIRESTORE_EMULATOR_HOST", s.Endpoints.Firestore)
+	os.Setenv("PUBSUB_EMULATOR_HOST", s.Endpoints.PubSub)
 
 	if err := s.startFakes(); err != nil {
 		return nil, err
@@ -171,6 +181,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	ps.Close()
 	if err != nil {
 		return nil, err
+	}
+
+	if !o.NoDemo {
+		if err := s.connectDemo(ctx, urls["Intake"]+"/"); err != nil {
+			return nil, err
+		}
 	}
 
 	tctx, cancel := context.WithCancel(context.Background())
@@ -265,8 +281,8 @@ func (s *Stack) functionEnv(urls map[string]string) []string {
 		"GOOGLE_CLOUD_PROJECT":    s.opts.Project,
 		"FIRESTORE_EMULATOR_HOST": s.Endpoints.Firestore,
 		"PUBSUB_EMULATOR_HOST":    s.Endpoints.PubSub,
-		"TOKEN_KEY":               randomKey(),
-		"SESSION_KEY":             randomKey(),
+		"TOKEN_KEY":               s.tokenKey,
+		"SESSION_KEY":             s.sessionKey,
 		"PUBLIC_URL":              urls["Settings"] + "/",
 		"INTAKE_URL":              urls["Intake"] + "/",
 		"POLL_INTERVAL":           s.opts.PollInterval.String(),
@@ -276,6 +292,7 @@ func (s *Stack) functionEnv(urls map[string]string) []string {
 		"PIPEDRIVE_CLIENT_ID":     SandboxPipedriveClientID,
 		"PIPEDRIVE_CLIENT_SECRET": SandboxPipedriveClientSecret,
 		"PIPEDRIVE_OAUTH_URL":     s.Endpoints.Pipedrive,
+		"PIPEDRIVE_API_URL":       s.Endpoints.Pipedrive,
 		"HOST":                    "127.0.0.1",
 	}
 	for k, v := range s.opts.Env {
@@ -325,14 +342,15 @@ func (s *Stack) startFunction(bin, name string, port int, env []string) error {
 	return nil
 }
 
-// waitHTTP waits until url answers anything over HTTP.
+// waitHTTP waits until url's server accepts connections. It only dials:
+// a request would reach the function and be logged as a bad event.
 func waitHTTP(ctx context.Context, url string, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	c := &http.Client{Timeout: time.Second}
+	host := strings.TrimPrefix(url, "http://")
 	for {
-		if resp, err := c.Get(url + "/readiness-probe"); err == nil {
-			resp.Body.Close()
+		if conn, err := net.DialTimeout("tcp", host, time.Second); err == nil {
+			conn.Close()
 			return nil
 		}
 		select {

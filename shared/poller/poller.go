@@ -1,87 +1,250 @@
 // Package poller drives polling: every scheduler tick it fans out one poll
 // message per due connection (so one slow account delays no other), and for
-// each poll message it polls that one connection.
+// each poll message it polls that one connection: the Google side with its
+// sync token (Google has no push for contacts) and, on a slower cadence, the
+// Pipedrive side with updated_since as a safety net for lost webhooks.
+//
+// The poller only notices changes and publishes them as change messages;
+// the applier re-reads every record before acting, so a message is a hint.
+// State is advanced (sync token, Pipedrive checkpoint) only after every
+// message it covers was stored by Pub/Sub: a crash in between polls again,
+// it never loses a change.
+//
+// Pausing: the empty-side guard and the mass-delete brake pause the
+// connection (status paused, poll_due_at cleared, a plain-words reason). To
+// resume, the settings page sets the status back to live and poll_due_at to
+// now; for the brake it first records the user's confirmation with
+// store.ConfirmDeletes, which lets the next poll make up to that many
+// deletes once.
 package poller
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
+	"google.golang.org/api/googleapi"
+
+	"github.com/contactsync/contactsync/shared/account"
+	"github.com/contactsync/contactsync/shared/google"
 	"github.com/contactsync/contactsync/shared/logging"
+	"github.com/contactsync/contactsync/shared/pipedrive"
 	"github.com/contactsync/contactsync/shared/queue"
 	"github.com/contactsync/contactsync/shared/store"
+	"github.com/contactsync/contactsync/shared/syncplan"
 )
 
-// pageSize is how many due connections are read and published at once.
-const pageSize = 500
+// Publisher is what the poller publishes through (*queue.Publisher).
+type Publisher interface {
+	PublishChanges(ctx context.Context, topic string, cs ...queue.Change) error
+	PublishPolls(ctx context.Context, topic string, rs ...queue.PollRequest) error
+}
+
+// Accounts opens a connection's API clients (*account.Accounts).
+type Accounts interface {
+	Open(ctx context.Context, conn *store.Connection) (*account.Clients, error)
+	Forget(connID string)
+}
+
+// Webhooks re-registers a connection's Pipedrive webhooks when Pipedrive
+// deleted them or they went missing, and reports how many it created
+// (*connect.Service implements it).
+type Webhooks interface {
+	EnsureWebhooks(ctx context.Context, conn *store.Connection) (created int, err error)
+}
+
+var (
+	_ Publisher = (*queue.Publisher)(nil)
+	_ Accounts  = (*account.Accounts)(nil)
+)
+
+// Config wires a Poller. Store, Publisher, PollsTopic and PollInterval are
+// needed by the fan-out; PollOne needs the rest too.
+type Config struct {
+	Store     *store.Store
+	Publisher Publisher
+	Accounts  Accounts
+	// Webhooks is optional: without it the safety net lists Pipedrive but
+	// does not re-register webhooks.
+	Webhooks     Webhooks
+	PollsTopic   string
+	ChangesTopic string
+	// PollInterval is the scheduler's period: a polled connection is due
+	// again after it.
+	PollInterval time.Duration
+	// SafetyNetInterval is how often a connection's Pipedrive persons are
+	// listed with updated_since (SPEC section 4: default 10 minutes).
+	SafetyNetInterval time.Duration
+	// Brake is the mass-delete brake (zero: syncplan.DefaultBrake).
+	Brake syncplan.Brake
+	// Now is the clock (nil: time.Now in UTC).
+	Now func() time.Time
+}
 
 // Poller fans out and runs polls.
 type Poller struct {
-	store      *store.Store
-	pub        *queue.Publisher
-	pollsTopic string
-	interval   time.Duration
-	now        func() time.Time
+	store        *store.Store
+	pub          Publisher
+	accounts     Accounts
+	webhooks     Webhooks
+	pollsTopic   string
+	changesTopic string
+	interval     time.Duration
+	safetyNet    time.Duration
+	brake        syncplan.Brake
+	now          func() time.Time
 }
 
-// New refuses incomplete wiring. interval is the poll cadence (the
-// scheduler's period).
-func New(s *store.Store, pub *queue.Publisher, pollsTopic string, interval time.Duration) (*Poller, error) {
-	if s == nil || pub == nil || pollsTopic == "" || interval <= 0 {
-		return nil, errors.New("poller.New: store, publisher, topic and a positive interval are required")
+// New refuses incomplete wiring.
+func New(cfg Config) (*Poller, error) {
+	switch {
+	case cfg.Store == nil || cfg.Publisher == nil || cfg.Accounts == nil:
+		return nil, errors.New("poller.New: store, publisher and accounts are required")
+	case cfg.PollsTopic == "" || cfg.ChangesTopic == "":
+		return nil, errors.New("poller.New: the polls and changes topics are required")
+	case cfg.PollInterval <= 0 || cfg.SafetyNetInterval <= 0:
+		return nil, errors.New("poller.New: poll and safety-net intervals must be positive")
 	}
-	return &Poller{store: s, pub: pub, pollsTopic: pollsTopic, interval: interval, now: func() time.Time { return time.Now().UTC() }}, nil
-}
-
-// FanOut publishes a poll request for every connection due now and moves
-// each one's due time one interval ahead. It returns how many it queued.
-func (p *Poller) FanOut(ctx context.Context) (int, error) {
-	now := p.now()
-	total := 0
-	for {
-		due, err := p.store.DueConnections(ctx, now, pageSize)
-		if err != nil {
-			return total, fmt.Errorf("poller.FanOut: %w", err)
-		}
-		if len(due) == 0 {
-			return total, nil
-		}
-		reqs := make([]queue.PollRequest, len(due))
-		ids := make([]string, len(due))
-		for i, c := range due {
-			reqs[i] = queue.PollRequest{ConnectionID: c.ID, DueAt: c.PollDueAt}
-			ids[i] = c.ID
-		}
-		if err := p.pub.PublishPolls(ctx, p.pollsTopic, reqs...); err != nil {
-			return total, fmt.Errorf("poller.FanOut: %w", err)
-		}
-		// Only after the publish: a crash in between polls twice, never zero times.
-		if err := p.store.SetPollDue(ctx, ids, now.Add(p.interval)); err != nil {
-			return total, fmt.Errorf("poller.FanOut: %w", err)
-		}
-		total += len(due)
-		if len(due) < pageSize {
-			return total, nil
-		}
+	p := &Poller{
+		store: cfg.Store, pub: cfg.Publisher, accounts: cfg.Accounts, webhooks: cfg.Webhooks,
+		pollsTopic: cfg.PollsTopic, changesTopic: cfg.ChangesTopic,
+		interval: cfg.PollInterval, safetyNet: cfg.SafetyNetInterval, brake: cfg.Brake, now: cfg.Now,
 	}
+	if p.brake == (syncplan.Brake{}) {
+		p.brake = syncplan.DefaultBrake
+	}
+	if p.now == nil {
+		p.now = func() time.Time { return time.Now().UTC() }
+	}
+	return p, nil
 }
 
-// PollOne polls one connection.
+// pollable says whether a connection in status s is polled.
+func pollable(s store.Status) bool {
+	return s == store.StatusLive || s == store.StatusFirstSync
+}
+
+// PollOne polls one connection: Google with its sync token, then, when it
+// is due, the Pipedrive safety net. It returns an error only for transient
+// failures (Pub/Sub then redelivers the poll message); a revoked grant, a
+// brake or a vanished connection is recorded and acknowledged.
 func (p *Poller) PollOne(ctx context.Context, req queue.PollRequest) error {
 	ctx = logging.With(ctx, "connection", req.ConnectionID)
-	_, err := p.store.UpdateConnection(ctx, req.ConnectionID, func(c *store.Connection) error {
-		c.LastPollAt = p.now()
-		return nil
-	})
+	log := logging.FromContext(ctx)
+	conn, err := p.store.GetConnection(ctx, req.ConnectionID)
 	if errors.Is(err, store.ErrNotFound) {
-		logging.FromContext(ctx).Warn("poller: connection gone; poll dropped")
+		log.Warn("poller: connection gone; poll dropped")
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("poller.PollOne: %w", err)
 	}
-	logging.FromContext(ctx).Info("poller: polled")
+	if !pollable(conn.Status) {
+		// Paused, needs re-auth, ...: stop the fan-out from picking it. A
+		// fan-out racing a pause may have set a due time again; this heals it.
+		log.Info("poller: connection not live; not polled", "status", conn.Status)
+		if !conn.PollDueAt.IsZero() {
+			return p.update(ctx, conn.ID, func(c *store.Connection) {
+				if !pollable(c.Status) {
+					c.PollDueAt = time.Time{}
+				}
+			})
+		}
+		return nil
+	}
+	if conn.GoogleGroup == "" {
+		log.Warn("poller: no Google group chosen; not polled")
+		return nil
+	}
+	clients, err := p.accounts.Open(ctx, conn)
+	if errors.Is(err, account.ErrNotConnected) {
+		return p.needsReauth(ctx, conn.ID, "An account's stored authorization is missing; connect Google and Pipedrive again on the settings page.")
+	}
+	if err != nil {
+		return fmt.Errorf("poller.PollOne: open accounts: %w", err)
+	}
+
+	gErr := p.pollGoogle(ctx, conn, clients.Google)
+	if stop, err := p.settle(ctx, conn.ID, gErr); stop {
+		return err
+	}
+	var sErr error
+	if p.safetyNetDue(conn) {
+		sErr = p.runSafetyNet(ctx, conn, clients.Pipedrive)
+		if stop, err := p.settle(ctx, conn.ID, sErr); stop {
+			return err
+		}
+	}
+	if err := errors.Join(gErr, sErr); err != nil {
+		return fmt.Errorf("poller.PollOne: %w", err)
+	}
+	log.Info("poller: polled")
+	return nil
+}
+
+// pauseError asks PollOne to pause the connection with a plain-words reason.
+type pauseError struct{ reason string }
+
+func (e *pauseError) Error() string { return "poller: paused: " + e.reason }
+
+// settle turns a terminal outcome (revoked grant, pause) into the
+// connection's state. stop says the poll must end here, with err.
+func (p *Poller) settle(ctx context.Context, connID string, err error) (stop bool, _ error) {
+	var pe *pauseError
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, google.ErrRevoked):
+		return true, p.needsReauth(ctx, connID, "Google access was revoked or has expired; reconnect Google on the settings page. Syncing is stopped until then.")
+	case errors.Is(err, pipedrive.ErrInvalidGrant) || errors.Is(err, pipedrive.ErrUnauthorized):
+		return true, p.needsReauth(ctx, connID, "Pipedrive access was revoked or has expired; reconnect Pipedrive on the settings page. Syncing is stopped until then.")
+	case errors.As(err, &pe):
+		return true, p.pause(ctx, connID, pe.reason)
+	case unauthenticated(err):
+		// A revoked grant also kills the cached access token: drop the
+		// cached clients, so the retry refreshes and learns the truth.
+		p.accounts.Forget(connID)
+	}
+	return false, nil
+}
+
+func unauthenticated(err error) bool {
+	var ge *googleapi.Error
+	return errors.As(err, &ge) && ge.Code == http.StatusUnauthorized
+}
+
+// needsReauth stops polling until the user reconnects.
+func (p *Poller) needsReauth(ctx context.Context, connID, reason string) error {
+	logging.FromContext(ctx).Warn("poller: authorization lost; connection needs re-auth")
+	p.accounts.Forget(connID)
+	now := p.now()
+	return p.update(ctx, connID, func(c *store.Connection) {
+		c.Status, c.StatusReason, c.PollDueAt = store.StatusNeedsReauth, reason, time.Time{}
+		c.AddError(now, reason)
+	})
+}
+
+// pause stops polling until the user resumes.
+func (p *Poller) pause(ctx context.Context, connID, reason string) error {
+	logging.FromContext(ctx).Warn("poller: connection paused by a safety check")
+	now := p.now()
+	return p.update(ctx, connID, func(c *store.Connection) {
+		c.Status, c.StatusReason, c.PollDueAt = store.StatusPaused, reason, time.Time{}
+		c.AddError(now, reason)
+	})
+}
+
+// update changes the connection in a transaction; a connection deleted
+// meanwhile (disconnect) is not an error.
+func (p *Poller) update(ctx context.Context, connID string, fn func(*store.Connection)) error {
+	_, err := p.store.UpdateConnection(ctx, connID, func(c *store.Connection) error { fn(c); return nil })
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("poller: save connection: %w", err)
+	}
 	return nil
 }

@@ -1,52 +1,496 @@
-// Package settings serves the settings page: the user's connections, their
-// state, and (from the connect flow) the OAuth endpoints.
+// Package settings serves the settings page and the OAuth connect flows.
+//
+// A browser gets a signed session cookie (HMAC with SESSION_KEY; HttpOnly,
+// SameSite=Lax, Secure over https). The page lists only the connections the
+// session owns, and every change is a POST carrying a CSRF token bound to
+// the session. The OAuth flows use a random, single-use, expiring state
+// bound to the session (and PKCE with Google); a callback with a missing,
+// reused, expired or foreign state, or a refusal at the provider, gets a
+// plain error page (HTTP 400) and changes nothing.
+//
+// Routes, relative to PUBLIC_URL:
+//
+//	GET  /                               the page
+//	GET  /connect/pipedrive[?conn=ID]    start Pipedrive OAuth (needs an OAuth app)
+//	GET  /oauth/pipedrive/callback       Pipedrive OAuth callback
+//	POST /connect/pipedrive/token        connect Pipedrive with an API token
+//	GET  /connect/google[?conn=ID]       start Google OAuth (offline, consent, PKCE S256)
+//	GET  /oauth/google/callback          Google OAuth callback
+//	POST /connections/{id}/save          choose or create the group, delete policy, go live
+//	POST /connections/{id}/policy        change the delete policy
+//	POST /connections/{id}/pause         pause
+//	POST /connections/{id}/resume        resume
+//	POST /connections/{id}/disconnect    disconnect (needs confirm=yes)
+//	GET  /healthz                        liveness
 package settings
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
-	"html/template"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
+	"time"
 
+	"golang.org/x/oauth2"
+
+	"github.com/contactsync/contactsync/shared/connect"
 	"github.com/contactsync/contactsync/shared/logging"
 	"github.com/contactsync/contactsync/shared/store"
 )
 
-// Handler serves the settings function.
-type Handler struct {
-	store *store.Store
-	mux   *http.ServeMux
+// OAuth providers, as stored in OAuthState.Provider.
+const (
+	providerGoogle    = "google"
+	providerPipedrive = "pipedrive"
+)
+
+// Redirect URI paths under PUBLIC_URL (Terraform's outputs promise them).
+const (
+	GoogleCallbackPath    = "/oauth/google/callback"
+	PipedriveCallbackPath = "/oauth/pipedrive/callback"
+)
+
+// DefaultStateTTL is how long an OAuth state stays valid.
+const DefaultStateTTL = 10 * time.Minute
+
+// maxForm bounds a form body.
+const maxForm = 64 << 10
+
+// Config wires the handler.
+type Config struct {
+	Store   *store.Store
+	Connect *connect.Service
+	// PublicURL is the settings function's public URL (with or without a
+	// trailing slash); links and OAuth redirect URIs are built from it.
+	PublicURL string
+	// SessionKey signs the session cookie (at least 32 bytes).
+	SessionKey []byte
+	// PipedriveOAuth says a Pipedrive OAuth app is configured; without
+	// one, only API tokens are offered.
+	PipedriveOAuth bool
+	// StateTTL is how long an OAuth state is valid (default 10 minutes).
+	StateTTL time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
-// New refuses a nil store.
-func New(s *store.Store) (*Handler, error) {
-	if s == nil {
-		return nil, errors.New("settings.New: nil store")
+// Handler serves the settings function.
+type Handler struct {
+	store      *store.Store
+	svc        *connect.Service
+	base       string // PublicURL without the trailing slash
+	key        []byte
+	secure     bool
+	cookiePath string
+	pdOAuth    bool
+	stateTTL   time.Duration
+	now        func() time.Time
+	mux        *http.ServeMux
+}
+
+// New refuses incomplete wiring.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Store == nil || cfg.Connect == nil {
+		return nil, errors.New("settings.New: store and connect service are required")
 	}
-	h := &Handler{store: s, mux: http.NewServeMux()}
-	h.mux.HandleFunc("GET /{$}", h.index)
-	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	if len(cfg.SessionKey) < 32 {
+		return nil, errors.New("settings.New: the session key must have at least 32 bytes")
+	}
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("settings.New: bad public URL %q", cfg.PublicURL)
+	}
+	if cfg.StateTTL <= 0 {
+		cfg.StateTTL = DefaultStateTTL
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	path := strings.TrimRight(u.Path, "/")
+	if path == "" {
+		path = "/"
+	}
+	h := &Handler{
+		store: cfg.Store, svc: cfg.Connect, base: strings.TrimRight(cfg.PublicURL, "/"),
+		key: cfg.SessionKey, secure: u.Scheme == "https", cookiePath: path, pdOAuth: cfg.PipedriveOAuth,
+		stateTTL: cfg.StateTTL, now: cfg.Now, mux: http.NewServeMux(),
+	}
+	m := h.mux
+	m.HandleFunc("GET /{$}", h.index)
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	m.HandleFunc("GET /connect/pipedrive", h.startPipedrive)
+	m.HandleFunc("GET "+PipedriveCallbackPath, h.callback(providerPipedrive))
+	m.HandleFunc("POST /connect/pipedrive/token", h.pipedriveToken)
+	m.HandleFunc("GET /connect/google", h.startGoogle)
+	m.HandleFunc("GET "+GoogleCallbackPath, h.callback(providerGoogle))
+	m.HandleFunc("POST /connections/{id}/{action}", h.action)
 	return h, nil
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// RedirectURIs returns the Google and Pipedrive OAuth redirect URIs.
+func (h *Handler) RedirectURIs() (google, pipedrive string) {
+	return h.base + GoogleCallbackPath, h.base + PipedriveCallbackPath
+}
 
-var page = template.Must(template.New("index").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>contactsync</title></head>
-<body><h1>contactsync</h1>
-{{if .}}<table><tr><th>Connection</th><th>State</th><th>Google group</th><th>Last poll</th></tr>
-{{range .}}<tr><td>{{.ID}}</td><td>{{.Status}}</td><td>{{.GoogleGroup}}</td><td>{{if .LastPollAt.IsZero}}never{{else}}{{.LastPollAt.Format "2006-01-02 15:04:05 MST"}}{{end}}</td></tr>
-{{end}}</table>{{else}}<p>No connection yet.</p>{{end}}
-</body></html>`))
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("Referrer-Policy", "no-referrer") // the callbacks' URLs carry codes
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Cache-Control", "no-store")
+	h.mux.ServeHTTP(w, r)
+}
+
+// link is an absolute URL of one of our routes: PUBLIC_URL may carry a
+// path (…/PREFIX-settings) that relative links would lose.
+func (h *Handler) link(path string) string { return h.base + path }
 
 func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
-	conns, err := h.store.ListConnections(r.Context())
-	if err != nil {
-		logging.FromContext(r.Context()).Error("settings: list connections", "err", err)
-		http.Error(w, "The settings are temporarily unavailable; please reload in a moment.", http.StatusServiceUnavailable)
+	sess := h.ensureSession(w, r)
+	notice := doneMessages[r.URL.Query().Get("done")]
+	h.render(w, r, sess, http.StatusOK, notice, "")
+}
+
+// owned returns the connection id of the request if sess owns it; otherwise
+// it answers 404 (another session's connection is not even said to exist).
+func (h *Handler) owned(w http.ResponseWriter, r *http.Request, sess session, id string) (*store.Connection, bool) {
+	c, err := h.store.GetConnection(r.Context(), id)
+	if err == nil && c.OwnerHash == sess.owner() {
+		return c, true
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.fail(w, r, http.StatusServiceUnavailable, "The settings are temporarily unavailable; please try again in a moment.", err)
+		return nil, false
+	}
+	h.fail(w, r, http.StatusNotFound, "There is no such connection in this browser session.", nil)
+	return nil, false
+}
+
+func randomState() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newState stores a state for provider and returns its id.
+func (h *Handler) newState(ctx context.Context, sess session, provider, connID, verifier string) (string, error) {
+	id := randomState()
+	err := h.store.PutState(ctx, &store.OAuthState{
+		ID: id, SessionHash: sess.owner(), Provider: provider, ConnectionID: connID,
+		Verifier: verifier, ExpireAt: h.now().Add(h.stateTTL),
+	})
+	return id, err
+}
+
+func (h *Handler) startPipedrive(w http.ResponseWriter, r *http.Request) {
+	if !h.pdOAuth {
+		h.fail(w, r, http.StatusNotFound, "No Pipedrive OAuth app is configured on this installation; connect with your API token instead.", nil)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := page.Execute(w, conns); err != nil {
-		logging.FromContext(r.Context()).Error("settings: render", "err", err)
+	h.start(w, r, providerPipedrive)
+}
+
+func (h *Handler) startGoogle(w http.ResponseWriter, r *http.Request) { h.start(w, r, providerGoogle) }
+
+// start redirects to the provider's consent page with a new state.
+func (h *Handler) start(w http.ResponseWriter, r *http.Request, provider string) {
+	sess := h.ensureSession(w, r)
+	connID := r.URL.Query().Get("conn")
+	if connID != "" {
+		if _, ok := h.owned(w, r, sess, connID); !ok {
+			return
+		}
 	}
+	gURI, pURI := h.RedirectURIs()
+	var verifier string
+	var target string
+	state := ""
+	var err error
+	switch provider {
+	case providerGoogle:
+		verifier = oauth2.GenerateVerifier()
+		if state, err = h.newState(r.Context(), sess, provider, connID, verifier); err != nil {
+			break
+		}
+		opts := []oauth2.AuthCodeOption{oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.S256ChallengeOption(verifier)}
+		if hint := r.URL.Query().Get("login_hint"); hint != "" {
+			opts = append(opts, oauth2.SetAuthURLParam("login_hint", hint))
+		}
+		target = h.svc.GoogleOAuth(gURI).AuthCodeURL(state, opts...)
+	case providerPipedrive:
+		// Pipedrive documents no PKCE: a confidential client with a
+		// session-bound state.
+		if state, err = h.newState(r.Context(), sess, provider, connID, ""); err != nil {
+			break
+		}
+		target = h.svc.PipedriveOAuth(pURI).AuthCodeURL(state)
+	}
+	if err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, "Could not start the sign-in; please try again in a moment.", err)
+		return
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+var providerNames = map[string]string{providerGoogle: "Google", providerPipedrive: "Pipedrive"}
+
+// callback completes an OAuth flow.
+func (h *Handler) callback(provider string) http.HandlerFunc {
+	name := providerNames[provider]
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		q := r.URL.Query()
+		// Every refusal is a plain page: the callback URL is no place
+		// for forms, and nothing has been changed at that point.
+		refuse := func(code int, msg string, cause error) {
+			if cause != nil {
+				logging.FromContext(ctx).Warn("settings: oauth callback failed", "provider", provider, "status", code, "err", cause)
+			}
+			h.errorPage(w, r, code, msg)
+		}
+		stateID := q.Get("state")
+		denied := q.Get("error") == "access_denied" || q.Get("error") == "user_denied"
+		if stateID == "" && denied {
+			refuse(http.StatusBadRequest, "You declined access at "+name+", so nothing was changed. You can connect again whenever you like.", nil)
+			return
+		}
+		if stateID == "" {
+			refuse(http.StatusBadRequest, "This sign-in link has no security code (state), so it was refused and nothing was changed. Start again from the settings page.", nil)
+			return
+		}
+		sess, ok := h.readSession(r)
+		if !ok {
+			refuse(http.StatusBadRequest, "This sign-in was not started in this browser session (or the session expired), so it was refused and nothing was changed. Start again from the settings page.", nil)
+			return
+		}
+		st, err := h.store.ConsumeState(ctx, stateID, sess.owner(), h.now())
+		switch {
+		case errors.Is(err, store.ErrStateUsed):
+			refuse(http.StatusBadRequest, "This sign-in link was already used or is unknown, so it was refused and nothing was changed. Start again from the settings page.", nil)
+			return
+		case errors.Is(err, store.ErrStateExpired):
+			refuse(http.StatusBadRequest, "This sign-in took too long and expired, so nothing was changed. Start again from the settings page.", nil)
+			return
+		case errors.Is(err, store.ErrStateForeign):
+			refuse(http.StatusBadRequest, "This sign-in was started in another browser session, so it was refused and nothing was changed. Start again from the settings page in this browser.", nil)
+			return
+		case err != nil:
+			refuse(http.StatusServiceUnavailable, "The sign-in could not be checked right now; please start again in a moment.", err)
+			return
+		}
+		if st.Provider != provider {
+			refuse(http.StatusBadRequest, "This sign-in was started for another service, so it was refused and nothing was changed. Start again from the settings page.", nil)
+			return
+		}
+		switch e := q.Get("error"); {
+		case denied:
+			refuse(http.StatusBadRequest, "You declined access at "+name+", so nothing was changed. You can connect again whenever you like.", nil)
+			return
+		case e != "":
+			refuse(http.StatusBadRequest, name+" refused the sign-in ("+sanitizeCode(e)+"), so nothing was changed. Start again from the settings page.", nil)
+			return
+		case q.Get("code") == "":
+			refuse(http.StatusBadRequest, name+" sent no authorization code, so nothing was changed. Start again from the settings page.", nil)
+			return
+		}
+		gURI, pURI := h.RedirectURIs()
+		var c *store.Connection
+		switch provider {
+		case providerGoogle:
+			var tok *oauth2.Token
+			tok, err = h.svc.GoogleOAuth(gURI).Exchange(ctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
+			if err != nil {
+				refuse(http.StatusBadRequest, "Google did not accept the sign-in, so nothing was changed. Start again from the settings page.", err)
+				return
+			}
+			c, err = h.svc.ConnectGoogle(ctx, sess.owner(), st.ConnectionID, tok.RefreshToken)
+		case providerPipedrive:
+			var tok *oauth2.Token
+			tok, err = h.svc.PipedriveOAuth(pURI).Exchange(ctx, q.Get("code"))
+			if err != nil {
+				refuse(http.StatusBadRequest, "Pipedrive did not accept the sign-in, so nothing was changed. Start again from the settings page.", err)
+				return
+			}
+			c, err = h.svc.CompletePipedriveOAuth(ctx, sess.owner(), st.ConnectionID, tok)
+		}
+		if err != nil {
+			code, msg := h.connectError(r, err)
+			refuse(code, msg, nil)
+			return
+		}
+		h.done(w, r, provider, c.ID)
+	}
+}
+
+// sanitizeCode keeps an OAuth error code printable and short.
+func sanitizeCode(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return s
+}
+
+// done redirects to the page with a fixed notice.
+func (h *Handler) done(w http.ResponseWriter, r *http.Request, what, connID string) {
+	u := h.link("/?done=" + url.QueryEscape(what))
+	if connID != "" {
+		u += "#conn-" + connID
+	}
+	http.Redirect(w, r, u, http.StatusSeeOther)
+}
+
+var doneMessages = map[string]string{
+	providerGoogle:    "Google account connected.",
+	providerPipedrive: "Pipedrive account connected.",
+	"live":            "Saved: the sync is running.",
+	"policy":          "Delete policy saved.",
+	"pause":           "The sync is paused.",
+	"resume":          "The sync is running again.",
+	"disconnect":      "Disconnected: our access was revoked and everything stored about the connection was deleted. No contact was deleted.",
+}
+
+// postSession checks the session and CSRF token of a form post.
+func (h *Handler) postSession(w http.ResponseWriter, r *http.Request) (session, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		h.fail(w, r, http.StatusBadRequest, "The form could not be read; please try again.", nil)
+		return session{}, false
+	}
+	sess, ok := h.readSession(r)
+	if !ok || !h.checkCSRF(r, sess) {
+		h.fail(w, r, http.StatusForbidden, "This form has expired or did not come from the settings page. Reload the page and try again.", nil)
+		return session{}, false
+	}
+	return sess, true
+}
+
+func (h *Handler) pipedriveToken(w http.ResponseWriter, r *http.Request) {
+	sess, ok := h.postSession(w, r)
+	if !ok {
+		return
+	}
+	connID := r.PostFormValue("conn")
+	if connID != "" {
+		if _, ok := h.owned(w, r, sess, connID); !ok {
+			return
+		}
+	}
+	c, err := h.svc.ConnectPipedriveToken(r.Context(), sess.owner(), connID, strings.TrimSpace(r.PostFormValue("token")))
+	if err != nil {
+		h.failConnect(w, r, err)
+		return
+	}
+	h.done(w, r, providerPipedrive, c.ID)
+}
+
+// newGroupChoice is the group form value that asks for a new group.
+const newGroupChoice = "new"
+
+func (h *Handler) action(w http.ResponseWriter, r *http.Request) {
+	sess, ok := h.postSession(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	c, ok := h.owned(w, r, sess, r.PathValue("id"))
+	if !ok {
+		return
+	}
+	var err error
+	action := r.PathValue("action")
+	switch action {
+	case "save":
+		switch g := r.PostFormValue("group"); g {
+		case "":
+			if c.GoogleGroup == "" {
+				err = &connect.Error{Kind: connect.ErrNotReady, Msg: "Choose a contact group, or create a new one."}
+			}
+		case newGroupChoice:
+			_, err = h.svc.CreateGroup(ctx, c.ID, r.PostFormValue("group_name"))
+		default:
+			_, err = h.svc.ChooseGroup(ctx, c.ID, g)
+		}
+		if err == nil && r.PostFormValue("policy") != "" {
+			_, err = h.svc.SetDeletePolicy(ctx, c.ID, r.PostFormValue("policy"))
+		}
+		if err == nil {
+			_, err = h.svc.GoLive(ctx, c.ID)
+		}
+		action = "live"
+	case "policy":
+		_, err = h.svc.SetDeletePolicy(ctx, c.ID, r.PostFormValue("policy"))
+	case "pause":
+		_, err = h.svc.Pause(ctx, c.ID)
+	case "resume":
+		_, err = h.svc.Resume(ctx, c.ID)
+	case "disconnect":
+		if r.PostFormValue("confirm") != "yes" {
+			err = &connect.Error{Kind: connect.ErrNotAllowed, Msg: "Tick the box to confirm that you want to disconnect."}
+			break
+		}
+		err = h.svc.Disconnect(ctx, c.ID)
+		if err == nil {
+			h.done(w, r, action, "")
+			return
+		}
+	default:
+		h.fail(w, r, http.StatusNotFound, "Unknown action.", nil)
+		return
+	}
+	if err != nil {
+		h.failConnect(w, r, err)
+		return
+	}
+	h.done(w, r, action, c.ID)
+}
+
+// failConnect shows an error of the connect service on the page.
+func (h *Handler) failConnect(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := h.connectError(r, err)
+	h.fail(w, r, code, msg, nil)
+}
+
+// connectError maps an error of the connect service to a status and plain
+// words, logging what the user does not see.
+func (h *Handler) connectError(r *http.Request, err error) (int, string) {
+	log := logging.FromContext(r.Context())
+	var ue *connect.Error
+	switch {
+	case errors.Is(err, connect.ErrNotFound):
+		return http.StatusNotFound, "There is no such connection in this browser session."
+	case errors.As(err, &ue):
+		if ue.Err != nil {
+			log.Info("settings: refused", "err", ue.Err)
+		}
+		if errors.Is(err, connect.ErrNotAllowed) || errors.Is(err, connect.ErrAccountMismatch) || errors.Is(err, connect.ErrAlreadyConnected) {
+			return http.StatusConflict, ue.Msg
+		}
+		return http.StatusBadRequest, ue.Msg
+	}
+	log.Warn("settings: connect failed", "path", r.URL.Path, "err", err)
+	return http.StatusBadGateway, connect.Message(err)
+}
+
+// fail answers with the page (when a session exists) showing msg, or a
+// plain error page. cause, if any, is logged (never shown).
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code int, msg string, cause error) {
+	if cause != nil {
+		logging.FromContext(r.Context()).Warn("settings: request failed", "path", r.URL.Path, "status", code, "err", cause)
+	}
+	sess, ok := h.readSession(r)
+	if !ok || code >= 500 {
+		h.errorPage(w, r, code, msg)
+		return
+	}
+	h.render(w, r, sess, code, "", msg)
 }

@@ -61,6 +61,9 @@ type Connection struct {
 	PollDueAt           time.Time `firestore:"poll_due_at,omitempty"`
 	LastPollAt          time.Time `firestore:"last_poll_at,omitempty"`
 	PipedriveCheckpoint time.Time `firestore:"pipedrive_checkpoint,omitempty"`
+	// LastSafetyNetAt is when the poller last listed the user's Pipedrive
+	// persons with updated_since to catch changes whose webhook was lost.
+	LastSafetyNetAt time.Time `firestore:"last_safety_net_at,omitempty"`
 
 	Counts     map[string]int64 `firestore:"counts,omitempty"`
 	LastErrors []ErrorEntry     `firestore:"last_errors,omitempty"`
@@ -181,8 +184,8 @@ func (s *Store) collect(it *firestore.DocumentIterator) ([]*Connection, error) {
 	}
 }
 
-// DeleteConnection removes the connection with its secrets, links, history
-// and journal. It deletes nothing on either side of the sync.
+// DeleteConnection removes the connection with its secrets, links (with
+// their history) and brake confirmation. It deletes nothing on either side of the sync.
 func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 	ref := s.conn(id)
 	bw := s.fs.BulkWriter(ctx)
@@ -192,7 +195,7 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 		jobs = append(jobs, j)
 		return err
 	}
-	for _, col := range []string{colSecrets, colLinks, colDeliveries} {
+	for _, col := range []string{colSecrets, colLinks, colBrake} {
 		refs, err := ref.Collection(col).DocumentRefs(ctx).GetAll()
 		if err != nil {
 			return fmt.Errorf("store.DeleteConnection: list %s: %w", col, err)

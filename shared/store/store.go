@@ -8,7 +8,6 @@
 //	connections/{id}                     Connection
 //	connections/{id}/secrets/{name}      sealed token or credential
 //	connections/{id}/links/{linkID}      Link (history embedded, bounded)
-//	connections/{id}/deliveries/{msgID}  Delivery (dedup journal, TTL expire_at)
 //	oauth_states/{state}                 OAuthState (TTL expire_at)
 package store
 
@@ -39,7 +38,6 @@ const (
 	colConnections = "connections"
 	colSecrets     = "secrets"
 	colLinks       = "links"
-	colDeliveries  = "deliveries"
 	colStates      = "oauth_states"
 )
 

@@ -199,32 +199,15 @@ func TestOAuthStates(t *testing.T) {
 	}
 }
 
-func TestDeliveryJournalDeduplicates(t *testing.T) {
-	ctx := context.Background()
-	s := newStore(t)
-	cid, _ := s.CreateConnection(ctx, &store.Connection{})
-	d := store.Delivery{MessageID: "m1", Side: "pipedrive", ObjectID: "7", Kind: "upsert", Source: "webhook"}
-	first, err := s.RecordDelivery(ctx, cid, d)
-	if err != nil || !first {
-		t.Fatalf("first = %v, %v", first, err)
-	}
-	first, err = s.RecordDelivery(ctx, cid, d)
-	if err != nil || first {
-		t.Fatalf("duplicate reported as first: %v, %v", first, err)
-	}
-	ds, _ := s.Deliveries(ctx, cid)
-	if len(ds) != 1 || ds[0].ExpireAt.Sub(ds[0].At) != store.DeliveryTTL {
-		t.Fatalf("journal = %+v", ds)
-	}
-}
-
 func TestDeleteConnectionRemovesEverything(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	cid, _ := s.CreateConnection(ctx, &store.Connection{})
 	_ = s.PutSecret(ctx, cid, store.SecretPipedrive, []byte("x"))
 	_ = s.CreateLink(ctx, cid, &store.Link{ID: "p-1", PipedriveID: "1"})
-	_, _ = s.RecordDelivery(ctx, cid, store.Delivery{MessageID: "m"})
+	if err := s.ConfirmDeletes(ctx, cid, 5); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.DeleteConnection(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +220,8 @@ func TestDeleteConnectionRemovesEverything(t *testing.T) {
 	if n, _ := s.CountLinks(ctx, cid); n != 0 {
 		t.Fatalf("links left: %d", n)
 	}
-	if ds, _ := s.Deliveries(ctx, cid); len(ds) != 0 {
-		t.Fatalf("journal left: %d", len(ds))
+	left, err := s.Client().Collection("connections").Doc(cid).Collection("brake").Documents(ctx).GetAll()
+	if err != nil || len(left) != 0 {
+		t.Fatalf("brake confirmation left: %d, %v", len(left), err)
 	}
 }

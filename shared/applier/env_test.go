@@ -1,0 +1,428 @@
+package applier_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/firestore/apiv1/firestorepb"
+	"google.golang.org/api/option"
+	people "google.golang.org/api/people/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/contactsync/contactsync/shared/account"
+	"github.com/contactsync/contactsync/shared/applier"
+	"github.com/contactsync/contactsync/shared/contact"
+	"github.com/contactsync/contactsync/shared/emulator"
+	"github.com/contactsync/contactsync/shared/emulator/emulatortest"
+	"github.com/contactsync/contactsync/shared/google"
+	"github.com/contactsync/contactsync/shared/google/googlefake"
+	"github.com/contactsync/contactsync/shared/pipedrive"
+	"github.com/contactsync/contactsync/shared/pipedrive/pipedrivefake"
+	"github.com/contactsync/contactsync/shared/queue"
+	"github.com/contactsync/contactsync/shared/seal"
+	"github.com/contactsync/contactsync/shared/store"
+)
+
+// fsCounter counts Firestore document reads and writes as Firestore bills
+// them, from the gRPC traffic: one read per document a lookup or query
+// returns (a query that returns none still costs one), one write per
+// write in a commit.
+type fsCounter struct{ reads, writes atomic.Int64 }
+
+func (c *fsCounter) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, inv grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := inv(ctx, method, req, reply, cc, opts...)
+	if r, ok := req.(*firestorepb.CommitRequest); ok && err == nil {
+		c.writes.Add(int64(len(r.Writes)))
+	}
+	return err
+}
+
+func (c *fsCounter) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	s, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &countStream{ClientStream: s, c: c}, nil
+}
+
+type countStream struct {
+	grpc.ClientStream
+	c       *fsCounter
+	docs    int
+	isQuery bool
+	done    bool
+}
+
+func (s *countStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err == nil {
+		switch r := m.(type) {
+		case *firestorepb.BatchGetDocumentsResponse:
+			if r.GetFound() != nil || r.GetMissing() != "" {
+				s.c.reads.Add(1)
+			}
+		case *firestorepb.RunQueryResponse:
+			s.isQuery = true
+			if r.Document != nil {
+				s.docs++
+				s.c.reads.Add(1)
+			}
+		case *firestorepb.RunAggregationQueryResponse:
+			if r.Result != nil {
+				s.c.reads.Add(1)
+			}
+		}
+	}
+	if errors.Is(err, io.EOF) && s.isQuery && s.docs == 0 && !s.done {
+		s.done = true
+		s.c.reads.Add(1) // an empty query result is billed one read
+	}
+	return err
+}
+
+type emulatorCreds struct{}
+
+func (emulatorCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer owner"}, nil
+}
+func (emulatorCreds) RequireTransportSecurity() bool { return false }
+
+// countingStore opens a store on a fresh emulator project whose traffic
+// the returned counter sees.
+func countingStore(t testing.TB) (*store.Store, *fsCounter) {
+	t.Helper()
+	host := emulatortest.Require(t, emulator.Firestore)
+	c := &fsCounter{}
+	conn, err := grpc.NewClient(strings.TrimPrefix(host, "http://"),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(emulatorCreds{}),
+		grpc.WithUnaryInterceptor(c.unary), grpc.WithStreamInterceptor(c.stream))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := firestore.NewClient(context.Background(), emulatortest.Project(), option.WithGRPCConn(conn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.NewFromClient(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close(); conn.Close() })
+	return st, c
+}
+
+// env is one connection between a Pipedrive fake user and the Google fake's
+// demo user, with an applier on a manual clock.
+type env struct {
+	t       testing.TB
+	ctx     context.Context
+	st      *store.Store
+	fs      *fsCounter
+	g       *googlefake.Server
+	pd      *pipedrivefake.Server
+	group   string
+	company int64
+	user    int64 // the connected Pipedrive user
+	other   int64 // another user of the company
+	conn    *store.Connection
+	app     *applier.Applier
+	m       contact.Mapper
+	mu      sync.Mutex
+	now     time.Time
+	hook    atomic.Pointer[func(applier.Step) error]
+	gTamper atomic.Pointer[func(*http.Request)] // runs before a Google request
+	msgs    int
+}
+
+type envOptions struct {
+	policy      string
+	contactSync bool
+}
+
+func newEnv(t testing.TB, o envOptions) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := &env{t: t, ctx: ctx, now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC), m: contact.Mapper{DefaultRegion: "DE"}}
+	e.st, e.fs = countingStore(t)
+
+	var gURL string
+	e.g, gURL = googlefake.NewTestServer(t, googlefake.WithoutQuota(), googlefake.WithPhoneRegion("DE"))
+	group, err := e.g.CreateGroup(googlefake.DemoUser, "Pipedrive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.group = group
+	tok, err := e.g.IssueToken(googlefake.DemoUser, "client-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e.pd = pipedrivefake.New(pipedrivefake.WithRateLimits(pipedrivefake.RateLimits{}))
+	t.Cleanup(e.pd.Close)
+	psrv := httptest.NewServer(e.pd)
+	t.Cleanup(psrv.Close)
+	e.pd.SetBaseURL(psrv.URL)
+	company := e.pd.CreateCompany(pipedrivefake.CompanyOptions{Name: "Acme", ContactSync: o.contactSync})
+	e.company = company
+	var apiToken string
+	if e.user, apiToken, err = e.pd.CreateUser(company, "Pat", "pat@acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	if e.other, _, err = e.pd.CreateUser(company, "Sam", "sam@acme.example"); err != nil {
+		t.Fatal(err)
+	}
+
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	sealer, err := seal.NewLocal(base64.StdEncoding.EncodeToString(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tamper := &tamperTransport{e: e, base: http.DefaultTransport}
+	accts, err := account.New(e.st, sealer, account.Config{
+		GoogleClientID: "client-1", GoogleClientSecret: "s", GoogleBaseURL: gURL,
+		GoogleOptions: []google.Option{google.WithQuota(google.Quota{}),
+			google.WithRetry(google.Retry{MaxAttempts: 3, Initial: time.Millisecond, Max: 5 * time.Millisecond}),
+			google.WithHTTPClient(&http.Client{Transport: tamper, Timeout: 10 * time.Second})},
+		PipedriveOptions: []pipedrive.Option{pipedrive.WithRetry(2, 10*time.Millisecond),
+			pipedrive.WithSleep(func(context.Context, time.Duration) error { return nil })},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.conn = &store.Connection{Status: store.StatusLive, PipedriveUserID: e.user, PipedriveAuth: account.PipedriveAPIToken,
+		PipedriveAPIDomain: psrv.URL, GoogleGroup: group, DeletePolicy: o.policy}
+	if _, err := e.st.CreateConnection(ctx, e.conn); err != nil {
+		t.Fatal(err)
+	}
+	if err := accts.Put(ctx, e.conn.ID, store.SecretGoogle, tok.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := accts.Put(ctx, e.conn.ID, store.SecretPipedrive, apiToken); err != nil {
+		t.Fatal(err)
+	}
+	e.app, err = applier.New(applier.Config{
+		Store: e.st, Accounts: accts, Mapper: e.m, Now: e.clock, PendingGrace: time.Minute,
+		Hook: func(_ context.Context, s applier.Step) error {
+			if h := e.hook.Load(); h != nil {
+				return (*h)(s)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+type tamperTransport struct {
+	e    *env
+	base http.RoundTripper
+}
+
+func (tt *tamperTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if f := tt.e.gTamper.Load(); f != nil {
+		(*f)(r)
+	}
+	return tt.base.RoundTrip(r)
+}
+
+func (e *env) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+func (e *env) advance(d time.Duration) {
+	e.mu.Lock()
+	e.now = e.now.Add(d)
+	e.mu.Unlock()
+}
+
+// crashAt makes the applier stop at step s once, as a crash would.
+func (e *env) crashAt(s applier.Step) {
+	var once atomic.Bool
+	f := func(got applier.Step) error {
+		if got == s && once.CompareAndSwap(false, true) {
+			return errors.New("killed at " + string(s))
+		}
+		return nil
+	}
+	e.hook.Store(&f)
+}
+
+// deliver applies a change as a Pub/Sub delivery and returns the error the
+// function would answer.
+func (e *env) deliver(side queue.Side, id string, kind queue.Kind) error {
+	e.t.Helper()
+	e.msgs++
+	ch := queue.Change{ConnectionID: e.conn.ID, Side: side, ObjectID: id, Kind: kind, Source: queue.FromWebhook, OccurredAt: e.clock()}
+	if side == queue.Google {
+		ch.Source = queue.FromPoll
+	}
+	return e.app.Handle(e.ctx, queue.Delivery{MessageID: "m" + strconv.Itoa(e.msgs), Data: mustJSON(e.t, ch)})
+}
+
+// apply delivers and fails the test on an error.
+func (e *env) apply(side queue.Side, id string, kind queue.Kind) {
+	e.t.Helper()
+	if err := e.deliver(side, id, kind); err != nil {
+		e.t.Fatalf("apply %s %s %s: %v", side, id, kind, err)
+	}
+}
+
+func (e *env) pdAdd(in pipedrive.PersonInput) string {
+	e.t.Helper()
+	id, err := e.pd.UIAddPerson(e.user, in)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+func (e *env) pdEdit(id string, in pipedrive.PersonInput) {
+	e.t.Helper()
+	n, _ := strconv.ParseInt(id, 10, 64)
+	if err := e.pd.UIEditPerson(e.user, n, in); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) pdPerson(id string) (pipedrive.Person, bool) {
+	n, _ := strconv.ParseInt(id, 10, 64)
+	p, ok := e.pd.Person(n)
+	return p, ok && !p.IsDeleted
+}
+
+// pdLive returns the company's persons that are not deleted.
+func (e *env) pdLive() []pipedrive.Person {
+	var out []pipedrive.Person
+	for _, p := range e.pd.Persons(e.companyID()) {
+		if !p.IsDeleted {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (e *env) companyID() int64 { return e.company }
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (e *env) gSeed(p *people.Person) string {
+	e.t.Helper()
+	p.Memberships = append(p.Memberships, membership(e.group), membership("contactGroups/myContacts"))
+	out, err := e.g.SeedContact(googlefake.DemoUser, p)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out.ResourceName
+}
+
+func (e *env) gContact(rn string) (*people.Person, bool) {
+	p, err := e.g.Contact(googlefake.DemoUser, rn)
+	return p, err == nil
+}
+
+func (e *env) gMembers() []string {
+	e.t.Helper()
+	ms, err := e.g.GroupMembers(googlefake.DemoUser, e.group)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ms
+}
+
+func (e *env) gStats() googlefake.Stats { return e.g.Stats(googlefake.DemoUser) }
+
+func (e *env) link(side queue.Side, id string) (*store.Link, bool) {
+	e.t.Helper()
+	var l *store.Link
+	var err error
+	if side == queue.Pipedrive {
+		l, err = e.st.LinkByPipedrive(e.ctx, e.conn.ID, id)
+	} else {
+		l, err = e.st.LinkByGoogle(e.ctx, e.conn.ID, id)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return l, true
+}
+
+func (e *env) connection() *store.Connection {
+	e.t.Helper()
+	c, err := e.st.GetConnection(e.ctx, e.conn.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// traffic is a snapshot of every counter.
+type traffic struct {
+	fsReads, fsWrites      int64
+	gReads, gWrites, pCall int
+	pWrites                int
+}
+
+func (e *env) traffic() traffic {
+	st := e.gStats()
+	return traffic{
+		fsReads: e.fs.reads.Load(), fsWrites: e.fs.writes.Load(),
+		gReads: st.TotalCalls() - st.Writes, gWrites: st.Writes,
+		pCall: len(e.pd.CallLog()), pWrites: e.pd.Writes(),
+	}
+}
+
+func (a traffic) sub(b traffic) traffic {
+	return traffic{a.fsReads - b.fsReads, a.fsWrites - b.fsWrites, a.gReads - b.gReads, a.gWrites - b.gWrites, a.pCall - b.pCall, a.pWrites - b.pWrites}
+}
+
+func membership(group string) *people.Membership {
+	return &people.Membership{ContactGroupMembership: &people.ContactGroupMembership{ContactGroupResourceName: group}}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func emails(vs ...string) *[]pipedrive.Field {
+	var out []pipedrive.Field
+	for i, v := range vs {
+		out = append(out, pipedrive.Field{Value: v, Label: "work", Primary: i == 0})
+	}
+	return &out
+}
+
+func phones(vs ...string) *[]pipedrive.Field {
+	var out []pipedrive.Field
+	for i, v := range vs {
+		out = append(out, pipedrive.Field{Value: v, Label: "mobile", Primary: i == 0})
+	}
+	return &out
+}

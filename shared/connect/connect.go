@@ -1,0 +1,394 @@
+// Package connect is a connection's lifecycle, usable with or without a
+// browser: connect the Pipedrive account (OAuth or API token) and the Google
+// account (a refresh token from the OAuth flow), choose or create the Google
+// contact group, go live (register the Pipedrive webhooks), pause, resume and
+// disconnect. The settings page drives it from the browser; the local
+// stack's demo connection calls it directly; the poller's safety net calls
+// EnsureWebhooks.
+//
+// A typical sequence:
+//
+//	c, _ := svc.ConnectPipedriveToken(ctx, owner, "", apiToken) // creates the connection
+//	c, _ = svc.ConnectGoogle(ctx, owner, c.ID, refreshToken)
+//	c, _ = svc.CreateGroup(ctx, c.ID, connect.RecommendedGroup)  // or ChooseGroup
+//	c, _ = svc.GoLive(ctx, c.ID)
+//
+// Errors meant for the user are *Error values (plain words, matched with
+// errors.Is against the Err* kinds); Message turns any error into text fit
+// for the page.
+package connect
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/contactsync/contactsync/shared/account"
+	"github.com/contactsync/contactsync/shared/google"
+	"github.com/contactsync/contactsync/shared/logging"
+	"github.com/contactsync/contactsync/shared/pipedrive"
+	"github.com/contactsync/contactsync/shared/store"
+)
+
+// RecommendedGroup is the name suggested for a new dedicated contact group.
+const RecommendedGroup = "Pipedrive"
+
+// DefaultPipedriveAPIURL is where API-token calls go when no other base is
+// configured (an API token works against it for every company).
+const DefaultPipedriveAPIURL = "https://api.pipedrive.com"
+
+// Kinds of errors the user can act on; match them with errors.Is.
+var (
+	// ErrInvalidCredentials: a token or grant was refused (wrong API token,
+	// revoked or expired grant, missing refresh token).
+	ErrInvalidCredentials = errors.New("connect: credentials refused")
+	// ErrAccountMismatch: the connection already has a different account
+	// on that side.
+	ErrAccountMismatch = errors.New("connect: a different account is connected")
+	// ErrAlreadyConnected: the Pipedrive user already has another connection.
+	ErrAlreadyConnected = errors.New("connect: Pipedrive user already connected")
+	// ErrNotReady: the step needs something not done yet (an account, a group).
+	ErrNotReady = errors.New("connect: connection not ready")
+	// ErrNotAllowed: the action does not fit the connection's state.
+	ErrNotAllowed = errors.New("connect: not allowed in this state")
+	// ErrBadGroup: not one of the user's own contact groups, or taken.
+	ErrBadGroup = errors.New("connect: unsuitable contact group")
+	// ErrWebhookLimit: Pipedrive's limit of 40 webhooks per user is reached.
+	ErrWebhookLimit = errors.New("connect: Pipedrive webhook limit reached")
+	// ErrInvalidPolicy: an unknown delete policy.
+	ErrInvalidPolicy = errors.New("connect: unknown delete policy")
+	// ErrNotFound: no such connection.
+	ErrNotFound = errors.New("connect: connection not found")
+)
+
+// Error is an error with a message in plain words for the user.
+type Error struct {
+	Kind error  // one of the Err* kinds
+	Msg  string // plain words, no personal data
+	Err  error  // the cause, if any (for logs)
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+// Unwrap exposes the kind and the cause.
+func (e *Error) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+func userErr(kind error, cause error, format string, args ...any) error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Err: cause}
+}
+
+// Message returns err in plain words for the settings page: the message of
+// an *Error, or a generic sentence that asks to retry (the details go to the
+// logs, not to the page).
+func Message(err error) string {
+	var ue *Error
+	if errors.As(err, &ue) {
+		return ue.Msg
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrNotFound):
+		return "This connection does not exist (any more)."
+	case errors.Is(err, google.ErrRateLimited), errors.Is(err, pipedrive.ErrRateLimited):
+		return "Google or Pipedrive asked us to slow down. Please try again in a minute."
+	}
+	return "Something went wrong while talking to Google, Pipedrive or our database. Nothing was lost; please try again in a moment."
+}
+
+// Config is what the service needs besides the store and the accounts.
+type Config struct {
+	// IntakeURL is the webhook target registered with Pipedrive.
+	IntakeURL string
+	// PipedriveAPIURL is the API base for API-token connections; ""
+	// means DefaultPipedriveAPIURL. OAuth connections use the token's
+	// api_domain instead.
+	PipedriveAPIURL string
+	// GoogleBaseURL is "" for Google, or the sandbox fake's base URL.
+	GoogleBaseURL string
+	// Extra client options (tests).
+	GoogleOptions    []google.Option
+	PipedriveOptions []pipedrive.Option
+	// HTTPClient is used to revoke Google tokens; nil means a client with
+	// a 30 s timeout.
+	HTTPClient *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service runs connections' lifecycles.
+type Service struct {
+	store *store.Store
+	accts *account.Accounts
+	cfg   Config
+}
+
+// New refuses incomplete wiring.
+func New(s *store.Store, a *account.Accounts, cfg Config) (*Service, error) {
+	if s == nil || a == nil {
+		return nil, errors.New("connect.New: store and accounts are required")
+	}
+	if cfg.IntakeURL == "" {
+		return nil, errors.New("connect.New: IntakeURL is required")
+	}
+	if cfg.PipedriveAPIURL == "" {
+		cfg.PipedriveAPIURL = DefaultPipedriveAPIURL
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{store: s, accts: a, cfg: cfg}, nil
+}
+
+// GoogleOAuth returns the Google OAuth config for redirectURL (contacts
+// scope). The caller adds offline access, consent and PKCE to the URL.
+func (s *Service) GoogleOAuth(redirectURL string) *oauth2.Config {
+	return s.accts.GoogleOAuth(redirectURL)
+}
+
+// PipedriveOAuth returns the Pipedrive OAuth app config for redirectURL.
+func (s *Service) PipedriveOAuth(redirectURL string) *oauth2.Config {
+	return s.accts.PipedriveOAuth(redirectURL)
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// Get returns one connection, or an error matching ErrNotFound.
+func (s *Service) Get(ctx context.Context, connID string) (*store.Connection, error) {
+	c, err := s.store.GetConnection(ctx, connID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("connect: %w: %w", ErrNotFound, err)
+	}
+	return c, err
+}
+
+// Create stores a new, empty connection (state setup) owned by owner.
+func (s *Service) Create(ctx context.Context, owner string) (*store.Connection, error) {
+	c := &store.Connection{Status: store.StatusSetup, OwnerHash: owner}
+	if _, err := s.store.CreateConnection(ctx, c); err != nil {
+		return nil, fmt.Errorf("connect.Create: %w", err)
+	}
+	return c, nil
+}
+
+// update wraps store.UpdateConnection, mapping a missing connection.
+func (s *Service) update(ctx context.Context, connID string, fn func(*store.Connection) error) (*store.Connection, error) {
+	c, err := s.store.UpdateConnection(ctx, connID, fn)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("connect: %w: %w", ErrNotFound, err)
+	}
+	return c, err
+}
+
+// ready says what is missing before the connection can go live ("" = nothing).
+func ready(c *store.Connection) string {
+	switch {
+	case c.PipedriveUserID == 0:
+		return "Connect your Pipedrive account first."
+	case c.GoogleAccount == "":
+		return "Connect your Google account first."
+	case c.GoogleGroup == "":
+		return "Choose the Google contact group to sync first."
+	}
+	return ""
+}
+
+// setLive sets c live and due for polling now.
+func (s *Service) setLive(c *store.Connection) {
+	c.Status = store.StatusLive
+	c.StatusReason = ""
+	c.PollDueAt = s.now()
+}
+
+// newSecret returns 32 random bytes, base64url.
+func newSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("connect: random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// SetDeletePolicy sets what a delete on one side does to the twin:
+// "propagate" (default), "unlink" or "ignore".
+func (s *Service) SetDeletePolicy(ctx context.Context, connID, policy string) (*store.Connection, error) {
+	switch policy {
+	case "propagate", "unlink", "ignore":
+	default:
+		return nil, userErr(ErrInvalidPolicy, nil, "Choose one of the offered delete policies.")
+	}
+	return s.update(ctx, connID, func(c *store.Connection) error {
+		c.DeletePolicy = policy
+		return nil
+	})
+}
+
+// GoLive starts the sync: it registers the Pipedrive webhooks (or reuses
+// ours already there), then sets the connection live and due for polling
+// now. It fails with ErrNotReady until both accounts and a group are set,
+// and with ErrWebhookLimit when Pipedrive's 40 webhooks per user are used up.
+// Calling it on a live connection only re-checks the webhooks.
+func (s *Service) GoLive(ctx context.Context, connID string) (*store.Connection, error) {
+	c, err := s.Get(ctx, connID)
+	if err != nil {
+		return nil, err
+	}
+	if msg := ready(c); msg != "" {
+		return nil, userErr(ErrNotReady, nil, "%s", msg)
+	}
+	if c.Status == store.StatusNeedsReauth {
+		return nil, userErr(ErrNotAllowed, nil, "An account needs to be connected again before the sync can start.")
+	}
+	ids, _, err := s.ensureWebhooks(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return s.update(ctx, connID, func(c *store.Connection) error {
+		c.WebhookIDs = ids
+		s.setLive(c)
+		return nil
+	})
+}
+
+// Pause stops the sync: the poller skips the connection (PollDueAt is
+// cleared). The webhooks stay registered so that resuming needs no new
+// ones; changes made meanwhile are caught up by the poll and the
+// Pipedrive safety net after Resume.
+func (s *Service) Pause(ctx context.Context, connID string) (*store.Connection, error) {
+	return s.update(ctx, connID, func(c *store.Connection) error {
+		switch c.Status {
+		case store.StatusLive, store.StatusFirstSync, store.StatusError, store.StatusPaused:
+		default:
+			return userErr(ErrNotAllowed, nil, "Only a running sync can be paused.")
+		}
+		c.Status = store.StatusPaused
+		c.StatusReason = "Paused by you."
+		c.PollDueAt = time.Time{}
+		return nil
+	})
+}
+
+// Resume restarts a paused (or failed) connection: it makes sure our
+// webhooks are registered, then sets it live and due now. A connection that
+// needs re-authorization must be reconnected instead (ConnectGoogle or a
+// Pipedrive connect resumes it).
+func (s *Service) Resume(ctx context.Context, connID string) (*store.Connection, error) {
+	c, err := s.Get(ctx, connID)
+	if err != nil {
+		return nil, err
+	}
+	switch c.Status {
+	case store.StatusPaused, store.StatusError, store.StatusLive:
+	case store.StatusNeedsReauth:
+		return nil, userErr(ErrNotAllowed, nil, "Connect the account again to resume the sync.")
+	default:
+		return nil, userErr(ErrNotAllowed, nil, "Save the connection first to start the sync.")
+	}
+	if msg := ready(c); msg != "" {
+		return nil, userErr(ErrNotReady, nil, "%s", msg)
+	}
+	ids, _, err := s.ensureWebhooks(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return s.update(ctx, connID, func(c *store.Connection) error {
+		c.WebhookIDs = ids
+		s.setLive(c)
+		return nil
+	})
+}
+
+// resumeAfterReauth is applied when an account was connected again.
+func (s *Service) resumeAfterReauth(c *store.Connection) {
+	if c.Status != store.StatusNeedsReauth {
+		return
+	}
+	if ready(c) == "" && len(c.WebhookIDs) > 0 {
+		s.setLive(c)
+		return
+	}
+	c.Status, c.StatusReason = store.StatusSetup, ""
+}
+
+// Disconnect ends a connection: it stops the sync at once, deletes the
+// Pipedrive webhooks we registered, revokes the Google token, and deletes
+// every stored token, link, history entry and journal entry of the
+// connection. It never deletes a contact on either side.
+//
+// Credentials that no longer work (revoked, expired) do not stop it: there
+// is nothing left to clean up with them. Any other failure of the remote
+// steps returns an error and keeps the data (the connection stays paused),
+// so the user can try again without leaving webhooks or a grant behind.
+func (s *Service) Disconnect(ctx context.Context, connID string) error {
+	log := logging.FromContext(ctx)
+	c, err := s.update(ctx, connID, func(c *store.Connection) error {
+		if c.Status != store.StatusSetup && c.Status != store.StatusNeedsReauth {
+			c.Status = store.StatusPaused
+			c.StatusReason = "Disconnecting."
+		}
+		c.PollDueAt = time.Time{}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.deleteWebhooks(ctx, c); err != nil {
+		return userErr(errUnavailable, err, "Could not remove our webhooks from Pipedrive; nothing was deleted. Please try again in a moment.")
+	}
+	if err := s.revokeGoogle(ctx, c); err != nil {
+		return userErr(errUnavailable, err, "Could not revoke our access to Google; nothing was deleted. Please try again in a moment.")
+	}
+	if err := s.store.DeleteConnection(ctx, connID); err != nil {
+		return fmt.Errorf("connect.Disconnect: %w", err)
+	}
+	s.accts.Forget(connID)
+	log.Info("connection disconnected", "connection", connID)
+	return nil
+}
+
+// errUnavailable is the kind of a transient failure told in plain words.
+var errUnavailable = errors.New("connect: service unavailable")
+
+func (s *Service) revokeGoogle(ctx context.Context, c *store.Connection) error {
+	rt, err := s.accts.Secret(ctx, c.ID, store.SecretGoogle)
+	if errors.Is(err, account.ErrNotConnected) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return google.Revoke(ctx, s.cfg.HTTPClient, s.cfg.GoogleBaseURL, rt)
+}
+
+// gone reports errors that mean the credentials no longer work.
+func gone(err error) bool {
+	return errors.Is(err, account.ErrNotConnected) || errors.Is(err, pipedrive.ErrUnauthorized) ||
+		errors.Is(err, pipedrive.ErrInvalidGrant) || errors.Is(err, pipedrive.ErrPaymentReq) ||
+		errors.Is(err, google.ErrRevoked) || isInvalidGrant(err)
+}
+
+func isInvalidGrant(err error) bool {
+	var re *oauth2.RetrieveError
+	return errors.As(err, &re) && re.ErrorCode == "invalid_grant"
+}
+
+// trimURL drops a trailing slash so URLs compare equal.
+func trimURL(u string) string { return strings.TrimRight(u, "/") }

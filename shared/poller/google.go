@@ -1,0 +1,374 @@
+package poller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	people "google.golang.org/api/people/v1"
+
+	"github.com/contactsync/contactsync/shared/google"
+	"github.com/contactsync/contactsync/shared/logging"
+	"github.com/contactsync/contactsync/shared/queue"
+	"github.com/contactsync/contactsync/shared/store"
+	"github.com/contactsync/contactsync/shared/syncplan"
+)
+
+// entry is what the poller keeps of one listed Google person: no personal
+// data, only what decides the message.
+type entry struct {
+	name    string // resourceName
+	etag    string
+	inGroup bool
+	deleted bool     // a tombstone (incremental listings only)
+	prev    []string // metadata.previousResourceNames
+}
+
+func toEntry(ps *people.Person, group string) entry {
+	e := entry{name: ps.ResourceName, etag: ps.Etag}
+	if md := ps.Metadata; md != nil {
+		e.deleted = md.Deleted
+		e.prev = md.PreviousResourceNames
+	}
+	groupID := strings.TrimPrefix(group, "contactGroups/")
+	for _, m := range ps.Memberships {
+		if cg := m.ContactGroupMembership; cg != nil &&
+			(cg.ContactGroupResourceName == group || cg.ContactGroupResourceName == "" && cg.ContactGroupId == groupID) {
+			e.inGroup = true
+		}
+	}
+	return e
+}
+
+// googlePlan is what one Google poll publishes.
+type googlePlan struct {
+	upserts []string // resource names
+	deletes []string
+}
+
+// pollGoogle lists what changed in Google since the stored sync token (or
+// everything, without one or when it expired), publishes one change per
+// contact of the group, and saves the new sync token after that.
+//
+// Pages are collected first (a few strings per contact, no personal data)
+// and published together, so the mass-delete brake sees the whole poll
+// before any delete leaves; the token (which Google returns on the last
+// page only) is saved after every change was stored by Pub/Sub.
+func (p *Poller) pollGoogle(ctx context.Context, conn *store.Connection, g *google.Client) error {
+	log := logging.FromContext(ctx)
+	token := conn.GoogleSyncToken
+	full := token == ""
+	var entries []entry
+	collect := func(pg *google.Page) error {
+		for _, ps := range pg.People {
+			if ps != nil && ps.ResourceName != "" {
+				entries = append(entries, toEntry(ps, conn.GoogleGroup))
+			}
+		}
+		return nil
+	}
+	next, err := g.List(ctx, token, collect)
+	if errors.Is(err, google.ErrExpiredSyncToken) {
+		log.Info("poller: Google sync token expired; listing the whole group to reconcile")
+		full, entries = true, nil
+		next, err = g.List(ctx, "", collect)
+	}
+	if err != nil {
+		return fmt.Errorf("list Google contacts: %w", redactURL(err))
+	}
+	if next == "" {
+		return errors.New("list Google contacts: the last page carried no sync token")
+	}
+
+	var plan googlePlan
+	if full {
+		plan, err = p.reconcile(ctx, conn, g, entries)
+	} else {
+		plan, err = p.delta(ctx, conn, g, entries)
+	}
+	if err != nil {
+		return err
+	}
+	braked, usedConfirmation, err := p.checkBrake(ctx, conn.ID, len(plan.deletes))
+	if err != nil {
+		return err
+	}
+	if braked != nil {
+		plan.deletes = nil
+	}
+	if err := p.publishGoogle(ctx, conn.ID, plan); err != nil {
+		return err
+	}
+	if braked != nil {
+		return braked // token not saved: the deletes come back after the confirmation
+	}
+	if usedConfirmation {
+		if err := p.store.ClearConfirmedDeletes(ctx, conn.ID); err != nil {
+			return err
+		}
+	}
+	now := p.now()
+	saved := false
+	err = p.update(ctx, conn.ID, func(c *store.Connection) {
+		c.LastPollAt = now
+		// Only if nobody changed the group or the token meanwhile: a token
+		// is worth saving only for the group it was filtered for.
+		saved = c.GoogleGroup == conn.GoogleGroup && c.GoogleSyncToken == token
+		if saved {
+			c.GoogleSyncToken = next
+		}
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("poller: Google polled", "full", full, "listed", len(entries),
+		"upserts", len(plan.upserts), "deletes", len(plan.deletes), "token_saved", saved)
+	return nil
+}
+
+func (p *Poller) publishGoogle(ctx context.Context, connID string, plan googlePlan) error {
+	if len(plan.upserts)+len(plan.deletes) == 0 {
+		return nil
+	}
+	now := p.now()
+	cs := make([]queue.Change, 0, len(plan.upserts)+len(plan.deletes))
+	mk := func(name string, kind queue.Kind) queue.Change {
+		return queue.Change{ConnectionID: connID, Side: queue.Google, ObjectID: name, Kind: kind, Source: queue.FromPoll, OccurredAt: now}
+	}
+	for _, n := range plan.upserts {
+		cs = append(cs, mk(n, queue.Upsert))
+	}
+	for _, n := range plan.deletes {
+		cs = append(cs, mk(n, queue.Delete))
+	}
+	if err := p.pub.PublishChanges(ctx, p.changesTopic, cs...); err != nil {
+		return fmt.Errorf("publish Google changes: %w", err)
+	}
+	return nil
+}
+
+// unchanged says the listed contact is exactly what the link last synced
+// (our own write coming back, or a repeat): no message needed.
+func unchanged(e entry, l store.LinkRef) bool {
+	return e.etag != "" && l.Pending == "" && l.GoogleVersion == e.etag
+}
+
+// delta classifies an incremental listing:
+//   - in the group: upsert (unless the link already holds this etag);
+//   - a tombstone of a linked contact: delete;
+//   - out of the group but linked: it left the group, a delete for the sync;
+//   - out of the group and not linked: none of our business.
+//
+// A contact re-keyed by Google (previousResourceNames) has its link moved to
+// the new resource name here, so the applier finds it under that name.
+func (p *Poller) delta(ctx context.Context, conn *store.Connection, g *google.Client, entries []entry) (googlePlan, error) {
+	var plan googlePlan
+	if len(entries) == 0 {
+		return plan, nil
+	}
+	// One entry per contact, the last listed state winning.
+	byName := map[string]int{}
+	names := make([]string, 0, len(entries))
+	for i, e := range entries {
+		byName[e.name] = i
+		names = append(names, e.name)
+		names = append(names, e.prev...)
+	}
+	links, err := p.store.LinkRefsByGoogle(ctx, conn.ID, names)
+	if err != nil {
+		return plan, err
+	}
+	var left []string
+	for i, e := range entries {
+		if byName[e.name] != i {
+			continue
+		}
+		if _, ok := links[e.name]; !ok && !e.deleted {
+			if err := p.rekey(ctx, conn.ID, e, links); err != nil {
+				return plan, err
+			}
+		}
+		l, linked := links[e.name]
+		switch {
+		case e.deleted:
+			if linked {
+				plan.deletes = append(plan.deletes, e.name)
+			}
+		case e.inGroup:
+			if !linked || !unchanged(e, l) {
+				plan.upserts = append(plan.upserts, e.name)
+			}
+		case linked:
+			left = append(left, e.name)
+		}
+	}
+	if len(left) > 0 {
+		// Confirm removals against the group itself: the group may be gone
+		// (pause rather than delete everything), and a listing may lag
+		// behind a membership just added (propagation delay).
+		members, err := groupMembers(ctx, g, conn.GoogleGroup)
+		if err != nil {
+			return plan, err
+		}
+		for _, n := range left {
+			if !members[n] {
+				plan.deletes = append(plan.deletes, n)
+			}
+		}
+	}
+	return plan, nil
+}
+
+// rekey moves the link of one of e's previous resource names to e.name.
+func (p *Poller) rekey(ctx context.Context, connID string, e entry, links map[string]store.LinkRef) error {
+	for _, old := range e.prev {
+		l, ok := links[old]
+		if !ok {
+			continue
+		}
+		moved, err := p.store.RekeyGoogleLink(ctx, connID, l.ID, old, e.name)
+		if err != nil {
+			return err
+		}
+		if moved {
+			logging.FromContext(ctx).Info("poller: Google re-keyed a contact; link moved", "link", l.ID)
+			delete(links, old)
+			l.GoogleID = e.name
+			links[e.name] = l
+			return nil
+		}
+	}
+	return nil
+}
+
+// reconcile compares a full listing with the links: group members without
+// a link (or whose etag moved) are upserts; links whose contact is neither
+// listed in the group nor a member of it any more are deletes.
+func (p *Poller) reconcile(ctx context.Context, conn *store.Connection, g *google.Client, entries []entry) (googlePlan, error) {
+	var plan googlePlan
+	refs, err := p.store.GoogleLinkRefs(ctx, conn.ID)
+	if err != nil {
+		return plan, err
+	}
+	linked := make(map[string]store.LinkRef, len(refs))
+	for _, r := range refs {
+		linked[r.GoogleID] = r
+	}
+	listed := map[string]bool{}
+	for _, e := range entries {
+		if !e.inGroup || e.deleted || listed[e.name] {
+			continue
+		}
+		listed[e.name] = true
+		if l, ok := linked[e.name]; !ok || !unchanged(e, l) {
+			plan.upserts = append(plan.upserts, e.name)
+		}
+	}
+	var absent []string
+	for name, l := range linked {
+		if !listed[name] && l.Pending == "" {
+			absent = append(absent, name)
+		}
+	}
+	if len(absent) == 0 {
+		return plan, nil
+	}
+	// Removals are confirmed against the group itself: a sync listing may
+	// lag behind recent writes (propagation delay), the group may be gone.
+	members, err := groupMembers(ctx, g, conn.GoogleGroup)
+	if err != nil {
+		return plan, err
+	}
+	// The empty-side guard: the group shows nobody while links exist.
+	if err := syncplan.CheckEmptySide(syncplan.Google, len(linked), len(listed)+len(members)); err != nil {
+		return plan, &pauseError{reason: fmt.Sprintf(
+			"Paused: the Google group lists no contacts while %d are linked, so nothing was deleted. "+
+				"If the group was emptied on purpose, resume on the settings page to continue.", len(linked))}
+	}
+	for _, n := range absent {
+		if !members[n] {
+			plan.deletes = append(plan.deletes, n)
+		}
+	}
+	return plan, nil
+}
+
+// groupMembers returns the group's members as Google holds them now. A
+// group that no longer exists pauses the connection.
+func groupMembers(ctx context.Context, g *google.Client, group string) (map[string]bool, error) {
+	gone := &pauseError{reason: "Paused: the chosen Google contact group no longer exists, so nothing was deleted. Choose a group on the settings page."}
+	grp, err := g.GetGroup(ctx, group, 0)
+	if errors.Is(err, google.ErrNotFound) {
+		return nil, gone
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read Google group: %w", err)
+	}
+	members := map[string]bool{}
+	if grp.MemberCount == 0 {
+		return members, nil
+	}
+	// A little headroom for members added between the two reads.
+	grp, err = g.GetGroup(ctx, group, int(grp.MemberCount)+100)
+	if errors.Is(err, google.ErrNotFound) {
+		return nil, gone
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read Google group members: %w", err)
+	}
+	for _, m := range grp.MemberResourceNames {
+		members[m] = true
+	}
+	return members, nil
+}
+
+// ConfirmationTTL is how long a user's confirmation of a mass delete
+// (store.ConfirmDeletes) stays valid.
+const ConfirmationTTL = 24 * time.Hour
+
+// checkBrake applies the mass-delete brake to one poll's deletes. braked is
+// the pause to apply (deletes must not be published); usedConfirmation says
+// the user's confirmation let them through and must be consumed.
+func (p *Poller) checkBrake(ctx context.Context, connID string, deletes int) (braked error, usedConfirmation bool, err error) {
+	if deletes == 0 {
+		return nil, false, nil
+	}
+	n, err := p.store.CountLinks(ctx, connID)
+	if err != nil {
+		return nil, false, err
+	}
+	var mde *syncplan.MassDeleteError
+	if !errors.As(p.brake.Check(int(n), deletes), &mde) {
+		return nil, false, nil
+	}
+	confirmed, at, err := p.store.ConfirmedDeletes(ctx, connID)
+	if err != nil {
+		return nil, false, err
+	}
+	// A confirmation is for the deletes the user was shown, not for any
+	// mass delete weeks later.
+	if confirmed >= deletes && p.now().Sub(at) < ConfirmationTTL {
+		logging.FromContext(ctx).Info("poller: mass delete confirmed by the user", "deletes", deletes)
+		return nil, true, nil
+	}
+	return &pauseError{reason: fmt.Sprintf(
+		"Paused: %d contacts were deleted or removed from the group in Google, more than the safety limit of %d of %d linked contacts. "+
+			"Nothing was deleted in Pipedrive. If this is intended, confirm the deletes on the settings page; otherwise restore the contacts in Google and resume.",
+		mde.Deletes, mde.Limit, mde.Links)}, false, nil
+}
+
+// redactURL drops the query of a transport error's URL: it carries the
+// sync and page tokens, which must not reach the logs.
+func redactURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
+			u.RawQuery = "REDACTED"
+			ue.URL = u.String()
+		}
+	}
+	return err
+}

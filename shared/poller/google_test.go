@@ -1,0 +1,464 @@
+package poller_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	people "google.golang.org/api/people/v1"
+
+	"github.com/contactsync/contactsync/shared/google/googlefake"
+	"github.com/contactsync/contactsync/shared/poller"
+	"github.com/contactsync/contactsync/shared/store"
+	"github.com/contactsync/contactsync/shared/syncplan"
+)
+
+func up(rn string) string  { return "upsert google " + rn + " poll" }
+func del(rn string) string { return "delete google " + rn + " poll" }
+
+func TestFirstListingPublishesGroupMembersOnly(t *testing.T) {
+	e := newEnv(t)
+	c := e.newConn()
+	a, b := e.seed(c, "Ann", true), e.seed(c, "Bob", true)
+	e.seed(c, "Outside", false)
+	other := e.newConn() // another user's contacts are not listed at all
+	e.seed(other, "Stranger", true)
+
+	e.mustPoll(c)
+	if d := cmp.Diff(want(up(a.ResourceName), up(b.ResourceName)), e.changes()); d != "" {
+		t.Fatalf("changes (-want +got):\n%s", d)
+	}
+	got := e.get(c)
+	if got.GoogleSyncToken == "" || got.LastPollAt.IsZero() {
+		t.Fatalf("token %q, last poll %v: want both set", got.GoogleSyncToken, got.LastPollAt)
+	}
+}
+
+func TestIncrementalChanges(t *testing.T) {
+	e := newEnv(t)
+	c := e.newConn()
+	edited, deleted, leaver, same := e.seed(c, "Edited", true), e.seed(c, "Deleted", true), e.seed(c, "Leaver", true), e.seed(c, "Same", true)
+	outside := e.seed(c, "Outside", false)
+	outsideDeleted := e.seed(c, "OutsideDeleted", false) // its tombstone is none of our business
+	e.mustPoll(c)
+	e.changes()
+	for i, p := range e.people(c, edited, deleted, leaver, same) {
+		e.link(c, p, fmt.Sprint(i+1))
+	}
+
+	// Nothing changed: an incremental poll publishes nothing.
+	e.mustPoll(c)
+	if got := e.changes(); len(got) != 0 {
+		t.Fatalf("quiet poll published %v", got)
+	}
+
+	e.edit(c, edited.ResourceName, "Edited again")
+	if err := e.gfake.DeleteContact(c.email, deleted.ResourceName); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.gfake.SetMembership(c.email, leaver.ResourceName, c.group, false); err != nil {
+		t.Fatal(err)
+	}
+	e.edit(c, outside.ResourceName, "Outside edited")
+	if err := e.gfake.DeleteContact(c.email, outsideDeleted.ResourceName); err != nil {
+		t.Fatal(err)
+	}
+	joined := e.seed(c, "Joined", false)
+	if err := e.gfake.SetMembership(c.email, joined.ResourceName, c.group, true); err != nil {
+		t.Fatal(err)
+	}
+	before := e.get(c).GoogleSyncToken
+	e.mustPoll(c)
+	wantChanges := want(up(edited.ResourceName), del(deleted.ResourceName), del(leaver.ResourceName), up(joined.ResourceName))
+	if d := cmp.Diff(wantChanges, e.changes()); d != "" {
+		t.Fatalf("changes (-want +got):\n%s", d)
+	}
+	if after := e.get(c).GoogleSyncToken; after == before || after == "" {
+		t.Fatal("sync token not advanced")
+	}
+	e.mustPoll(c)
+	if got := e.changes(); len(got) != 0 {
+		t.Fatalf("second poll republished %v", got)
+	}
+}
+
+func TestSyncTokenSavedOnlyAfterPublish(t *testing.T) {
+	e := newEnv(t)
+	c := e.newConn()
+	a := e.seed(c, "Ann", true)
+	e.mustPoll(c)
+	e.changes()
+	token := e.get(c).GoogleSyncToken
+
+	e.edit(c, a.ResourceName, "Ann B")
+	e.pub.failChanges.Store(1)
+	if err := e.poll(c); err == nil {
+		t.Fatal("poll with a failed publish returned nil: Pub/Sub would not retry")
+	}
+	if got := e.get(c).GoogleSyncToken; got != token {
+		t.Fatal("sync token advanced although the publish failed")
+	}
+	if got := e.changes(); len(got) != 0 {
+		t.Fatalf("published %v", got)
+	}
+	// Pub/Sub redelivers the poll message: the change is published now.
+	e.mustPoll(c)
+	if d := cmp.Diff(want(up(a.ResourceName)), e.changes()); d != "" {
+		t.Fatalf("retry (-want +got):\n%s", d)
+	}
+	if got := e.get(c).GoogleSyncToken; got == token {
+		t.Fatal("sync token not advanced after the retry")
+	}
+}
+
+func TestExpiredTokenReconciles(t *testing.T) {
+	e := newEnv(t)
+	c := e.newConn()
+	kept, edited, gone, leaver := e.seed(c, "Kept", true), e.seed(c, "Edited", true), e.seed(c, "Gone", true), e.seed(c, "Leaver", true)
+	e.mustPoll(c)
+	e.changes()
+	for i, p := range e.people(c, kept, edited, gone, leaver) {
+		e.link(c, p, fmt.Sprint(i+1))
+	}
+	e.edit(c, edited.ResourceName, "Edited again")
+	if err := e.gfake.DeleteContact(c.email, gone.ResourceName); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.gfake.SetMembership(c.email, leaver.ResourceName, c.group, false); err != nil {
+		t.Fatal(err)
+	}
+	added := e.seed(c, "Added", true)
+	e.seed(c, "Outside", false)
+	if err := e.gfake.ExpireSyncTokens(c.email); err != nil {
+		t.Fatal(err)
+	}
+	old := e.get(c).GoogleSyncToken
+
+	e.mustPoll(c)
+	// Each contact once: no upsert for the unchanged linked one, deletes
+	// only for links whose contact really left.
+	wantChanges := want(up(edited.ResourceName), up(added.ResourceName), del(gone.ResourceName), del(leaver.ResourceName))
+	if d := cmp.Diff(wantChanges, e.changes()); d != "" {
+		t.Fatalf("changes (-want +got):\n%s", d)
+	}
+	if got := e.get(c).GoogleSyncToken; got == old || got == "" {
+		t.Fatal("a fresh sync token was not saved after the reconcile")
+	}
+	e.mustPoll(c)
+	if got := e.changes(); len(got) != 0 {
+		t.Fatalf("poll after the reconcile published %v", got)
+	}
+}
+
+// A contact created moments ago may be missing from a sync listing
+// (propagation delay); it is still a member of the group, so its link is
+// not deleted.
+func TestReconcileNoDeleteForContactNotYetListed(t *testing.T) {
+	e := newEnv(t, googlefake.WithPropagationDelay(time.Hour))
+	c := e.newConn()
+	fresh := e.seed(c, "Fresh", true) // e.g. just created by the applier
+	e.link(c, fresh, "1")
+	e.mustPoll(c) // no token: full listing
+	for _, ch := range e.changes() {
+		if strings.HasPrefix(ch, "delete") {
+			t.Fatalf("spurious delete: %s", ch)
+		}
+	}
+	if got := e.get(c); got.Status != store.StatusLive {
+		t.Fatalf("status %s (%s)", got.Status, got.StatusReason)
+	}
+}
+
+func TestEmptySideGuard(t *testing.T) {
+	e := newEnv(t)
+	c := e.newConn()
+	var ps []string
+	for i := range 3 {
+		p := e.seed(c, fmt.Sprint("P", i), true)
+		e.link(c, p, fmt.Sprint(i+1))
+		ps = append(ps, p.ResourceName)
+	}
+	e.mustPoll(c)
+	e.changes()
+	for _, rn := range ps {
+		if err := e.gfake.SetMembership(c.email, rn, c.group, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.gfake.ExpireSyncTokens(c.email); err != nil {
+		t.Fatal(err)
+	}
+	old := e.get(c).GoogleSyncToken
+
+	e.mustPoll(c)
+	if got := e.changes(); len(got) != 0 {
+		t.Fatalf("empty side published %v", got)
+	}
+	got := e.get(c)
+	if got.Status != store.StatusPaused || !strings.Contains(got.StatusReason, "lists no contacts") || !got.PollDueAt.IsZero() {
+		t.Fatalf("status %s, reason %q, due %v: want paused with a reason and no due time", got.Status, got.StatusReason, got.PollDueAt)
+	}
+	if got.GoogleSyncToken != old {
+		t.Fatal("sync token saved while paused")
+	}
+	if len(got.LastErrors) == 0 {
+		t.Fatal("no error shown on the status page")
+	}
+}
+
+func TestMassDeleteBrake(t *testing.T) {
+	e := newEnv(t)
+	c := e.newConn()
+	var ps []string
+	for i := range 20 {
+		p := e.seed(c, fmt.Sprint("P", i), true)
+		ps = append(ps, p.ResourceName)
+	}
+	e.mustPoll(c)
+	e.changes()
+	for i, p := range e.peopleByName(c, ps...) {
+		e.link(c, p, fmt.Sprint(i+1))
+	}
+	// 15 of 20 linked contacts deleted (limit: max(20 % of 20, 10) = 10),
+	// one edited.
+	for _, rn := range ps[:15] {
+		if err := e.gfake.DeleteContact(c.email, rn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.edit(c, ps[19], "Edited")
+	old := e.get(c).GoogleSyncToken
+
+	e.mustPoll(c)
+	if d := cmp.Diff(want(up(ps[19])), e.changes()); d != "" {
+		t.Fatalf("braked poll (-want +got):\n%s", d)
+	}
+	got := e.get(c)
+	if got.Status != store.StatusPaused || !strings.Contains(got.StatusReason, "confirm") || got.GoogleSyncToken != old {
+		t.Fatalf("status %s, reason %q, token saved %v: want paused asking to confirm, token kept", got.Status, got.StatusReason, got.GoogleSyncToken != old)
+	}
+
+	// The user confirms; the settings page resumes the connection.
+	if err := e.st.ConfirmDeletes(e.ctx, c.ID, 15); err != nil {
+		t.Fatal(err)
+	}
+	e.resume(c)
+	e.mustPoll(c)
+	var wantDeletes []string
+	for _, rn := range ps[:15] {
+		wantDeletes = append(wantDeletes, del(rn))
+	}
+	if d := cmp.Diff(want(append(wantDeletes, up(ps[19]))...), e.changes()); d != "" {
+		t.Fatalf("confirmed poll (-want +got):\n%s", d)
+	}
+	if got := e.get(c).GoogleSyncToken; got == old {
+		t.Fatal("token not saved after the confirmed deletes")
+	}
+	if n, _, _ := e.st.ConfirmedDeletes(e.ctx, c.ID); n != 0 {
+		t.Fatalf("confirmation not consumed: %d left", n)
+	}
+}
+
+func TestBrakeLimitIsConfigurable(t *testing.T) {
+	e := newEnv(t)
+	e.p = e.newPollerWith(syncplan.Brake{Share: 0.2, Min: 1})
+	c := e.newConn()
+	a, b := e.seed(c, "A", true), e.seed(c, "B", true)
+	e.mustPoll(c)
+	e.changes()
+	e.link(c, a, "1")
+	e.link(c, b, "2")
+	for _, p := range []string{a.ResourceName, b.ResourceName} {
+		if err := e.gfake.DeleteContact(c.email, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mustPoll(c)
+	if got := e.changes(); len(got) != 0 {
+		t.Fatalf("braked poll published %v", got)
+	}
+	if got := e.get(c); got.Status != store.StatusPaused {
+		t.Fatalf("status %s, want paused", got.Status)
+	}
+}
+
+func TestRekeyedContactMovesItsLink(t *testing.T) {
+	e := newEnv(t)
+	c := e.newConn()
+	p := e.seed(c, "Rekeyed", true)
+	e.mustPoll(c)
+	e.changes()
+	e.link(c, p, "7")
+	newName, err := e.gfake.ChangeResourceName(c.email, p.ResourceName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mustPoll(c)
+	got := e.changes()
+	for _, ch := range got {
+		if strings.HasPrefix(ch, "delete") {
+			t.Fatalf("re-key published a delete: %v", got)
+		}
+	}
+	l, err := e.st.LinkByGoogle(e.ctx, c.ID, newName)
+	if err != nil {
+		t.Fatalf("link not moved to the new resource name: %v", err)
+	}
+	if l.PipedriveID != "7" {
+		t.Fatalf("moved the wrong link: %+v", l)
+	}
+	if _, err := e.st.LinkByGoogle(e.ctx, c.ID, p.ResourceName); err == nil {
+		t.Fatal("the old resource name still has a link")
+	}
+}
+
+func TestGroupDeletedPauses(t *testing.T) {
+	e := newEnv(t)
+	c := e.newConn()
+	p := e.seed(c, "Member", true)
+	e.mustPoll(c)
+	e.changes()
+	e.link(c, p, "1")
+	if err := e.gfake.DeleteGroup(c.email, c.group, false); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPoll(c)
+	if got := e.changes(); len(got) != 0 {
+		t.Fatalf("published %v after the group was deleted", got)
+	}
+	if got := e.get(c); got.Status != store.StatusPaused || !strings.Contains(got.StatusReason, "no longer exists") {
+		t.Fatalf("status %s, reason %q", got.Status, got.StatusReason)
+	}
+}
+
+func TestRevokedGrantNeedsReauth(t *testing.T) {
+	e := newEnv(t)
+	c := e.newConn()
+	e.seed(c, "A", true)
+	e.mustPoll(c) // clients are now cached with a live access token
+	e.changes()
+
+	e.gfake.RevokeTokens(c.email)
+	// The cached access token is refused first (transient, clients dropped),
+	// then the refresh says invalid_grant.
+	for range 3 {
+		if err := e.poll(c); err == nil {
+			break
+		}
+	}
+	got := e.get(c)
+	if got.Status != store.StatusNeedsReauth || !got.PollDueAt.IsZero() || len(got.LastErrors) == 0 {
+		t.Fatalf("status %s, due %v, errors %d: want needs_reauth, no due time, an error", got.Status, got.PollDueAt, len(got.LastErrors))
+	}
+	if !strings.Contains(got.LastErrors[len(got.LastErrors)-1].Message, "Google") {
+		t.Fatalf("error %q does not say which account", got.LastErrors[len(got.LastErrors)-1].Message)
+	}
+	if got := e.changes(); len(got) != 0 {
+		t.Fatalf("published %v", got)
+	}
+	// The fan-out no longer picks it.
+	e.clock.Advance(time.Hour)
+	n, err := e.p.FanOut(e.ctx)
+	if err != nil || n != 0 {
+		t.Fatalf("FanOut = %d, %v: want 0", n, err)
+	}
+	// A poll message still in flight changes nothing.
+	e.mustPoll(c)
+	if got := e.get(c); got.Status != store.StatusNeedsReauth {
+		t.Fatalf("status %s", got.Status)
+	}
+}
+
+func TestNotLiveIsSkippedAndUnscheduled(t *testing.T) {
+	e := newEnv(t)
+	c := e.newConn()
+	e.seed(c, "A", true)
+	if _, err := e.st.UpdateConnection(e.ctx, c.ID, func(x *store.Connection) error {
+		x.Status = store.StatusPaused
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPoll(c)
+	if got := e.changes(); len(got) != 0 {
+		t.Fatalf("paused connection published %v", got)
+	}
+	if got := e.get(c); !got.PollDueAt.IsZero() || got.GoogleSyncToken != "" {
+		t.Fatalf("paused connection: due %v, token %q", got.PollDueAt, got.GoogleSyncToken)
+	}
+}
+
+// people returns the fake's current state of ps (fresh etags).
+func (e *env) people(c *conn, ps ...*people.Person) []*people.Person {
+	e.t.Helper()
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.ResourceName
+	}
+	return e.peopleByName(c, names...)
+}
+
+func (e *env) peopleByName(c *conn, names ...string) []*people.Person {
+	e.t.Helper()
+	out := make([]*people.Person, len(names))
+	for i, rn := range names {
+		p, err := e.gfake.Contact(c.email, rn)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// resume does what the settings page does to resume a paused connection.
+func (e *env) resume(c *conn) {
+	e.t.Helper()
+	if _, err := e.st.UpdateConnection(e.ctx, c.ID, func(x *store.Connection) error {
+		x.Status, x.StatusReason, x.PollDueAt = store.StatusLive, "", e.clock.Now()
+		return nil
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) newPollerWith(b syncplan.Brake) *poller.Poller {
+	return e.newPoller(func(cfg *poller.Config) { cfg.Brake = b })
+}
+
+func TestStaleConfirmationIgnored(t *testing.T) {
+	e := newEnv(t)
+	c := e.newConn()
+	var ps []string
+	for i := range 12 {
+		ps = append(ps, e.seed(c, fmt.Sprint("P", i), true).ResourceName)
+	}
+	e.mustPoll(c)
+	e.changes()
+	for i, p := range e.peopleByName(c, ps...) {
+		e.link(c, p, fmt.Sprint(i+1))
+	}
+	for _, rn := range ps[:11] {
+		if err := e.gfake.DeleteContact(c.email, rn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mustPoll(c)
+	if got := e.get(c); got.Status != store.StatusPaused {
+		t.Fatalf("status %s, want paused", got.Status)
+	}
+	if err := e.st.ConfirmDeletes(e.ctx, c.ID, 11); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(poller.ConfirmationTTL + time.Hour)
+	e.resume(c)
+	e.mustPoll(c)
+	if got := e.changes(); len(got) != 0 {
+		t.Fatalf("a day-old confirmation let deletes through: %v", got)
+	}
+	if got := e.get(c); got.Status != store.StatusPaused {
+		t.Fatalf("status %s, want paused again", got.Status)
+	}
+}
