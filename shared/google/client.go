@@ -201,17 +201,18 @@ func New(ctx context.Context, ts oauth2.TokenSource, baseURL string, opts ...Opt
 		return nil, fmt.Errorf("google: New: %w", err)
 	}
 	c := &Client{svc: svc, clock: o.clock, retry: o.retry, log: o.log, pageSize: o.pageSize, writes: make(chan struct{}, 1)}
-	now := o.clock.Now()
 	for b, perMin := range [numBuckets]int{o.quota.CriticalReadsPerMinute, o.quota.CriticalWritesPerMinute, o.quota.WritesPerMinute, o.quota.GroupReadsPerMinute} {
 		if perMin <= 0 {
 			continue
 		}
+		// A bucket of burst b refilled at (perMin-b) a minute lets at most
+		// perMin calls into any 60 s window, whatever the window's
+		// alignment, so it never trips Google's quota. It starts full: a
+		// fresh instance (a cold start) writes at once instead of waiting
+		// a refill interval.
 		burst := min(perMin, maxCost[b])
-		l := rate.NewLimiter(rate.Limit(float64(perMin)/60), burst)
-		// Start empty: a full bucket on top of a full minute's rate would
-		// overshoot a quota window at once.
-		l.ReserveN(now, burst)
-		c.limit[b] = l
+		refill := max(perMin-burst, 1)
+		c.limit[b] = rate.NewLimiter(rate.Limit(float64(refill)/60), burst)
 	}
 	return c, nil
 }

@@ -215,6 +215,22 @@ func TestQuotaLimiterAvoids429(t *testing.T) {
 	}
 }
 
+// TestLimiterDoesNotDelayAColdStart: a fresh client (a new function
+// instance) writes at once; the limiter only paces sustained traffic.
+func TestLimiterDoesNotDelayAColdStart(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	start := e.clk.Now()
+	for i := range 5 {
+		if _, err := e.c.Create(ctx, person(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if el := e.clk.Now().Sub(start); el != 0 {
+		t.Errorf("a fresh client's first 5 writes waited %v of virtual time, want none", el)
+	}
+}
+
 func TestQuotaRetryWithoutLimiter(t *testing.T) {
 	e := newEnv(t, nil, google.WithQuota(google.Quota{}))
 	ctx := context.Background()
