@@ -60,7 +60,7 @@ func run() int {
 	} {
 		fmt.Printf("%s: %s\n", kv[0], kv[1])
 	}
-	if d := e.Demo; d != nil {
+	if d := e.Demo; d != nil && d.ConnectionID != "" {
 		fmt.Printf("demo: connection %s is live: Pipedrive user %d <-> Google group %q of %s (tokens in endpoints.json)\n",
 			d.ConnectionID, d.PipedriveUserID, localstack.DemoGroupName, d.GoogleUser)
 	}

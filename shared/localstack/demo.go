@@ -13,8 +13,8 @@ import (
 	"github.com/contactsync/contactsync/shared/store"
 )
 
-// Demo is the sandbox accounts of the demo connection, written to the
-// "demo" block of endpoints.json: with them anyone can drive both sandbox
+// Demo is the sandbox accounts (and, unless --no-demo, the demo connection
+// between them), written to the "demo" block of endpoints.json: with them anyone can drive both sandbox
 // accounts with the official People client or curl, exactly as against the
 // real services.
 type Demo struct {
@@ -65,11 +65,7 @@ func (s *Stack) seedSandbox() (*Demo, error) {
 // the local intake. It has no browser owner: whoever signs in to the
 // settings page as the sandbox Pipedrive user (the fake's default user)
 // takes it over, as a real user who lost their cookie would.
-func (s *Stack) connectDemo(ctx context.Context, intakeURL string) error {
-	demo, err := s.seedSandbox()
-	if err != nil {
-		return err
-	}
+func (s *Stack) connectDemo(ctx context.Context, demo *Demo, intakeURL string) error {
 	st, err := store.New(ctx, s.opts.Project, "")
 	if err != nil {
 		return fmt.Errorf("localstack: demo: %w", err)
@@ -104,7 +100,6 @@ func (s *Stack) connectDemo(ctx context.Context, intakeURL string) error {
 		return fmt.Errorf("localstack: demo connection: %w", err)
 	}
 	demo.ConnectionID = c.ID
-	s.Endpoints.Demo = demo
 	s.opts.Log.Info("demo connection live", "connection", c.ID, "pipedrive_user", demo.PipedriveUserID, "google_group", demo.GoogleGroup)
 	return nil
 }

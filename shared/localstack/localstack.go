@@ -183,8 +183,15 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 
+	// The sandbox accounts always exist (a newcomer signs in with them);
+	// --no-demo only skips the ready-made connection between them.
+	demo, err := s.seedSandbox()
+	if err != nil {
+		return nil, err
+	}
+	s.Endpoints.Demo = demo
 	if !o.NoDemo {
-		if err := s.connectDemo(ctx, urls["Intake"]+"/"); err != nil {
+		if err := s.connectDemo(ctx, demo, urls["Intake"]+"/"); err != nil {
 			return nil, err
 		}
 	}

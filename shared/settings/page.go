@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"html/template"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -121,7 +122,18 @@ func (h *Handler) view(ctx context.Context, c *store.Connection) connView {
 	case account.PipedriveAPIToken:
 		v.PDAuthLabel = "with an API token"
 	}
-	v.Counts = counts(c.Counts)
+	// "linked" is counted from the links themselves (one aggregation read),
+	// so it is right even where no counter was kept.
+	cs := maps.Clone(c.Counts)
+	if n, err := h.store.CountLinks(ctx, c.ID); err == nil && n > 0 {
+		if cs == nil {
+			cs = map[string]int64{}
+		}
+		cs["linked"] = n
+	} else if err != nil {
+		logging.FromContext(ctx).Info("settings: count links", "connection", c.ID, "err", err)
+	}
+	v.Counts = counts(cs)
 	for i := len(c.LastErrors) - 1; i >= 0 && len(v.Errors) < 10; i-- {
 		v.Errors = append(v.Errors, c.LastErrors[i])
 	}
@@ -213,7 +225,7 @@ section{border:1px solid #ccc;border-radius:6px;padding:0 1rem 1rem;margin:1.5re
 .notice{background:#e8f5e9;border-left:4px solid #2e7d32;padding:.5rem 1rem}
 .error{background:#fdecea;border-left:4px solid #c62828;padding:.5rem 1rem}
 .warn{color:#8a5300}
-dt{font-weight:600;float:left;clear:left;width:11rem}dd{margin:0 0 .4rem 12rem}
+dl{display:grid;grid-template-columns:11rem 1fr;gap:.35rem 1rem}dt{font-weight:600}dd{margin:0}
 fieldset{border:1px solid #ddd;margin:.8rem 0}button{margin:.3rem .3rem .3rem 0}
 </style></head><body>
 <header><h1><a href="{{call .Link "/"}}">contactsync</a></h1>

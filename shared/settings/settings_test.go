@@ -212,8 +212,14 @@ func TestConnectFlowInTheBrowser(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// The linked count comes from the links, not from the stored counter.
+	for _, pid := range []string{"1", "2"} {
+		if err := e.Store.CreateLink(ctx, id, &store.Link{ID: store.LinkIDForPipedrive(pid), PipedriveID: pid}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	_, body = b.get("/")
-	mustContain(t, body, "<strong>Live</strong>", "2026-03-04 05:06:07 UTC", "12 linked", "3 created", "2 conflicts merged",
+	mustContain(t, body, "<strong>Live</strong>", "2026-03-04 05:06:07 UTC", "2 linked", "3 created", "2 conflicts merged",
 		"1 mass delete holds", "Google asked us to slow down; retrying.", ">Pipedrive<", "with OAuth", c.GoogleAccount)
 
 	code, body = b.post("/connections/"+id+"/pause", url.Values{"csrf": {b.csrf()}})
