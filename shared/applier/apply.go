@@ -64,8 +64,16 @@ func (a *Applier) applyOnce(ctx context.Context, conn *store.Connection, cl *acc
 	if err := a.readSides(ctx, w); err != nil {
 		return err
 	}
+	if done, err := a.merged(ctx, w); done || err != nil { // Pipedrive merges: merge.go
+		return err
+	}
 	if w.link != nil && w.link.Pending != "" {
 		if err := a.recoverIntent(ctx, w); err != nil {
+			return err
+		}
+	}
+	if w.link != nil && w.link.Parked != "" {
+		if done, err := a.unpark(ctx, w); done || err != nil {
 			return err
 		}
 	}
@@ -449,6 +457,9 @@ func (a *Applier) resolveOrg(ctx context.Context, w *work, in *pipedrive.PersonI
 // base, versions, hashes and a history entry. An echo writes nothing.
 func (a *Applier) commit(ctx context.Context, w *work, plan syncplan.Plan, bothPresent bool) error {
 	log := logging.FromContext(ctx)
+	if plan.Unlink && w.stored && w.gid != "" && leaves(plan) {
+		return a.park(ctx, w, plan)
+	}
 	if plan.Unlink {
 		if w.stored {
 			err := a.store.DeleteLink(ctx, w.conn.ID, w.link)
@@ -571,4 +582,82 @@ func (a *Applier) historyEntry(w *work, plan syncplan.Plan) store.HistoryEntry {
 		At: a.now(), Side: string(w.ch.Side), Action: action, Fields: fields,
 		Detail: detail, Conflict: len(plan.Conflicts) > 0,
 	}
+}
+
+// leaves says the plan takes the Google contact out of the group (the
+// Pipedrive owner changed away).
+func leaves(plan syncplan.Plan) bool {
+	for _, act := range plan.Actions {
+		if act.Side == syncplan.Google && act.Op == syncplan.Leave {
+			return true
+		}
+	}
+	return false
+}
+
+// park keeps the link of a person whose owner changed away, with its
+// Google twin (now outside the group) remembered as Parked instead of
+// linked, and the base kept: nothing syncs for it meanwhile, and if the
+// person comes back to the user the same contact rejoins the group (see
+// unpark) rather than a second one being created next to it.
+func (a *Applier) park(ctx context.Context, w *work, plan syncplan.Plan) error {
+	l := w.link
+	l.AddHistory(a.historyEntry(w, plan))
+	l.Parked, l.GoogleID, l.Pending = w.gid, "", ""
+	if err := a.save(ctx, w); err != nil {
+		return err
+	}
+	logging.FromContext(ctx).Info("applier: applied", "summary", plan.History.Summary, "writes", len(plan.Actions), "parked", true, "link", l.ID)
+	return nil
+}
+
+// unpark handles a parked link (see park) before deciding. A person still
+// owned by someone else: nothing to do (done). A person deleted: the link
+// is released and the contact outside the group left alone (done). A
+// person owned by the user again: its old contact rejoins the group and
+// the change is decided against the kept base, so edits made meanwhile on
+// either side merge. If that contact is gone or no longer ours, the person
+// is new to Google.
+func (a *Applier) unpark(ctx context.Context, w *work) (done bool, _ error) {
+	l := w.link
+	p := w.person
+	switch {
+	case p == nil || p.IsDeleted:
+		err := a.store.DeleteLink(ctx, w.conn.ID, l)
+		if errors.Is(err, store.ErrConflict) {
+			return false, fmt.Errorf("%w: %w", errRedecide, err)
+		}
+		if err != nil {
+			return false, fmt.Errorf("applier: remove parked link: %w", err)
+		}
+		logging.FromContext(ctx).Info("applier: parked person deleted; link removed", "link", l.ID)
+		return true, nil
+	case p.OwnerID != w.conn.PipedriveUserID:
+		logging.FromContext(ctx).Debug("applier: person owned by another user; nothing to sync")
+		return true, nil
+	}
+	gp, err := w.cl.Google.Get(ctx, l.Parked)
+	switch {
+	case errors.Is(err, google.ErrNotFound):
+		gp = nil
+	case err != nil:
+		return false, fmt.Errorf("applier: read parked Google contact: %w", err)
+	}
+	if gp == nil || gp.Metadata != nil && gp.Metadata.Deleted || marker(gp) != w.pidString() {
+		l.Parked, l.Base, w.base, w.dirty = "", nil, nil, true
+		return false, nil
+	}
+	if !syncplan.InGroup(gp, w.conn.GoogleGroup) {
+		if _, err := w.cl.Google.ModifyMembers(ctx, w.conn.GoogleGroup, []string{l.Parked}, nil); err != nil {
+			return false, fmt.Errorf("applier: parked contact rejoins the group: %w", err)
+		}
+		if gp, err = w.cl.Google.Get(ctx, l.Parked); err != nil {
+			return false, fmt.Errorf("applier: read parked Google contact: %w", err)
+		}
+	}
+	w.gid, w.gperson = l.Parked, gp
+	l.GoogleID, l.Parked = w.gid, ""
+	w.dirty, w.matched = true, "its contact that had left the group"
+	logging.FromContext(ctx).Info("applier: person is the user's again; its contact rejoins the group", "link", l.ID)
+	return false, nil
 }

@@ -1,6 +1,7 @@
 package applier_test
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -158,11 +159,67 @@ func TestOwnership(t *testing.T) {
 	if _, ok := e.gContact(rn); !ok {
 		t.Fatal("the Google contact was deleted; it should only leave the group")
 	}
-	if _, ok := e.link(pd, pid); ok {
-		t.Fatal("link kept after the owner changed away")
+	if l, ok := e.link(pd, pid); ok && (l.GoogleID != "" || l.Parked != rn) {
+		t.Fatalf("after the owner changed away the pair must be unlinked, its contact parked: %+v", l)
+	}
+	if _, ok := e.link(gg, rn); ok {
+		t.Fatal("the contact that left the group is still linked")
 	}
 	if _, ok := e.pdPerson(pid); !ok {
 		t.Fatal("the Pipedrive person was deleted")
+	}
+	// an edit by the new owner reaches nobody
+	e.pdEdit(pid, pipedrive.PersonInput{Phones: phones("030 7654321")})
+	before = e.traffic()
+	e.apply(pd, pid, queue.Upsert)
+	if d := e.traffic().sub(before); d.gWrites != 0 {
+		t.Fatalf("an edit of a person owned by another user wrote Google: %+v", d)
+	}
+
+	// handed back to the user, the same contact rejoins the group, with the
+	// edit made meanwhile: no second contact next to it
+	contacts, _ := e.g.Contacts(googlefake.DemoUser)
+	e.pdEdit(pid, pipedrive.PersonInput{OwnerID: &e.user})
+	e.apply(pd, pid, queue.Upsert)
+	if !slices.Contains(e.gMembers(), rn) {
+		t.Fatalf("the parked contact did not rejoin the group: members %v", e.gMembers())
+	}
+	if after, _ := e.g.Contacts(googlefake.DemoUser); len(after) != len(contacts) {
+		t.Fatalf("%d Google contacts after the person came back, %d before: a duplicate", len(after), len(contacts))
+	}
+	if gp, _ := e.gContact(rn); len(gp.PhoneNumbers) != 1 || gp.PhoneNumbers[0].Value != "030 7654321" {
+		t.Errorf("the rejoined contact lacks the edit made meanwhile: %+v", gp.PhoneNumbers)
+	}
+	if l, ok := e.link(gg, rn); !ok || l.PipedriveID != pid || l.Parked != "" {
+		t.Fatalf("link after the person came back: %+v", l)
+	}
+	// an echo again
+	before = e.traffic()
+	e.apply(pd, pid, queue.Upsert)
+	if d := e.traffic().sub(before); d.gWrites != 0 || d.pWrites != 0 {
+		t.Errorf("a repeat after the rejoin wrote %+v", d)
+	}
+
+	// a parked person deleted by its new owner releases the link and
+	// leaves the contact alone
+	pid2, rn2 := func() (string, string) {
+		id := e.pdAdd(pipedrive.PersonInput{Name: ptr("Bob Parked"), Emails: emails("bob@example.com")})
+		e.apply(pd, id, queue.Upsert)
+		l, _ := e.link(pd, id)
+		return id, l.GoogleID
+	}()
+	e.pdEdit(pid2, pipedrive.PersonInput{OwnerID: &e.other})
+	e.apply(pd, pid2, queue.Upsert)
+	n2, _ := strconv.ParseInt(pid2, 10, 64)
+	if err := e.pd.UIDeletePerson(e.other, n2); err != nil {
+		t.Fatal(err)
+	}
+	e.apply(pd, pid2, queue.Delete)
+	if _, ok := e.link(pd, pid2); ok {
+		t.Error("the parked link of a deleted person was kept")
+	}
+	if _, ok := e.gContact(rn2); !ok {
+		t.Error("the contact outside the group was deleted")
 	}
 }
 

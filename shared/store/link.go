@@ -42,7 +42,12 @@ type Link struct {
 	GoogleHash       string `firestore:"google_hash,omitempty"`
 	// Pending records a write started but not yet confirmed (e.g. a Google
 	// create), so a retry after a crash finds it instead of duplicating it.
-	Pending   string         `firestore:"pending,omitempty"`
+	Pending string `firestore:"pending,omitempty"`
+	// Parked is the Google twin of a person whose Pipedrive owner changed
+	// away: the contact left the group (it stays in the user's contacts)
+	// and GoogleID is empty (the base is kept). If the person comes back to the user, this
+	// contact rejoins the group instead of a second one being created.
+	Parked    string         `firestore:"parked,omitempty"`
 	History   []HistoryEntry `firestore:"history,omitempty"`
 	UpdatedAt time.Time      `firestore:"updated_at"`
 
@@ -150,6 +155,7 @@ func (s *Store) UpdateLink(ctx context.Context, connID string, l *Link) error {
 		{Path: "pipedrive_hash", Value: l.PipedriveHash},
 		{Path: "google_hash", Value: l.GoogleHash},
 		{Path: "pending", Value: l.Pending},
+		{Path: "parked", Value: l.Parked},
 		{Path: "history", Value: l.History},
 		{Path: "updated_at", Value: l.UpdatedAt},
 	}, firestore.LastUpdateTime(l.readAt))
