@@ -65,7 +65,8 @@ type harness struct {
 	hc      *http.Client
 }
 
-func startSyncStack(t *testing.T) *harness {
+// startSyncStack starts the stack; env adds to the functions' environment.
+func startSyncStack(t *testing.T, env map[string]string) *harness {
 	t.Helper()
 	fsHost := emulatortest.Require(t, emulator.Firestore)
 	psHost := emulatortest.Require(t, emulator.PubSub)
@@ -78,7 +79,7 @@ func startSyncStack(t *testing.T) *harness {
 	defer cancel()
 	s, err := localstack.Start(ctx, localstack.Options{
 		Root: root, Dir: t.TempDir(), Project: project, PollInterval: pollInterval,
-		FirestoreHost: fsHost, PubSubHost: psHost,
+		FirestoreHost: fsHost, PubSubHost: psHost, Env: env,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -508,7 +509,7 @@ func TestLiveSync(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: starts the whole stack")
 	}
-	h := startSyncStack(t)
+	h := startSyncStack(t, nil)
 	demoTok := h.demo.PipedriveAPIToken
 	uid := h.demo.PipedriveUserID
 
