@@ -9,8 +9,10 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 
+	"github.com/contactsync/contactsync/shared/account"
 	"github.com/contactsync/contactsync/shared/config"
 	"github.com/contactsync/contactsync/shared/queue"
+	"github.com/contactsync/contactsync/shared/seal"
 	"github.com/contactsync/contactsync/shared/store"
 )
 
@@ -26,4 +28,17 @@ func Publisher(ctx context.Context, p config.Project) (*queue.Publisher, error) 
 		return nil, fmt.Errorf("pubsub client: %w", err)
 	}
 	return queue.NewPublisher(c), nil
+}
+
+// Accounts opens the sealer named by c (Cloud KMS or the local key) and the
+// accounts service that unseals a connection's credentials into clients.
+func Accounts(ctx context.Context, s *store.Store, c config.Crypto, g config.Google, p config.Pipedrive) (*account.Accounts, error) {
+	sealer, err := seal.FromConfig(ctx, c.KMSKey, c.LocalKey)
+	if err != nil {
+		return nil, err
+	}
+	return account.New(s, sealer, account.Config{
+		GoogleClientID: g.ClientID, GoogleClientSecret: g.ClientSecret, GoogleBaseURL: g.BaseURL,
+		PipedriveClientID: p.ClientID, PipedriveClientSecret: p.ClientSecret, PipedriveOAuthURL: p.OAuthURL,
+	})
 }

@@ -12,14 +12,12 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	fn "github.com/contactsync/contactsync/functions"
-	"github.com/contactsync/contactsync/shared/account"
 	"github.com/contactsync/contactsync/shared/applier"
 	"github.com/contactsync/contactsync/shared/config"
 	"github.com/contactsync/contactsync/shared/contact"
 	"github.com/contactsync/contactsync/shared/lazy"
 	"github.com/contactsync/contactsync/shared/logging"
 	"github.com/contactsync/contactsync/shared/queue"
-	"github.com/contactsync/contactsync/shared/seal"
 )
 
 // Name is the registered function name (the deployment's entry point).
@@ -36,15 +34,7 @@ var deps = lazy.New(func(ctx context.Context) (*applier.Applier, error) {
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := seal.FromConfig(ctx, cfg.KMSKey, cfg.LocalKey)
-	if err != nil {
-		return nil, err
-	}
-	accts, err := account.New(s, sealer, account.Config{
-		GoogleClientID: cfg.Google.ClientID, GoogleClientSecret: cfg.Google.ClientSecret, GoogleBaseURL: cfg.Google.BaseURL,
-		PipedriveClientID: cfg.Pipedrive.ClientID, PipedriveClientSecret: cfg.Pipedrive.ClientSecret,
-		PipedriveOAuthURL: cfg.Pipedrive.OAuthURL,
-	})
+	accts, err := fn.Accounts(ctx, s, cfg.Crypto, cfg.Google, cfg.Pipedrive)
 	if err != nil {
 		return nil, err
 	}

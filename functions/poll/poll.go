@@ -13,14 +13,12 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	fn "github.com/contactsync/contactsync/functions"
-	"github.com/contactsync/contactsync/shared/account"
 	"github.com/contactsync/contactsync/shared/config"
 	"github.com/contactsync/contactsync/shared/connect"
 	"github.com/contactsync/contactsync/shared/lazy"
 	"github.com/contactsync/contactsync/shared/logging"
 	"github.com/contactsync/contactsync/shared/poller"
 	"github.com/contactsync/contactsync/shared/queue"
-	"github.com/contactsync/contactsync/shared/seal"
 )
 
 // Name is the registered function name (the deployment's entry point).
@@ -41,14 +39,7 @@ var deps = lazy.New(func(ctx context.Context) (*poller.Poller, error) {
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := seal.FromConfig(ctx, cfg.KMSKey, cfg.LocalKey)
-	if err != nil {
-		return nil, err
-	}
-	accts, err := account.New(s, sealer, account.Config{
-		GoogleClientID: cfg.Google.ClientID, GoogleClientSecret: cfg.Google.ClientSecret, GoogleBaseURL: cfg.Google.BaseURL,
-		PipedriveClientID: cfg.Pipedrive.ClientID, PipedriveClientSecret: cfg.Pipedrive.ClientSecret, PipedriveOAuthURL: cfg.Pipedrive.OAuthURL,
-	})
+	accts, err := fn.Accounts(ctx, s, cfg.Crypto, cfg.Google, cfg.Pipedrive)
 	if err != nil {
 		return nil, err
 	}
