@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,25 @@ import (
 	"github.com/contactsync/contactsync/shared/seal"
 	"github.com/contactsync/contactsync/shared/store"
 )
+
+// schemaCheck returns a reporter for Options.GoogleSchemaErrors that fails
+// t, at cleanup, if any Google fake response left the discovery schema.
+func schemaCheck(t testing.TB) func(error) {
+	var mu sync.Mutex
+	var errs []error
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, err := range errs {
+			t.Errorf("Google fake response off the discovery schema: %v", err)
+		}
+	})
+	return func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err)
+	}
+}
 
 // startStack runs the functions on the test's emulators, in a fresh project.
 func startStack(t *testing.T) (*localstack.Stack, string) {
@@ -38,7 +58,7 @@ func startStack(t *testing.T) (*localstack.Stack, string) {
 	defer cancel()
 	s, err := localstack.Start(ctx, localstack.Options{
 		Root: root, Dir: t.TempDir(), Project: project, PollInterval: time.Hour,
-		FirestoreHost: fsHost, PubSubHost: psHost,
+		FirestoreHost: fsHost, PubSubHost: psHost, GoogleSchemaErrors: schemaCheck(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +88,7 @@ func TestWebhookReachesApplier(t *testing.T) {
 	s, err := localstack.Start(sctx, localstack.Options{
 		Root: root, Dir: t.TempDir(), Project: project, PollInterval: time.Hour,
 		FirestoreHost: fsHost, PubSubHost: psHost, Env: map[string]string{"TOKEN_KEY": tokenKey},
+		GoogleSchemaErrors: schemaCheck(t),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -35,7 +35,7 @@ func BenchmarkWebhookToGoogle(b *testing.B) {
 	ctx := context.Background()
 	s, err := localstack.Start(ctx, localstack.Options{
 		Root: root, Dir: b.TempDir(), Project: emulatortest.Project(), PollInterval: time.Hour,
-		FirestoreHost: fsHost, PubSubHost: psHost,
+		FirestoreHost: fsHost, PubSubHost: psHost, GoogleSchemaErrors: schemaCheck(b),
 	})
 	if err != nil {
 		b.Fatal(err)

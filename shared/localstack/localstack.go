@@ -52,6 +52,10 @@ type Options struct {
 	Env map[string]string
 	// NoDemo starts without the demo connection (scripts/dev --no-demo).
 	NoDemo bool
+	// GoogleSchemaErrors, when set, receives every Google fake response
+	// that does not match the People API discovery document (tests use it
+	// so the fidelity check covers the end-to-end suites too).
+	GoogleSchemaErrors func(error)
 	// FirestoreHost and PubSubHost, when set, reuse running emulators
 	// instead of starting new ones (tests do this, each with its own
 	// random Project so nothing is shared).
@@ -213,7 +217,15 @@ func (s *Stack) startFakes() error {
 	s.Pipedrive = pipedrivefake.New(pipedrivefake.WithLogger(s.opts.Log),
 		pipedrivefake.WithOAuthClient(SandboxPipedriveClientID, SandboxPipedriveClientSecret))
 	var err error
-	if s.Endpoints.Google, err = s.serve(s.Google); err != nil {
+	var google http.Handler = s.Google
+	if report := s.opts.GoogleSchemaErrors; report != nil {
+		sch, err := googlefake.LoadSchemas()
+		if err != nil {
+			return fmt.Errorf("localstack: %w", err)
+		}
+		google = googlefake.ValidatingHandler(s.Google, sch, report)
+	}
+	if s.Endpoints.Google, err = s.serve(google); err != nil {
 		return err
 	}
 	if s.Endpoints.Pipedrive, err = s.serve(s.Pipedrive); err != nil {

@@ -79,7 +79,7 @@ func startSyncStack(t *testing.T, env map[string]string) *harness {
 	defer cancel()
 	s, err := localstack.Start(ctx, localstack.Options{
 		Root: root, Dir: t.TempDir(), Project: project, PollInterval: pollInterval,
-		FirestoreHost: fsHost, PubSubHost: psHost, Env: env,
+		FirestoreHost: fsHost, PubSubHost: psHost, Env: env, GoogleSchemaErrors: schemaCheck(t),
 	})
 	if err != nil {
 		t.Fatal(err)
