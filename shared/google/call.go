@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"google.golang.org/api/googleapi"
+
+	"github.com/contactsync/contactsync/shared/logging"
 )
 
 type bucket int
@@ -98,7 +100,8 @@ func (c *Client) call(ctx context.Context, op string, kind opKind, k cost, fn fu
 	if kindErr == nil && kind == opCreate && uncertain(ctx, err) {
 		kindErr = ErrUncertain
 	}
-	return &Error{Op: op, Kind: kindErr, Err: err}
+	// A transport error's URL carries the sync and page tokens.
+	return &Error{Op: op, Kind: kindErr, Err: logging.RedactURLQuery(err)}
 }
 
 func statusCode(err error) int {

@@ -1,15 +1,17 @@
 // Package logging gives every function a log/slog logger that writes Cloud
 // Logging's structured JSON (severity, message, time, trace) to stdout, keeps
-// request-scoped attributes in the context, and offers Redact so personal
-// data never reaches a log line in clear.
+// request-scoped attributes in the context, and offers Redact and
+// RedactURLQuery so personal data and tokens never reach a log line in clear.
 package logging
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 )
@@ -106,4 +108,20 @@ func Redact(s string) string {
 	}
 	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(s))))
 	return "sha256:" + hex.EncodeToString(sum[:6])
+}
+
+// RedactURLQuery hides the query of the request URL that a transport error
+// (*url.Error) inside err carries: API clients put sync and page tokens and
+// search terms (e-mail addresses, phone numbers) there. It returns err,
+// changed in place, so errors.Is and errors.As still see every cause. Call it
+// before wrapping err with fmt.Errorf, which fixes the message it wraps.
+func RedactURLQuery(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
+			u.RawQuery = "REDACTED"
+			ue.URL = u.String()
+		}
+	}
+	return err
 }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -84,5 +87,22 @@ func TestRedact(t *testing.T) {
 	}
 	if Redact("+4915112345678") == Redact("+4915112345679") {
 		t.Error("different values collide")
+	}
+}
+
+func TestRedactURLQuery(t *testing.T) {
+	// As an HTTP client returns it, redacted before it is wrapped on the way up.
+	cause := errors.New("connection reset")
+	got := fmt.Errorf("pipedrive: GET /v1/persons/search: %w", RedactURLQuery(&url.Error{Op: "Get",
+		URL: "https://api.example/v1/persons/search?term=grace%40navy.example&pageToken=P2", Err: cause}))
+	if s := got.Error(); strings.Contains(s, "grace") || strings.Contains(s, "P2") || !strings.Contains(s, "connection reset") {
+		t.Fatalf("redacted error %q", s)
+	}
+	if !errors.Is(got, cause) {
+		t.Errorf("the cause is no longer reachable: %v", got)
+	}
+	plain := errors.New("no URL here")
+	if RedactURLQuery(plain) != plain || RedactURLQuery(nil) != nil {
+		t.Error("an error without a URL changed")
 	}
 }

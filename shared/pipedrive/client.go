@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/contactsync/contactsync/shared/logging"
 )
 
 // ErrInvalidGrant means the OAuth refresh token was refused: the user must
@@ -208,9 +210,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		if err != nil {
 			err = wrapOAuth(err)
 			if ctx.Err() != nil || errors.Is(err, ErrInvalidGrant) || !idempotent(method) || attempt >= c.maxRetries {
-				// url.Error carries the URL, which may hold no token: we only
-				// send tokens in headers.
-				return "", fmt.Errorf("pipedrive: %s %s: %w", method, path, err)
+				// url.Error carries the URL: tokens go in headers, but a
+				// search's query holds an e-mail address or a phone number.
+				return "", fmt.Errorf("pipedrive: %s %s: %w", method, path, logging.RedactURLQuery(err))
 			}
 			if err := c.wait(ctx, method, path, attempt, 0, "transport error"); err != nil {
 				return "", err

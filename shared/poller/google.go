@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -77,7 +76,7 @@ func (p *Poller) pollGoogle(ctx context.Context, conn *store.Connection, g *goog
 		next, err = g.List(ctx, "", collect)
 	}
 	if err != nil {
-		return fmt.Errorf("list Google contacts: %w", redactURL(err))
+		return fmt.Errorf("list Google contacts: %w", err)
 	}
 	if next == "" {
 		return errors.New("list Google contacts: the last page carried no sync token")
@@ -358,17 +357,4 @@ func (p *Poller) checkBrake(ctx context.Context, connID string, deletes int) (br
 		"Paused: %d contacts were deleted or removed from the group in Google, more than the safety limit of %d of %d linked contacts. "+
 			"Nothing was deleted in Pipedrive. If this is intended, confirm the deletes on the settings page; otherwise restore the contacts in Google and resume.",
 		mde.Deletes, mde.Limit, mde.Links)}, false, nil
-}
-
-// redactURL drops the query of a transport error's URL: it carries the
-// sync and page tokens, which must not reach the logs.
-func redactURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
-			u.RawQuery = "REDACTED"
-			ue.URL = u.String()
-		}
-	}
-	return err
 }
