@@ -113,7 +113,9 @@ func (a *Accounts) Forget(connID string) {
 	a.mu.Unlock()
 }
 
-func (a *Accounts) secret(ctx context.Context, connID, name string) (string, error) {
+// Secret returns a stored secret in clear (webhook re-registration needs
+// the Basic password, disconnect the refresh token to revoke).
+func (a *Accounts) Secret(ctx context.Context, connID, name string) (string, error) {
 	sealed, err := a.store.GetSecret(ctx, connID, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", fmt.Errorf("%w: no %s credentials", ErrNotConnected, name)
@@ -141,14 +143,8 @@ func (a *Accounts) Put(ctx context.Context, connID, name, value string) error {
 	return a.store.PutSecret(ctx, connID, name, sealed)
 }
 
-// Secret returns a stored secret in clear (webhook re-registration needs
-// the Basic password, disconnect the refresh token to revoke).
-func (a *Accounts) Secret(ctx context.Context, connID, name string) (string, error) {
-	return a.secret(ctx, connID, name)
-}
-
 func (a *Accounts) openGoogle(ctx context.Context, conn *store.Connection) (*google.Client, error) {
-	rt, err := a.secret(ctx, conn.ID, store.SecretGoogle)
+	rt, err := a.Secret(ctx, conn.ID, store.SecretGoogle)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +154,7 @@ func (a *Accounts) openGoogle(ctx context.Context, conn *store.Connection) (*goo
 }
 
 func (a *Accounts) openPipedrive(ctx context.Context, conn *store.Connection) (*pipedrive.Client, error) {
-	secret, err := a.secret(ctx, conn.ID, store.SecretPipedrive)
+	secret, err := a.Secret(ctx, conn.ID, store.SecretPipedrive)
 	if err != nil {
 		return nil, err
 	}

@@ -130,7 +130,7 @@ func New(cfg Config) (*Applier, error) {
 
 // Handle applies one delivery. The delivery's message id is only logged:
 // the re-read makes a duplicate delivery a no-op (see the package doc), so
-// no journal document is spent on it.
+// no Firestore document is spent on deduplication.
 func (a *Applier) Handle(ctx context.Context, d queue.Delivery) error {
 	ch, err := queue.DecodeChange(d.Data)
 	if err != nil {
@@ -159,7 +159,7 @@ func (a *Applier) Apply(ctx context.Context, ch queue.Change) error {
 		return fmt.Errorf("applier: load connection: %w", err)
 	}
 	switch {
-	case conn.Status != store.StatusLive && conn.Status != store.StatusFirstSync:
+	case !conn.Status.Syncing():
 		return a.deferChange(ctx, conn, ch)
 	case conn.GoogleGroup == "" || conn.PipedriveUserID == 0:
 		log.Warn("applier: connection has no group or Pipedrive user yet; change deferred")

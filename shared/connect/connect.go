@@ -330,8 +330,8 @@ func (s *Service) resumeAfterReauth(c *store.Connection) {
 
 // Disconnect ends a connection: it stops the sync at once, deletes the
 // Pipedrive webhooks we registered, revokes the Google token, and deletes
-// every stored token, link, history entry and journal entry of the
-// connection. It never deletes a contact on either side.
+// every stored token, link and history entry of the connection. It never
+// deletes a contact on either side.
 //
 // Credentials that no longer work (revoked, expired) do not stop it: there
 // is nothing left to clean up with them. Any other failure of the remote

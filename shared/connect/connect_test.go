@@ -500,14 +500,14 @@ func TestPauseResume(t *testing.T) {
 	if err != nil || c.Status != store.StatusPaused || !c.PollDueAt.IsZero() {
 		t.Fatalf("Pause: %+v, %v", c, err)
 	}
-	due, err := e.Store.DueConnections(ctx, time.Now().Add(time.Hour), 10)
+	due, _, err := e.Store.DuePage(ctx, time.Now().Add(time.Hour), 10, nil)
 	if err != nil || len(due) != 0 {
 		t.Fatalf("a paused connection is due: %d, %v", len(due), err)
 	}
 	if c, err = e.Service.Resume(ctx, c.ID); err != nil || c.Status != store.StatusLive || c.PollDueAt.IsZero() {
 		t.Fatalf("Resume: %+v, %v", c, err)
 	}
-	if due, _ := e.Store.DueConnections(ctx, time.Now().Add(time.Second), 10); len(due) != 1 {
+	if due, _, _ := e.Store.DuePage(ctx, time.Now().Add(time.Second), 10, nil); len(due) != 1 {
 		t.Fatalf("a resumed connection is not due: %d", len(due))
 	}
 	fresh, err := e.Service.Create(ctx, owner)

@@ -46,9 +46,6 @@ var fieldNames = []struct {
 	{Phones, "phones"}, {Emails, "emails"}, {IM, "im"}, {Address, "address"},
 }
 
-// Has reports whether every field of g is in f.
-func (f Field) Has(g Field) bool { return f&g == g && g != 0 }
-
 // List returns the names of the fields in the set, in a fixed order.
 func (f Field) List() []string {
 	var out []string
@@ -62,15 +59,6 @@ func (f Field) List() []string {
 
 // String is the comma-separated list of field names.
 func (f Field) String() string { return strings.Join(f.List(), ",") }
-
-// Each calls fn for every single field in the set, in a fixed order.
-func (f Field) Each(fn func(Field)) {
-	for _, n := range fieldNames {
-		if f&n.f != 0 {
-			fn(n.f)
-		}
-	}
-}
 
 // Item is one phone number, e-mail address or IM handle.
 type Item struct {

@@ -121,11 +121,6 @@ func New(cfg Config) (*Poller, error) {
 	return p, nil
 }
 
-// pollable says whether a connection in status s is polled.
-func pollable(s store.Status) bool {
-	return s == store.StatusLive || s == store.StatusFirstSync
-}
-
 // PollOne polls one connection: Google with its sync token, then, when it
 // is due, the Pipedrive safety net. It returns an error only for transient
 // failures (Pub/Sub then redelivers the poll message); a revoked grant, a
@@ -141,13 +136,13 @@ func (p *Poller) PollOne(ctx context.Context, req queue.PollRequest) error {
 	if err != nil {
 		return fmt.Errorf("poller.PollOne: %w", err)
 	}
-	if !pollable(conn.Status) {
+	if !conn.Status.Syncing() {
 		// Paused, needs re-auth, ...: stop the fan-out from picking it. A
 		// fan-out racing a pause may have set a due time again; this heals it.
 		log.Info("poller: connection not live; not polled", "status", conn.Status)
 		if !conn.PollDueAt.IsZero() {
 			return p.update(ctx, conn.ID, func(c *store.Connection) {
-				if !pollable(c.Status) {
+				if !c.Status.Syncing() {
 					c.PollDueAt = time.Time{}
 				}
 			})

@@ -25,6 +25,10 @@ const (
 	StatusError       Status = "error"        // a permanent failure
 )
 
+// Syncing reports whether a connection in status s is synced: its changes
+// are applied and it is polled.
+func (s Status) Syncing() bool { return s == StatusLive || s == StatusFirstSync }
+
 // ErrorEntry is one recent error in plain words, for the status page.
 type ErrorEntry struct {
 	At      time.Time `firestore:"at"`
@@ -152,17 +156,10 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(*Connec
 	return out, nil
 }
 
-// ListConnections returns every connection (for the settings page and the
-// local stack; a production install has few per project).
+// ListConnections returns every connection (for tests; the settings page
+// lists a browser's own with ConnectionsByOwner).
 func (s *Store) ListConnections(ctx context.Context) ([]*Connection, error) {
 	return s.collect(s.fs.Collection(colConnections).Documents(ctx))
-}
-
-// DueConnections returns up to limit connections whose poll is due at now.
-// It queries one field, so no composite index is needed.
-func (s *Store) DueConnections(ctx context.Context, now time.Time, limit int) ([]*Connection, error) {
-	q := s.fs.Collection(colConnections).Where("poll_due_at", "<=", now).OrderBy("poll_due_at", firestore.Asc).Limit(limit)
-	return s.collect(q.Documents(ctx))
 }
 
 func (s *Store) collect(it *firestore.DocumentIterator) ([]*Connection, error) {

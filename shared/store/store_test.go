@@ -41,9 +41,9 @@ func TestConnectionLifecycle(t *testing.T) {
 		t.Fatalf("missing connection: err = %v, want ErrNotFound", err)
 	}
 
-	due, err := s.DueConnections(ctx, now, 10)
+	due, _, err := s.DuePage(ctx, now, 10, nil)
 	if err != nil || len(due) != 1 || due[0].ID != id {
-		t.Fatalf("DueConnections = %v, %v; want only %s (the paused one has no due time)", due, err, id)
+		t.Fatalf("DuePage = %v, %v; want only %s (the paused one has no due time)", due, err, id)
 	}
 
 	upd, err := s.UpdateConnection(ctx, id, func(c *store.Connection) error {

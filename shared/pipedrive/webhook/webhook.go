@@ -59,9 +59,6 @@ type Event struct {
 	Changed []string
 }
 
-// IsPerson reports whether the event is about a person.
-func (e Event) IsPerson() bool { return e.Object == "person" }
-
 type meta struct {
 	// v2
 	Action       string          `json:"action"`
