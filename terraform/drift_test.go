@@ -110,17 +110,12 @@ func allowedGrants() map[grant]bool {
 		subscriber      = "roles/pubsub.subscriber"
 		invoker         = "roles/run.invoker"
 	)
-	hold := func(topic string) string { return "subscription:" + topic + queue.DeadLetterSuffix + "-hold" }
 	list := []grant{
 		{"runtime:Settings", datastoreUser, "project"},
 		{"runtime:Settings", kmsUser, "kms:tokens"},
 		{"runtime:Settings", secretAccessor, "secret:GOOGLE_CLIENT_SECRET"},
 		{"runtime:Settings", secretAccessor, "secret:PIPEDRIVE_CLIENT_SECRET"},
 		{"runtime:Settings", secretAccessor, "secret:SESSION_KEY"},
-		{"runtime:Settings", publisher, "topic:" + queue.FirstSyncTopic},
-		{"runtime:Settings", subscriber, hold(queue.ChangesTopic)},
-		{"runtime:Settings", subscriber, hold(queue.PollsTopic)},
-		{"runtime:Settings", subscriber, hold(queue.FirstSyncTopic)},
 
 		{"runtime:Intake", datastoreViewer, "project"},
 		{"runtime:Intake", publisher, "topic:" + queue.ChangesTopic},
@@ -136,7 +131,6 @@ func allowedGrants() map[grant]bool {
 		{"runtime:Apply", kmsUser, "kms:tokens"},
 		{"runtime:Apply", secretAccessor, "secret:GOOGLE_CLIENT_SECRET"},
 		{"runtime:Apply", secretAccessor, "secret:PIPEDRIVE_CLIENT_SECRET"},
-		{"runtime:Apply", publisher, "topic:" + queue.FirstSyncTopic},
 
 		{"build", "roles/run.builder", "project"},
 		{"build", "roles/storage.objectViewer", "source-bucket"},

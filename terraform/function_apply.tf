@@ -32,13 +32,6 @@ resource "google_secret_manager_secret_iam_member" "apply" {
   member    = "serviceAccount:${google_service_account.apply.email}"
 }
 
-# The first sync is resumable: each chunk enqueues the next one.
-resource "google_pubsub_topic_iam_member" "apply_first_sync" {
-  topic  = google_pubsub_topic.topic["first-sync"].id
-  role   = "roles/pubsub.publisher"
-  member = "serviceAccount:${google_service_account.apply.email}"
-}
-
 resource "google_cloudfunctions2_function" "apply" {
   name        = local.function_names.apply
   location    = var.region

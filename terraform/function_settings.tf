@@ -29,22 +29,6 @@ resource "google_secret_manager_secret_iam_member" "settings" {
   member    = "serviceAccount:${google_service_account.settings.email}"
 }
 
-# Saving a connection starts the first sync.
-resource "google_pubsub_topic_iam_member" "settings_first_sync" {
-  topic  = google_pubsub_topic.topic["first-sync"].id
-  role   = "roles/pubsub.publisher"
-  member = "serviceAccount:${google_service_account.settings.email}"
-}
-
-# The status page shows dead-lettered changes from the hold subscriptions.
-resource "google_pubsub_subscription_iam_member" "settings_dead_letters" {
-  for_each = local.topics
-
-  subscription = google_pubsub_subscription.dead_letter_hold[each.key].id
-  role         = "roles/pubsub.subscriber"
-  member       = "serviceAccount:${google_service_account.settings.email}"
-}
-
 resource "google_cloudfunctions2_function" "settings" {
   name        = local.function_names.settings
   location    = var.region
