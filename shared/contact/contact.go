@@ -38,20 +38,12 @@ type Fields = Field
 // AllFields is every synced field.
 const AllFields Fields = Given | Family | Org | JobTitle | Phones | Emails | IM | Address
 
-var fieldNames = []struct {
-	f    Field
-	name string
-}{
-	{Given, "given"}, {Family, "family"}, {Org, "org"}, {JobTitle, "job_title"},
-	{Phones, "phones"}, {Emails, "emails"}, {IM, "im"}, {Address, "address"},
-}
-
 // List returns the names of the fields in the set, in a fixed order.
 func (f Field) List() []string {
 	var out []string
-	for _, n := range fieldNames {
-		if f&n.f != 0 {
-			out = append(out, n.name)
+	for _, d := range Table {
+		if f&d.Field != 0 {
+			out = append(out, d.Name)
 		}
 	}
 	return out
@@ -113,29 +105,10 @@ func (c Contact) DisplayName() string { return strings.TrimSpace(c.Given + " " +
 // It ignores Unknown; callers mask it as they need.
 func Diff(a, b Contact) Fields {
 	var d Fields
-	if a.Given != b.Given {
-		d |= Given
-	}
-	if a.Family != b.Family {
-		d |= Family
-	}
-	if a.Org != b.Org {
-		d |= Org
-	}
-	if a.JobTitle != b.JobTitle {
-		d |= JobTitle
-	}
-	if !SameItems(a.Phones, b.Phones) {
-		d |= Phones
-	}
-	if !SameItems(a.Emails, b.Emails) {
-		d |= Emails
-	}
-	if !SameItems(a.IM, b.IM) {
-		d |= IM
-	}
-	if a.Address != b.Address {
-		d |= Address
+	for _, f := range Table {
+		if !f.Same(a, b) {
+			d |= f.Field
+		}
 	}
 	return d
 }
@@ -183,41 +156,26 @@ func (c Contact) Hash() string {
 	}
 	w("v1")
 	w("unknown", c.Unknown.String())
-	known := func(f Field) bool { return c.Unknown&f == 0 }
-	if known(Given) {
-		w("given", c.Given)
-	}
-	if known(Family) {
-		w("family", c.Family)
-	}
-	if known(Org) {
-		w("org", c.Org)
-	}
-	if known(JobTitle) {
-		w("job", c.JobTitle)
-	}
-	list := func(tag string, items []Item) {
-		w(tag)
-		for _, it := range sortedContent(items) {
-			p := "0"
-			if it.primary {
-				p = "1"
-			}
-			w("item", it.key, it.label, p)
+	for _, d := range Table {
+		if c.Unknown&d.Field != 0 {
+			continue
 		}
-	}
-	if known(Phones) {
-		list("phones", c.Phones)
-	}
-	if known(Emails) {
-		list("emails", c.Emails)
-	}
-	if known(IM) {
-		list("im", c.IM)
-	}
-	if known(Address) {
-		a := c.Address
-		w("addr", a.Street, a.Extended, a.City, a.Region, a.PostalCode, a.Country, a.Unstructured)
+		switch d.Kind {
+		case Text:
+			w(d.tag, *d.Text(&c))
+		case Items:
+			w(d.tag)
+			for _, it := range sortedContent(*d.ItemsOf(&c)) {
+				p := "0"
+				if it.primary {
+					p = "1"
+				}
+				w("item", it.key, it.label, p)
+			}
+		case Addr:
+			a := d.AddressOf(&c)
+			w(d.tag, a.Street, a.Extended, a.City, a.Region, a.PostalCode, a.Country, a.Unstructured)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }

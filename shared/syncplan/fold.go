@@ -17,28 +17,29 @@ import (
 func Fold(survivor, loser contact.Contact) contact.Contact {
 	out := survivor.Clone()
 	known := func(c contact.Contact, f contact.Field) bool { return c.Unknown&f == 0 }
-	fill := func(f contact.Field, empty bool, take func()) {
-		if known(loser, f) && (!known(survivor, f) || empty) {
-			take()
-		}
-	}
-	fill(contact.Given|contact.Family, out.Given == "" && out.Family == "", func() { out.Given, out.Family = loser.Given, loser.Family })
-	fill(contact.Org, out.Org == "", func() { out.Org = loser.Org })
-	fill(contact.JobTitle, out.JobTitle == "", func() { out.JobTitle = loser.JobTitle })
-	fill(contact.Address, out.Address.IsZero(), func() { out.Address = loser.Address })
-	lists := []struct {
-		f   contact.Field
-		dst *[]contact.Item
-		src []contact.Item
-	}{{contact.Phones, &out.Phones, loser.Phones}, {contact.Emails, &out.Emails, loser.Emails}, {contact.IM, &out.IM, loser.IM}}
-	for _, l := range lists {
-		if !known(loser, l.f) {
+	for _, d := range contact.Table {
+		if !known(loser, d.Field) {
 			continue
 		}
-		if !known(survivor, l.f) {
-			*l.dst = nil
+		if d.Kind == contact.Items {
+			l := d.ItemsOf(&out)
+			if !known(survivor, d.Field) {
+				*l = nil
+			}
+			*l = unite(*l, *d.ItemsOf(&loser))
+			continue
 		}
-		*l.dst = unite(*l.dst, l.src)
+		// a value as a whole (the name: given and family together) is
+		// taken from the loser when the survivor has none of it
+		empty := true
+		for _, u := range contact.Table {
+			if u.Field&d.Unit != 0 && !u.Empty(survivor) {
+				empty = false
+			}
+		}
+		if !known(survivor, d.Field) || empty {
+			d.Copy(&out, loser)
+		}
 	}
 	out.Unknown = survivor.Unknown & loser.Unknown
 	return contact.Normalize(out)

@@ -22,17 +22,18 @@ func merge(base contact.Contact, pd, g SideState) (contact.Contact, []Conflict) 
 		m.later = Google
 	}
 	p, q := pd.Contact, g.Contact
-	pk := func(f contact.Field) bool { return p.Unknown&f == 0 }
-	gk := func(f contact.Field) bool { return q.Unknown&f == 0 }
 	var out contact.Contact
-	out.Given = scalar(&m, "given", base.Given, p.Given, q.Given, pk(contact.Given), gk(contact.Given), ident)
-	out.Family = scalar(&m, "family", base.Family, p.Family, q.Family, pk(contact.Family), gk(contact.Family), ident)
-	out.Org = scalar(&m, "org", base.Org, p.Org, q.Org, pk(contact.Org), gk(contact.Org), ident)
-	out.JobTitle = scalar(&m, "job_title", base.JobTitle, p.JobTitle, q.JobTitle, pk(contact.JobTitle), gk(contact.JobTitle), ident)
-	out.Address = scalar(&m, "address", base.Address, p.Address, q.Address, pk(contact.Address), gk(contact.Address), contact.FormatAddress)
-	out.Phones = m.items("phones", base.Phones, p.Phones, q.Phones, pk(contact.Phones), gk(contact.Phones))
-	out.Emails = m.items("emails", base.Emails, p.Emails, q.Emails, pk(contact.Emails), gk(contact.Emails))
-	out.IM = m.items("im", base.IM, p.IM, q.IM, pk(contact.IM), gk(contact.IM))
+	for _, d := range contact.Table {
+		pk, gk := p.Unknown&d.Field == 0, q.Unknown&d.Field == 0
+		switch d.Kind {
+		case contact.Text:
+			*d.Text(&out) = scalar(&m, d.Name, *d.Text(&base), *d.Text(&p), *d.Text(&q), pk, gk, ident)
+		case contact.Items:
+			*d.ItemsOf(&out) = m.items(d.Name, *d.ItemsOf(&base), *d.ItemsOf(&p), *d.ItemsOf(&q), pk, gk)
+		case contact.Addr:
+			*d.AddressOf(&out) = scalar(&m, d.Name, *d.AddressOf(&base), *d.AddressOf(&p), *d.AddressOf(&q), pk, gk, contact.FormatAddress)
+		}
+	}
 	out.Unknown = p.Unknown & q.Unknown
 	return contact.Normalize(out), m.conflicts
 }

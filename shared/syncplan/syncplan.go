@@ -416,31 +416,7 @@ func (d *decider) gone(s Side, st State) {
 
 // overlayUnknown fills c's unknown fields from base.
 func overlayUnknown(c, base contact.Contact) contact.Contact {
-	u := c.Unknown &^ base.Unknown
-	if u&contact.Given != 0 {
-		c.Given = base.Given
-	}
-	if u&contact.Family != 0 {
-		c.Family = base.Family
-	}
-	if u&contact.Org != 0 {
-		c.Org = base.Org
-	}
-	if u&contact.JobTitle != 0 {
-		c.JobTitle = base.JobTitle
-	}
-	if u&contact.Phones != 0 {
-		c.Phones = base.Phones
-	}
-	if u&contact.Emails != 0 {
-		c.Emails = base.Emails
-	}
-	if u&contact.IM != 0 {
-		c.IM = base.IM
-	}
-	if u&contact.Address != 0 {
-		c.Address = base.Address
-	}
+	c = contact.Overlay(c, base, c.Unknown&^base.Unknown)
 	c.Unknown &= base.Unknown
-	return c.Clone()
+	return c
 }
