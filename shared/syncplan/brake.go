@@ -3,18 +3,65 @@ package syncplan
 import (
 	"fmt"
 	"math"
+	"slices"
+	"time"
 )
 
-// Brake is the mass-delete brake: a batch (one poll, one webhook burst)
-// that would delete more than Share of the linked contacts, and more than
-// Min, pauses the connection until the user confirms.
+// Brake is the mass-delete brake (SPEC section 4): it counts a
+// connection's destructive writes (deletes and group removals, from either
+// side) over a sliding window, and holds every delete beyond the limit
+// until the user confirms it or restores the deleted record.
 type Brake struct {
-	Share float64 // e.g. 0.2
-	Min   int     // deletes up to Min never trip the brake
+	Share  float64       // e.g. 0.2 of the linked contacts
+	Min    int           // a window may always hold this many deletes
+	Window time.Duration // the sliding window
 }
 
-// DefaultBrake is SPEC's default: 20 %, min 10 contacts.
-var DefaultBrake = Brake{Share: 0.2, Min: 10}
+// DefaultBrake is SPEC's default: more than 20 % of the linked contacts,
+// at least 10, within 30 minutes.
+var DefaultBrake = Brake{Share: 0.2, Min: 10, Window: 30 * time.Minute}
+
+// Allow decides one change's destructive writes against the window:
+// recent are the times of the deletes already made (any order), links the
+// linked contacts now, deletes this change's destructive writes, tripped
+// whether the brake holds deletes awaiting the user's decision, confirmed
+// whether the user confirmed this one. It returns whether they may run
+// and the window to store (pruned, with this change's deletes added when
+// allowed).
+//
+//	confirmed by the user              → allowed, not counted
+//	brake tripped, awaiting a decision → held (resuming without deciding
+//	                                     keeps deletes held)
+//	window + deletes > limit           → held (the brake trips)
+//	otherwise                          → allowed, counted
+func (b Brake) Allow(recent []time.Time, now time.Time, links, deletes int, tripped, confirmed bool) (bool, []time.Time) {
+	win := b.Window
+	if win <= 0 {
+		win = DefaultBrake.Window
+	}
+	kept := make([]time.Time, 0, len(recent)+deletes)
+	for _, t := range recent {
+		if now.Sub(t) < win && !t.After(now) {
+			kept = append(kept, t)
+		}
+	}
+	slices.SortFunc(kept, func(a, b time.Time) int { return a.Compare(b) })
+	switch {
+	case deletes == 0 || confirmed:
+		return true, kept
+	case tripped:
+		return false, kept
+	}
+	// The limit is taken of the links before the window's deletes, so a
+	// mass delete does not lower its own limit as it goes.
+	if b.Check(links+len(kept), len(kept)+deletes) != nil {
+		return false, kept
+	}
+	for range deletes {
+		kept = append(kept, now)
+	}
+	return true, kept
+}
 
 // MassDeleteError is returned when the brake trips.
 type MassDeleteError struct {
@@ -69,7 +116,9 @@ func (e *EmptySideError) Error() string {
 	return fmt.Sprintf("syncplan: %s lists no contacts while %d are linked; paused instead of deleting them all", sideName(e.Side), e.Links)
 }
 
-// CheckEmptySide is the empty-side guard, for full listings.
+// CheckEmptySide is the empty-side guard: links is the number of linked
+// contacts, listed how many the side shows now (a full listing, or the
+// group's member count after a delta poll).
 func CheckEmptySide(side Side, links, listed int) error {
 	if links > 0 && listed == 0 {
 		return &EmptySideError{Side: side, Links: links}

@@ -104,6 +104,9 @@ type Input struct {
 	// PipedriveHidden are the fields this Pipedrive company does not show
 	// (contact sync off: IM, address, job title); used for creates there.
 	PipedriveHidden contact.Fields
+	// Restore is the user's answer to a braked delete: put the gone record
+	// back on the deleting side instead of deleting its twin.
+	Restore bool
 }
 
 // Op is a write on one side.
@@ -116,6 +119,8 @@ const (
 	Delete Op = "delete"
 	// Leave removes the Google contact from the group without deleting it.
 	Leave Op = "leave"
+	// Join puts the Google contact back into the group (a restore).
+	Join Op = "join"
 )
 
 // Action is one write.
@@ -384,6 +389,10 @@ func (d *decider) gone(s Side, st State) {
 	if ownerLeft {
 		what = "Pipedrive owner changed away from the user"
 	}
+	if d.in.Restore {
+		d.restore(s, st, what)
+		return
+	}
 	switch d.pol {
 	case Ignore:
 		d.skip(what + "; delete policy ignore")
@@ -412,6 +421,27 @@ func (d *decider) gone(s Side, st State) {
 	d.plan.Actions = append(d.plan.Actions, Action{Side: twin, Op: Delete})
 	d.plan.Unlink = true
 	d.plan.History.Summary = what + ": deleted in " + sideName(twin)
+}
+
+// restore puts back the record gone on side s (the user's answer to a
+// braked delete): a contact removed from the group rejoins it; a deleted
+// record is created again from its twin (fields the twin does not show
+// from the base); a person whose owner changed away cannot be given back,
+// so the pair is forgotten and the Google contact stays as it is.
+func (d *decider) restore(s Side, st State, what string) {
+	switch {
+	case s == Google && st == OutOfScope:
+		d.plan.Actions = append(d.plan.Actions, Action{Side: Google, Op: Join})
+		b := d.base.Clone()
+		d.plan.Base = &b
+		d.plan.History.Summary = what + ": restored by you, it rejoins the group"
+	case s == Pipedrive && st == OutOfScope:
+		d.plan.Unlink = true
+		d.plan.History.Summary = what + ": kept by you; the Google contact stays, no longer linked"
+	default:
+		c := overlayUnknown(d.side(other(s)).Contact.Clone(), d.base)
+		d.create(s, c, what+": restored by you")
+	}
 }
 
 // overlayUnknown fills c's unknown fields from base.
