@@ -168,3 +168,21 @@ func (c *Client) backoff(attempt int, after time.Duration) time.Duration {
 	}
 	return min(d, c.retry.Max)
 }
+
+// Drain empties the rate limiter's buckets, as if their whole burst had
+// just been spent. A client that takes over a user's calls from another
+// instance (the ordering key hands one connection's changes to one handler
+// at a time, but not always to the same instance) cannot know what the
+// other one spent; starting empty, the two together never exceed the
+// single-bucket bound (burst + rate × time), so the per-user quota holds.
+func (c *Client) Drain() {
+	now := c.clock.Now()
+	for _, l := range c.limit {
+		if l == nil {
+			continue
+		}
+		if n := int(l.TokensAt(now)); n > 0 {
+			l.ReserveN(now, n)
+		}
+	}
+}

@@ -299,6 +299,7 @@ func newAPIError(resp *http.Response, method, path string, raw []byte, rl RateLi
 		kind: kindFor(resp.StatusCode, method, path)}
 	var env envelope
 	if json.Unmarshal(raw, &env) == nil {
+		e.JSON = true
 		e.Message, e.Info = env.Error, env.ErrorInfo
 		if env.Code != nil {
 			e.Code = fmt.Sprint(env.Code)

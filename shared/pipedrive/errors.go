@@ -42,7 +42,10 @@ type APIError struct {
 	Info       string // the envelope's "error_info"
 	Code       string // the envelope's "code", for plan-limit 403s
 	// Fields holds per-field messages of the v1 webhook error shape.
-	Fields    map[string][]string
+	Fields map[string][]string
+	// JSON: the body was Pipedrive's JSON envelope (not, e.g., the HTML
+	// page of its Cloudflare front).
+	JSON      bool
 	RateLimit RateLimit
 	kind      error
 }
