@@ -25,8 +25,14 @@ const (
 	PipedriveAPIToken = "api_token"
 )
 
-// ErrNotConnected means an account of the connection has no stored credentials.
-var ErrNotConnected = errors.New("account: not connected")
+// ErrNotConnected means an account of the connection has no stored
+// credentials; ErrNoGoogle or ErrNoPipedrive (matched with errors.Is too)
+// says which.
+var (
+	ErrNotConnected = errors.New("account: not connected")
+	ErrNoGoogle     = errors.New("account: no Google credentials")
+	ErrNoPipedrive  = errors.New("account: no Pipedrive credentials")
+)
 
 // Config is what opening clients needs besides the stored secrets.
 type Config struct {
@@ -53,7 +59,14 @@ type Accounts struct {
 	cfg    Config
 
 	mu    sync.Mutex
-	cache map[string]*Clients // by connection id
+	cache map[string]cached // by connection id
+}
+
+// cached is a connection's clients and the credentials version they were
+// built from.
+type cached struct {
+	clients *Clients
+	version int64
 }
 
 // New refuses incomplete wiring.
@@ -61,7 +74,7 @@ func New(s *store.Store, sealer seal.Sealer, cfg Config) (*Accounts, error) {
 	if s == nil || sealer == nil || cfg.GoogleClientID == "" {
 		return nil, errors.New("account.New: store, sealer and a Google client id are required")
 	}
-	return &Accounts{store: s, sealer: sealer, cfg: cfg, cache: map[string]*Clients{}}, nil
+	return &Accounts{store: s, sealer: sealer, cfg: cfg, cache: map[string]cached{}}, nil
 }
 
 // GoogleOAuth returns the Google OAuth config for redirectURL.
@@ -79,13 +92,16 @@ func (a *Accounts) PipedriveOAuth(redirectURL string) *oauth2.Config {
 	}
 }
 
-// Open returns the clients of conn, from cache when possible.
+// Open returns the clients of conn, from cache when they were built from
+// the credentials conn names (its CredentialsVersion, bumped by every Put
+// in any instance); otherwise it opens them afresh from the stored secrets.
+// The caller read conn anyway, so the check costs no read.
 func (a *Accounts) Open(ctx context.Context, conn *store.Connection) (*Clients, error) {
 	a.mu.Lock()
 	c, ok := a.cache[conn.ID]
 	a.mu.Unlock()
-	if ok {
-		return c, nil
+	if ok && c.version == conn.CredentialsVersion {
+		return c.clients, nil
 	}
 	g, err := a.openGoogle(ctx, conn)
 	if err != nil {
@@ -95,15 +111,15 @@ func (a *Accounts) Open(ctx context.Context, conn *store.Connection) (*Clients, 
 	if err != nil {
 		return nil, err
 	}
-	c = &Clients{Google: g, Pipedrive: p}
+	nc := cached{clients: &Clients{Google: g, Pipedrive: p}, version: conn.CredentialsVersion}
 	a.mu.Lock()
-	if old, ok := a.cache[conn.ID]; ok {
-		c = old // another request won the race; keep one limiter per user
+	if old, ok := a.cache[conn.ID]; ok && old.version == nc.version {
+		nc = old // another request won the race; keep one limiter per user
 	} else {
-		a.cache[conn.ID] = c
+		a.cache[conn.ID] = nc
 	}
 	a.mu.Unlock()
-	return c, nil
+	return nc.clients, nil
 }
 
 // Forget drops cached clients (after a revoked grant or a reconnect).
@@ -118,7 +134,11 @@ func (a *Accounts) Forget(connID string) {
 func (a *Accounts) Secret(ctx context.Context, connID, name string) (string, error) {
 	sealed, err := a.store.GetSecret(ctx, connID, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", fmt.Errorf("%w: no %s credentials", ErrNotConnected, name)
+		side := ErrNoGoogle
+		if name == store.SecretPipedrive {
+			side = ErrNoPipedrive
+		}
+		return "", fmt.Errorf("%w: %w (%s)", ErrNotConnected, side, name)
 	}
 	if err != nil {
 		return "", err

@@ -86,4 +86,34 @@ func TestOpenBothAccounts(t *testing.T) {
 	if again != c {
 		t.Error("clients not cached per connection")
 	}
+
+	// Another instance (the settings function) stores a new Google grant
+	// after the old one was revoked: this instance's cached clients are
+	// stale as soon as it reads the connection, with no extra read.
+	gfake.RevokeTokens(googlefake.DemoUser)
+	tok2, err := gfake.IssueToken(googlefake.DemoUser, "client-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := account.New(st, sealer, account.Config{GoogleClientID: "client-1", GoogleClientSecret: "s", GoogleBaseURL: gURL})
+	if err := other.Put(ctx, conn.ID, store.SecretGoogle, tok2.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if stale, _ := accts.Open(ctx, conn); stale != c {
+		t.Fatal("clients rebuilt without a new credentials version")
+	}
+	fresh, err := st.GetConnection(ctx, conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := accts.Open(ctx, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2 == c {
+		t.Fatal("clients built from revoked credentials were kept after a reconnect")
+	}
+	if _, err := c2.Google.ListGroups(ctx); err != nil {
+		t.Fatalf("the reconnected account does not work: %v", err)
+	}
 }

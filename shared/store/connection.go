@@ -54,6 +54,9 @@ type Connection struct {
 	// Basic user name is the connection id.
 	WebhookSecretHash []byte  `firestore:"webhook_secret_hash,omitempty"`
 	WebhookIDs        []int64 `firestore:"webhook_ids,omitempty"`
+	// CredentialsVersion is bumped with every stored credential (PutSecret):
+	// clients cached by an instance for an older version are stale.
+	CredentialsVersion int64 `firestore:"credentials_version,omitempty"`
 
 	GoogleAccount   string `firestore:"google_account,omitempty"`
 	GoogleGroup     string `firestore:"google_group,omitempty"`

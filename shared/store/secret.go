@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"cloud.google.com/go/firestore"
 )
 
 // Secret names under a connection.
@@ -18,10 +20,22 @@ type secretDoc struct {
 	UpdatedAt time.Time `firestore:"updated_at"`
 }
 
-// PutSecret stores an already sealed (encrypted) value. The store never sees
-// a token in clear: sealing is the caller's job (package seal).
+// PutSecret stores an already sealed (encrypted) value and bumps the
+// connection's credentials version in the same transaction, so every
+// instance that cached clients built from the old value sees, on its next
+// read of the connection, that they are stale. The store never sees a
+// token in clear: sealing is the caller's job (package seal).
 func (s *Store) PutSecret(ctx context.Context, connID, name string, sealed []byte) error {
-	_, err := s.conn(connID).Collection(colSecrets).Doc(name).Set(ctx, secretDoc{Sealed: sealed, UpdatedAt: time.Now().UTC()})
+	ref := s.conn(connID)
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if err := tx.Set(ref.Collection(colSecrets).Doc(name), secretDoc{Sealed: sealed, UpdatedAt: time.Now().UTC()}); err != nil {
+			return err
+		}
+		return tx.Update(ref, []firestore.Update{{Path: "credentials_version", Value: firestore.Increment(1)}})
+	})
+	if notFound(err) {
+		return fmt.Errorf("store.PutSecret %s: connection %s: %w", name, connID, ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("store.PutSecret %s: %w", name, err)
 	}
