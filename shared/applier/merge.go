@@ -442,7 +442,7 @@ func (a *Applier) dropLink(ctx context.Context, w *work, l *store.Link) error {
 func (a *Applier) applySurvivor(ctx context.Context, w *work, sid string) error {
 	ch := w.ch
 	ch.ObjectID, ch.Kind, ch.MergedToID, ch.MergedFromID = sid, queue.Upsert, "", ""
-	ch.EventID, ch.Version, ch.Payload = "", "", nil
+
 	ctx = logging.With(ctx, "object", sid)
 	for attempt := 1; ; attempt++ {
 		err := a.applyOnce(ctx, w.conn, w.cl, ch, w.own)

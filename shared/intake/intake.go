@@ -116,23 +116,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, "accepted")
 }
 
-// ToChange turns a person event into a change message.
+// ToChange turns a person event into a change message: ids and the merge
+// hints only (the applier re-reads the person; the payload's names, e-mails
+// and phones stay out of Pub/Sub).
 func ToChange(connID string, ev webhook.Event) queue.Change {
 	c := queue.Change{
 		ConnectionID: connID, Side: queue.Pipedrive, ObjectID: ev.PersonID,
-		Kind: queue.Upsert, Source: queue.FromWebhook, EventID: ev.DeliveryID,
+		Kind: queue.Upsert, Source: queue.FromWebhook,
 		MergedToID: ev.MergedToID, MergedFromID: ev.MergedFromID, OccurredAt: ev.OccurredAt,
 	}
 	if ev.Action == webhook.Delete {
 		c.Kind = queue.Delete
-	}
-	if ev.Person != nil {
-		if !ev.Person.UpdateTime.IsZero() {
-			c.Version = ev.Person.UpdateTime.UTC().Format(time.RFC3339)
-		}
-		if b, err := json.Marshal(ev.Person); err == nil {
-			c.Payload = b
-		}
 	}
 	if c.OccurredAt.IsZero() {
 		c.OccurredAt = time.Now().UTC()

@@ -86,7 +86,7 @@ func (p *Poller) runSafetyNet(ctx context.Context, conn *store.Connection, pd *p
 		}
 		cs = append(cs, queue.Change{
 			ConnectionID: conn.ID, Side: queue.Pipedrive, ObjectID: s.id, Kind: queue.Upsert,
-			Source: queue.FromSafetyNet, Version: s.updated.UTC().Format(time.RFC3339), OccurredAt: s.updated,
+			Source: queue.FromSafetyNet, OccurredAt: s.updated,
 		})
 	}
 	if len(cs) > 0 {

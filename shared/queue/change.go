@@ -5,19 +5,20 @@
 package queue
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/contactsync/contactsync/shared/syncplan"
 )
 
-// Side is which service a record lives in.
-type Side string
+// Side is which service a record lives in: the sync core's one Side type.
+type Side = syncplan.Side
 
 // The two sides of a connection.
 const (
-	Pipedrive Side = "pipedrive"
-	Google    Side = "google"
+	Pipedrive = syncplan.Pipedrive
+	Google    = syncplan.Google
 )
 
 // Kind says what happened to the object.
@@ -39,10 +40,28 @@ const (
 	FromPoll      Source = "poll"
 	FromSafetyNet Source = "safety-net"
 	FromFirstSync Source = "first-sync"
+	// FromReconcile: the comparison of linked and owned Pipedrive persons.
+	FromReconcile Source = "reconcile"
+	// FromHeld: a held change published again.
+	FromHeld Source = "held"
 )
 
-// Change is one contact event to apply. The applier re-reads the record
-// from its side, so a stale or reordered message is harmless.
+// Decision is a user's answer to a change held by the mass-delete brake,
+// carried by the change published again for it.
+type Decision string
+
+// Decisions.
+const (
+	// ConfirmDelete: apply the delete despite the brake.
+	ConfirmDelete Decision = "confirm"
+	// Restore: put the deleted record back on the deleting side.
+	Restore Decision = "restore"
+)
+
+// Change is one contact event to apply. It carries ids only, never the
+// record (no personal data in Pub/Sub or its dead-letter hold): the
+// applier re-reads the record from its side, so a stale or reordered
+// message is harmless.
 type Change struct {
 	ConnectionID string `json:"connection_id"`
 	Side         Side   `json:"side"`
@@ -50,27 +69,26 @@ type Change struct {
 	ObjectID string `json:"object_id"`
 	Kind     Kind   `json:"kind"`
 	Source   Source `json:"source"`
-	// EventID is the sender's delivery id where one exists (Pipedrive meta.id).
-	EventID string `json:"event_id,omitempty"`
-	// Version is the side's version seen by the sender (Pipedrive update_time
-	// in RFC 3339, Google etag); empty when unknown.
-	Version string `json:"version,omitempty"`
 	// MergedToID / MergedFromID carry Pipedrive's merge hints.
 	MergedToID   string `json:"merged_to_id,omitempty"`
 	MergedFromID string `json:"merged_from_id,omitempty"`
-	// Payload is the record as the sender saw it (optional, side-specific JSON).
-	Payload    json.RawMessage `json:"payload,omitempty"`
-	OccurredAt time.Time       `json:"occurred_at"`
+	// Decision is the user's answer to a braked delete, if any.
+	Decision   Decision  `json:"decision,omitempty"`
+	OccurredAt time.Time `json:"occurred_at"`
 }
 
 // ErrBadMessage marks a message that can never be applied (acknowledge it,
 // record it, do not retry).
 var ErrBadMessage = errors.New("queue: malformed message")
 
-// OrderingKey keeps one contact's changes in order on the topic.
-func (c Change) OrderingKey() string {
-	return c.ConnectionID + "/" + string(c.Side) + "/" + c.ObjectID
-}
+// OrderingKey is the connection: a push subscription with message ordering
+// has only one outstanding message per ordering key ("For a push
+// subscription, Pub/Sub supports only one outstanding message for each
+// ordering key at a time", Pub/Sub's ordering docs, section "Push
+// subscriptions"), so one connection's changes are applied one at a time
+// however many Apply instances run: no two mutations for one Google user
+// at once, as the People API asks, and one contact's changes in order.
+func (c Change) OrderingKey() string { return c.ConnectionID }
 
 // Validate reports whether the message can be applied at all.
 func (c Change) Validate() error {
@@ -83,6 +101,8 @@ func (c Change) Validate() error {
 		return fmt.Errorf("%w: no object_id", ErrBadMessage)
 	case c.Kind != Upsert && c.Kind != Delete:
 		return fmt.Errorf("%w: kind %q", ErrBadMessage, c.Kind)
+	case c.Decision != "" && c.Decision != ConfirmDelete && c.Decision != Restore:
+		return fmt.Errorf("%w: decision %q", ErrBadMessage, c.Decision)
 	}
 	return nil
 }

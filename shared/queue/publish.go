@@ -90,6 +90,9 @@ func (p *Publisher) publish(ctx context.Context, topic string, msgs []*pubsub.Me
 	return nil
 }
 
+// Client is the Pub/Sub client the publisher uses.
+func (p *Publisher) Client() *pubsub.Client { return p.client }
+
 // Stop flushes and stops every topic publisher.
 func (p *Publisher) Stop() {
 	p.mu.Lock()

@@ -43,8 +43,11 @@ func TestValidateAndDecode(t *testing.T) {
 			}
 		})
 	}
-	if got := ok.OrderingKey(); got != "c/google/people/c1" {
-		t.Errorf("OrderingKey = %q", got)
+	// one key per connection: its changes are applied one at a time
+	other := ok
+	other.Side, other.ObjectID = queue.Pipedrive, "42"
+	if got := ok.OrderingKey(); got != "c" || other.OrderingKey() != got {
+		t.Errorf("OrderingKey = %q and %q, want the connection id for both", got, other.OrderingKey())
 	}
 }
 
@@ -124,7 +127,7 @@ func TestEnsurePublishPush(t *testing.T) {
 	defer p.Stop()
 	var changes []queue.Change
 	for i := range 3 {
-		changes = append(changes, queue.Change{ConnectionID: "c1", Side: queue.Pipedrive, ObjectID: "9", Kind: queue.Upsert, Version: string(rune('a' + i))})
+		changes = append(changes, queue.Change{ConnectionID: "c1", Side: queue.Pipedrive, ObjectID: string(rune('a' + i)), Kind: queue.Upsert})
 	}
 	if err := p.PublishChanges(ctx, queue.ChangesTopic, changes...); err != nil {
 		t.Fatal(err)
@@ -156,7 +159,7 @@ func TestEnsurePublishPush(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		versions += ch.Version
+		versions += ch.ObjectID
 	}
 	if versions != "abc" {
 		t.Errorf("ordered changes arrived as %q, want abc", versions)
