@@ -51,6 +51,7 @@ var deps = lazy.New(func(ctx context.Context) (*poller.Poller, error) {
 		Store: s, Publisher: p, Accounts: accts, Webhooks: svc,
 		PollsTopic: cfg.Polls, ChangesTopic: cfg.Changes,
 		PollInterval: cfg.PollInterval, SafetyNetInterval: cfg.SafetyNetInterval,
+		DeadLetters: queue.NewDeadLetters(p.Client(), cfg.Changes),
 	}
 	return poller.New(pcfg)
 })
@@ -77,6 +78,9 @@ func handle(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case queue.PollTickPath:
 		n, err := p.FanOut(ctx)
+		if _, derr := p.DrainDeadLetters(ctx); derr != nil {
+			log.Error("poll: dead letters not moved yet; the next tick retries", "err", derr)
+		}
 		if err != nil {
 			log.Error("poll: fan-out failed", "err", err, "queued", n)
 			http.Error(w, "fan-out failed", http.StatusInternalServerError)

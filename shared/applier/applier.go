@@ -1,43 +1,43 @@
-// Package applier applies change messages delivered by Pub/Sub: for one
-// contact it re-reads the record from its side and its twin through the
-// link, lets the pure planner (shared/syncplan) decide, writes the other
-// side, and commits the link. It returns an error only for transient
-// failures, so Pub/Sub retries those and acknowledges everything else; a
-// change that can never be applied is recorded on its connection in plain
-// words, never silently dropped.
+// Package applier applies the change messages Pub/Sub delivers, one
+// contact at a time, in vdirsyncer's three phases:
 //
-// Per change, step by step:
+//   - gather (gather.go, twins.go, merges.go): read the connection, the
+//     link, the changed record, and what the rules ask for next (the twin,
+//     the merge partners, the outcome of an abandoned create, the brake
+//     window). I/O only: no decision is taken here.
+//   - decide: every rule is a pure table in shared/syncplan — Gate (is the
+//     connection syncing), Unchanged (the echo rule), PlanMerge (Pipedrive
+//     merges), Unpark (owner changes), CheckIntent (a create in flight),
+//     ByMarker and BySearch (twin identification), Decide (the three-way
+//     merge, edit beats delete, delete policies, restores), Brake.Allow
+//     (the mass-delete brake) and Recover (what a failure means).
+//   - execute (execute.go): one switch over the decided writes, then the
+//     link commit.
 //
-//  1. Decode the message (malformed: recorded on the connection, acked).
-//  2. Load the connection (1 document read). Absent: acked (a disconnect
-//     deleted it). Not live: acked, and the connection is marked so the
-//     poller lists that side again when it resumes (see deferChange).
-//  3. Load the link by the change's side (1 query, 1 read).
-//  4. Re-read the record and its twin from the services (never trust the
-//     payload: a "delete" whose record exists is an upsert, an "upsert"
-//     whose record is gone is a delete, an older change after a newer one
-//     reads the newest state and plans nothing).
-//  5. Without a link, match: a Google contact carrying our clientData
-//     marker is our own create; otherwise Pipedrive's search endpoints by
-//     e-mail, phone, then name + organization. Ambiguous: held for review.
-//     A new Pipedrive person first looks for an unfinished Pipedrive create
-//     of ours it is the outcome of (1 query).
-//  6. syncplan.Decide, then execute: creates write a Pending intent on the
-//     link first; Google writes carry the etag (stale: re-read and decide
-//     again, bounded); Pipedrive writes send only the fields that differ.
-//  7. Commit the link (optimistic: a concurrent change makes it re-read and
-//     decide again, bounded) with the new base, versions, hashes and one
-//     bounded history entry. An echo (nothing changed) writes nothing.
+// No change is dropped: a change that cannot be applied now is retried
+// (Pub/Sub redelivers it while the failure is transient) or held in the
+// store with its reason (store.HeldChange), and the poller publishes held
+// changes again when they are due: when the connection syncs again, after
+// a transient failure's pause, or after the user's Retry, Confirm or
+// Restore.
 //
-// Firestore: at most 3 document reads and 2 writes per change; see
-// BenchmarkApply for the measured figures.
+// One connection's changes arrive one at a time (the ordering key is the
+// connection), so no two mutations for one Google user run at once; an
+// instance that takes over a connection's Google calls from another starts
+// with an empty rate-limit bucket (see run.google), so the per-user quota
+// holds across instances.
+//
+// Firestore per applied change: the connection and the link (2 reads), a
+// third read only for a new record (pending creates, a twin's link) or a
+// delete (the link count of the brake); the link commit (1 write), a
+// second write for a create's intent or a delete's brake window. See
+// BenchmarkApply.
 package applier
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"google.golang.org/api/googleapi"
@@ -82,14 +82,15 @@ type Config struct {
 	Mapper contact.Mapper
 	// Now is the clock (default time.Now, UTC).
 	Now func() time.Time
-	// Attempts bounds how often one change is re-read and decided again
-	// after a stale etag or a link changed concurrently (default 4).
-	Attempts int
 	// PendingGrace is how old a Pending create intent must be before
-	// another delivery takes it for abandoned (a crash) and looks for the
-	// create's outcome; younger, the delivery is retried later (default
-	// 2 minutes, longer than any one apply).
+	// another delivery takes it for abandoned (default
+	// syncplan.DefaultIntentGrace).
 	PendingGrace time.Duration
+	// Brake is the mass-delete brake (zero: syncplan.DefaultBrake).
+	Brake syncplan.Brake
+	// Instance names this function instance for the Google pacing
+	// handover (default: random).
+	Instance string
 	// Hook, if set, runs at each Step; an error from it stops the apply
 	// right there, as a crash would (tests kill the applier between steps).
 	Hook func(ctx context.Context, s Step) error
@@ -101,8 +102,9 @@ type Applier struct {
 	accounts Opener
 	mapper   contact.Mapper
 	now      func() time.Time
-	attempts int
 	grace    time.Duration
+	brake    syncplan.Brake
+	instance string
 	hook     func(ctx context.Context, s Step) error
 }
 
@@ -111,30 +113,33 @@ func New(cfg Config) (*Applier, error) {
 	if cfg.Store == nil || cfg.Accounts == nil {
 		return nil, errors.New("applier.New: store and accounts are required")
 	}
-	if cfg.Attempts < 0 || cfg.PendingGrace < 0 {
-		return nil, errors.New("applier.New: negative attempts or grace")
+	if cfg.PendingGrace < 0 {
+		return nil, errors.New("applier.New: negative grace")
 	}
 	a := &Applier{store: cfg.Store, accounts: cfg.Accounts, mapper: cfg.Mapper, now: cfg.Now,
-		attempts: cfg.Attempts, grace: cfg.PendingGrace, hook: cfg.Hook}
+		grace: cfg.PendingGrace, brake: cfg.Brake, instance: cfg.Instance, hook: cfg.Hook}
 	if a.now == nil {
 		a.now = func() time.Time { return time.Now().UTC() }
 	}
-	if a.attempts == 0 {
-		a.attempts = 4
-	}
 	if a.grace == 0 {
-		a.grace = 2 * time.Minute
+		a.grace = syncplan.DefaultIntentGrace
+	}
+	if a.brake == (syncplan.Brake{}) {
+		a.brake = syncplan.DefaultBrake
+	}
+	if a.instance == "" {
+		a.instance = store.NewID()
 	}
 	return a, nil
 }
 
 // Handle applies one delivery. The delivery's message id is only logged:
-// the re-read makes a duplicate delivery a no-op (see the package doc), so
-// no Firestore document is spent on deduplication.
+// the re-read makes a duplicate delivery a no-op, so no Firestore document
+// is spent on deduplication.
 func (a *Applier) Handle(ctx context.Context, d queue.Delivery) error {
 	ch, err := queue.DecodeChange(d.Data)
 	if err != nil {
-		a.recordError(ctx, ch.ConnectionID, "A change message could not be read and was skipped.")
+		a.recordError(ctx, ch.ConnectionID, "A change message could not be read and was dropped (a bug or a forged message).")
 		logging.FromContext(ctx).Error("applier: bad message acknowledged", "message_id", d.MessageID, "err", err)
 		return nil
 	}
@@ -142,220 +147,246 @@ func (a *Applier) Handle(ctx context.Context, d queue.Delivery) error {
 	return a.Apply(ctx, ch)
 }
 
+// run is one delivery of one change.
+type run struct {
+	conn *store.Connection
+	cl   *account.Clients
+	ch   queue.Change
+	// own are the Pending intents this delivery wrote (a decide-again
+	// round finds them and must not take them for another delivery's).
+	own map[string]bool
+	// handedOver: this instance holds the user's Google pacing.
+	handedOver bool
+}
+
 // Apply applies one change; the error is non-nil only when a retry may
-// succeed.
+// succeed (Pub/Sub then redelivers with backoff).
 func (a *Applier) Apply(ctx context.Context, ch queue.Change) error {
+	log := logging.FromContext(ctx)
 	if err := ch.Validate(); err != nil {
-		a.recordError(ctx, ch.ConnectionID, "A change message could not be read and was skipped.")
+		a.recordError(ctx, ch.ConnectionID, "A change message could not be read and was dropped (a bug or a forged message).")
+		log.Error("applier: invalid change acknowledged", "err", err)
 		return nil
 	}
-	log := logging.FromContext(ctx)
 	conn, err := a.store.GetConnection(ctx, ch.ConnectionID)
 	if errors.Is(err, store.ErrNotFound) {
-		log.Info("applier: connection gone; change dropped")
+		log.Info("applier: connection gone (disconnected); change dropped")
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("applier: load connection: %w", err)
 	}
-	switch {
-	case !conn.Status.Syncing():
-		return a.deferChange(ctx, conn, ch)
-	case conn.GoogleGroup == "" || conn.PipedriveUserID == 0:
-		log.Warn("applier: connection has no group or Pipedrive user yet; change deferred")
-		return a.deferChange(ctx, conn, ch)
+	if ok, h := syncplan.Gate(gateFacts(conn)); !ok {
+		return a.hold(ctx, conn, ch, h, "")
 	}
-	cl, err := a.accounts.Open(ctx, conn)
-	if errors.Is(err, account.ErrNotConnected) {
-		return a.needsReauth(ctx, conn, ch, "An account of this connection has no stored credentials; connect it again to resume syncing.")
-	}
-	if err != nil {
-		return a.finish(ctx, conn, ch, fmt.Errorf("applier: open accounts: %w", err))
-	}
+	r := &run{conn: conn, ch: ch, own: map[string]bool{}}
 	reopened := false
-	own := map[string]bool{} // Pending intents this call wrote
-	for attempt := 1; ; attempt++ {
-		err = a.applyOnce(ctx, conn, cl, ch, own)
-		if revoked(err) && !reopened {
-			// The cached clients may hold credentials replaced since (the
-			// user reconnected through another instance): open afresh once
-			// before calling the grant revoked.
+	for round := 1; ; round++ {
+		err = a.open(ctx, r)
+		if err == nil {
+			err = a.once(ctx, r)
+		}
+		if err == nil {
+			return nil
+		}
+		rec, h := syncplan.Recover(failureOf(err), round, 0, reopened)
+		if rec == syncplan.RetryLater {
+			n, cerr := a.store.CountFailure(ctx, conn.ID, string(ch.Side), ch.ObjectID, a.now())
+			if cerr != nil {
+				return errors.Join(err, cerr)
+			}
+			rec, h = syncplan.Recover(failureOf(err), round, n, reopened)
+		}
+		switch rec {
+		case syncplan.Redecide:
+			log.Debug("applier: deciding again", "round", round, "why", err)
+			continue
+		case syncplan.Reopen:
+			// Credentials may have been replaced since the clients were
+			// built, or only the access token was revoked: open afresh.
 			reopened = true
 			a.accounts.Forget(conn.ID)
-			if cl, err = a.accounts.Open(ctx, conn); err != nil {
-				break
-			}
+			r.cl = nil
 			continue
+		case syncplan.RetryLater:
+			log.Warn("applier: transient failure; Pub/Sub will retry", "err", err)
+			return err
+		case syncplan.NeedsReauth:
+			a.accounts.Forget(conn.ID)
+			return a.needsReauth(ctx, conn, ch, h, err)
 		}
-		if !errors.Is(err, errRedecide) || attempt >= a.attempts {
-			break
-		}
-		log.Debug("applier: deciding again", "attempt", attempt, "why", err)
+		log.Warn("applier: change held", "code", h.Code, "err", err)
+		return a.hold(ctx, conn, ch, h, errorName(err))
 	}
+}
+
+// open gets the connection's clients (cached while its credentials are
+// unchanged).
+func (a *Applier) open(ctx context.Context, r *run) error {
+	if r.cl != nil {
+		return nil
+	}
+	cl, err := a.accounts.Open(ctx, r.conn)
 	if errors.Is(err, account.ErrNotConnected) {
-		return a.needsReauth(ctx, conn, ch, "An account of this connection has no stored credentials; connect it again to resume syncing.")
-	}
-	return a.finish(ctx, conn, ch, err)
-}
-
-func revoked(err error) bool {
-	return errors.Is(err, google.ErrRevoked) || errors.Is(err, pipedrive.ErrInvalidGrant) || errors.Is(err, pipedrive.ErrUnauthorized)
-}
-
-// Internal outcomes.
-var (
-	// errRedecide: something changed under us (stale etag, a record gone
-	// between read and write, the link changed): read again and decide
-	// again.
-	errRedecide = errors.New("applier: changed concurrently; decide again")
-	// errInFlight: another delivery's create of this contact may still be
-	// running; retry later (transient).
-	errInFlight = errors.New("applier: a create of this contact is in flight")
-	// errUnsure: a create's outcome is unknown and no trace of it was found
-	// yet; the Pending intent stays and a retry looks again (transient).
-	errUnsure = errors.New("applier: outcome of a create unknown")
-)
-
-// finish maps the outcome to the Pub/Sub answer.
-func (a *Applier) finish(ctx context.Context, conn *store.Connection, ch queue.Change, err error) error {
-	log := logging.FromContext(ctx)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, google.ErrRevoked):
-		a.accounts.Forget(conn.ID)
-		return a.needsReauth(ctx, conn, ch, "Google access was revoked or has expired; connect Google again to resume syncing.")
-	case errors.Is(err, pipedrive.ErrInvalidGrant), errors.Is(err, pipedrive.ErrUnauthorized):
-		a.accounts.Forget(conn.ID)
-		return a.needsReauth(ctx, conn, ch, "Pipedrive access was revoked or has expired; connect Pipedrive again to resume syncing.")
-	case errors.Is(err, errRedecide):
-		log.Warn("applier: still changing after every attempt; retrying later", "err", err)
-		return fmt.Errorf("applier: gave up after %d attempts: %w", a.attempts, err)
-	}
-	if why, ok := permanent(err); ok {
-		log.Error("applier: permanent failure; change skipped", "err", err)
-		a.recordError(ctx, conn.ID, fmt.Sprintf("A change to %s could not be applied and was skipped: %s.", describe(ch), why))
-		return nil
-	}
-	log.Warn("applier: transient failure; Pub/Sub will retry", "err", err)
-	return err
-}
-
-// permanent reports whether err can never succeed on retry, and why in
-// plain words (no personal data: status codes only).
-func permanent(err error) (string, bool) {
-	var pe *pipedrive.APIError
-	if errors.As(err, &pe) {
-		switch {
-		case errors.Is(err, pipedrive.ErrRateLimited), errors.Is(err, pipedrive.ErrUnavailable):
-			return "", false
-		case errors.Is(err, pipedrive.ErrPaymentReq):
-			return "the Pipedrive company account is not open (HTTP 402)", true
-		}
-		if pe.StatusCode >= 400 && pe.StatusCode < 500 {
-			return fmt.Sprintf("Pipedrive refused the request (HTTP %d)", pe.StatusCode), true
-		}
-		return "", false
-	}
-	if errors.Is(err, google.ErrRateLimited) || errors.Is(err, google.ErrUncertain) || errors.Is(err, google.ErrNotFound) {
-		return "", false
-	}
-	if errors.Is(err, google.ErrTooMany) {
-		return "the Google request was too large", true
-	}
-	var ge *googleapi.Error
-	if errors.As(err, &ge) && ge.Code >= 400 && ge.Code < 500 && ge.Code != http.StatusTooManyRequests && ge.Code != http.StatusRequestTimeout {
-		return fmt.Sprintf("Google refused the request (HTTP %d)", ge.Code), true
-	}
-	if errors.Is(err, syncplan.ErrInvalidInput) {
-		return "the connection's settings are invalid (delete policy)", true
-	}
-	if errors.Is(err, queue.ErrBadMessage) {
-		return "the change message is malformed", true
-	}
-	return "", false
-}
-
-// describe names the changed record by id, for the status page.
-func describe(ch queue.Change) string {
-	if ch.Side == queue.Pipedrive {
-		return "Pipedrive person " + ch.ObjectID
-	}
-	return "Google contact " + ch.ObjectID
-}
-
-// deferChange handles a change for a connection that is not syncing
-// (paused, needs re-auth, in setup, in error). Retrying would only burn
-// Pub/Sub attempts until the message is dead-lettered, so the change is
-// acknowledged, and the connection is marked so that nothing is lost
-// when it resumes: for a Pipedrive change, the safety-net checkpoint is
-// moved back to before the change, so the poller's next updated_since
-// listing returns the person again; for a Google change, the sync token is
-// cleared, so the next poll lists the group in full and reconciles it
-// against the links (SPEC section 4, "sync token expired"). The mark costs
-// one write the first time only: later changes find it already set.
-func (a *Applier) deferChange(ctx context.Context, conn *store.Connection, ch queue.Change) error {
-	log := logging.FromContext(ctx)
-	if !needsRelist(conn, ch) {
-		log.Info("applier: connection not syncing; change deferred to the next listing", "status", string(conn.Status))
-		return nil
-	}
-	_, err := a.store.UpdateConnection(ctx, conn.ID, func(c *store.Connection) error {
-		markRelist(c, ch)
-		return nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
+		return fmt.Errorf("%w: %w", errNoCredentials, err)
 	}
 	if err != nil {
-		return fmt.Errorf("applier: mark connection for re-listing: %w", err)
+		return fmt.Errorf("applier: open accounts: %w", err)
 	}
-	log.Info("applier: connection not syncing; marked for re-listing", "status", string(conn.Status))
+	r.cl, r.handedOver = cl, false
 	return nil
 }
 
-func needsRelist(c *store.Connection, ch queue.Change) bool {
-	if ch.Side == queue.Google {
-		return c.GoogleSyncToken != ""
+// google returns the user's Google client, taking over the user's pacing
+// first when another instance made the last Google calls: this client's
+// buckets are emptied (google.Client.Drain) and the connection names this
+// instance (one field write, made only on a handover). The first instance
+// ever to call Google for a connection keeps its full bucket.
+func (a *Applier) google(ctx context.Context, r *run) (*google.Client, error) {
+	if !r.handedOver {
+		if r.conn.GoogleHolder != a.instance {
+			if r.conn.GoogleHolder != "" {
+				r.cl.Google.Drain()
+			}
+			if err := a.store.SetGoogleHolder(ctx, r.conn.ID, a.instance); err != nil {
+				return nil, err
+			}
+			r.conn.GoogleHolder = a.instance
+		}
+		r.handedOver = true
 	}
-	at := relistFrom(ch)
-	return !c.PipedriveCheckpoint.IsZero() && c.PipedriveCheckpoint.After(at)
+	return r.cl.Google, nil
 }
 
-func markRelist(c *store.Connection, ch queue.Change) {
-	if !needsRelist(c, ch) {
-		return
-	}
-	if ch.Side == queue.Google {
-		c.GoogleSyncToken = ""
-		return
-	}
-	c.PipedriveCheckpoint = relistFrom(ch)
+func gateFacts(c *store.Connection) syncplan.Conn {
+	return syncplan.Conn{Status: string(c.Status), HasGroup: c.GoogleGroup != "", HasUser: c.PipedriveUserID != 0,
+		ReauthGoogle: c.ReauthGoogle, ReauthPipedrive: c.ReauthPipedrive}
 }
 
-// relistFrom is when the poller's listing must start to see ch again
-// (updated_since has second precision: a second of overlap).
-func relistFrom(ch queue.Change) time.Time {
-	if ch.OccurredAt.IsZero() {
-		return time.Unix(0, 0).UTC()
+// Internal failures, classified by failureOf.
+var (
+	// errRedecide: something changed under us (stale etag, a record gone
+	// between read and write, the link changed): read and decide again.
+	errRedecide = errors.New("applier: changed concurrently; decide again")
+	// errInFlight: another delivery's create of this contact may still be
+	// running; retry later.
+	errInFlight = errors.New("applier: a create of this contact is in flight")
+	// errUnsure: a create's outcome is unknown and no trace of it was found
+	// yet; the Pending intent stays and a retry looks again.
+	errUnsure = errors.New("applier: outcome of a create unknown")
+	// errNoCredentials: an account of the connection has no stored
+	// credentials.
+	errNoCredentials = errors.New("applier: credentials missing")
+)
+
+// failureOf classifies an apply's error for the failure table; the API
+// clients classify their own errors.
+func failureOf(err error) syncplan.Failure {
+	switch {
+	case errors.Is(err, errRedecide), errors.Is(err, store.ErrConflict):
+		return syncplan.FailConflict
+	case errors.Is(err, errInFlight), errors.Is(err, errUnsure):
+		return syncplan.FailTransient
+	case google.Revoked(err):
+		return syncplan.FailRevokedGoogle
+	case pipedrive.Revoked(err):
+		return syncplan.FailRevokedPipedrive
+	case errors.Is(err, account.ErrNoPipedrive):
+		return syncplan.FailRevokedPipedrive
+	case errors.Is(err, errNoCredentials):
+		return syncplan.FailRevokedGoogle
+	case google.Unauthorized(err), pipedrive.Unauthorized(err):
+		return syncplan.FailUnauthorized
+	case google.Conflict(err):
+		return syncplan.FailConflict
+	case google.Transient(err), pipedrive.Transient(err):
+		if pipedrive.DailyBudget(err) {
+			return syncplan.FailDailyBudget
+		}
+		return syncplan.FailTransient
+	case errors.Is(err, queue.ErrBadMessage), errors.Is(err, syncplan.ErrInvalidInput):
+		return syncplan.FailPermanent
 	}
-	return ch.OccurredAt.Add(-time.Second).Truncate(time.Second).UTC()
+	if errorName(err) != "" || errors.Is(err, google.ErrTooMany) {
+		return syncplan.FailPermanent // a 4xx of either service
+	}
+	// Firestore and anything unforeseen: worth a retry.
+	return syncplan.FailTransient
 }
 
-// needsReauth sets the connection to needs_reauth with msg, marks it for
-// re-listing (this change is acknowledged, not lost), and acknowledges.
-func (a *Applier) needsReauth(ctx context.Context, conn *store.Connection, ch queue.Change, msg string) error {
+// errorName describes an API refusal by its status code only: the error
+// texts of both services can echo the record's personal data.
+func errorName(err error) string {
+	var ae *pipedrive.APIError
+	if errors.As(err, &ae) {
+		return fmt.Sprintf("Pipedrive answered HTTP %d", ae.StatusCode)
+	}
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		return fmt.Sprintf("Google answered HTTP %d", ge.Code)
+	}
+	return ""
+}
+
+// hold keeps ch as held with h (one transaction on the held document) and
+// acknowledges it.
+func (a *Applier) hold(ctx context.Context, conn *store.Connection, ch queue.Change, h syncplan.Hold, detail string) error {
+	return a.holdWith(ctx, conn, ch, h, detail, "")
+}
+
+func (a *Applier) holdWith(ctx context.Context, conn *store.Connection, ch queue.Change, h syncplan.Hold, detail, name string) error {
+	now := a.now()
+	hc := store.HeldChange{
+		Side: string(ch.Side), ObjectID: ch.ObjectID, ChangeKind: string(ch.Kind),
+		MergedToID: ch.MergedToID, MergedFromID: ch.MergedFromID,
+		Kind: string(h.Kind), Code: h.Code, Reason: h.Reason, Name: name, FirstAt: now, LastAt: now,
+	}
+	switch h.Code {
+	case "transient":
+		hc.RetryAt = now.Add(syncplan.HeldRetry)
+	case "daily_budget":
+		hc.RetryAt = now.Add(syncplan.DailyBudgetRetry)
+	}
+	if detail != "" {
+		hc.Reason += " (" + detail + ")"
+	}
+	if err := a.store.Hold(ctx, conn.ID, hc); err != nil {
+		return fmt.Errorf("applier: hold change: %w", err)
+	}
+	if h.Kind == syncplan.HoldFailed {
+		if err := a.store.ClearFailures(ctx, conn.ID, string(ch.Side), ch.ObjectID); err != nil {
+			logging.FromContext(ctx).Warn("applier: could not clear the failure count", "err", err)
+		}
+	}
+	logging.FromContext(ctx).Info("applier: change held", "kind", string(h.Kind), "code", h.Code)
+	return nil
+}
+
+// needsReauth marks which account must be connected again and holds the
+// change as deferred (applied once it is).
+func (a *Applier) needsReauth(ctx context.Context, conn *store.Connection, ch queue.Change, h syncplan.Hold, cause error) error {
+	google := h.Code == "reauth_google"
+	msg := "Pipedrive access was revoked or has expired; connect Pipedrive again to resume syncing. Changes made meanwhile are kept and applied then."
+	if google {
+		msg = "Google access was revoked or has expired; connect Google again to resume syncing. Changes made meanwhile are kept and applied then."
+	}
 	_, err := a.store.UpdateConnection(ctx, conn.ID, func(c *store.Connection) error {
-		c.Status, c.StatusReason = store.StatusNeedsReauth, msg
-		c.AddError(a.now(), msg)
-		markRelist(c, ch)
+		if c.Status != store.StatusNeedsReauth {
+			c.AddError(a.now(), msg)
+		}
+		c.Status, c.StatusReason, c.PollDueAt = store.StatusNeedsReauth, msg, time.Time{}
+		if google {
+			c.ReauthGoogle = true
+		} else {
+			c.ReauthPipedrive = true
+		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("applier: record needs_reauth: %w", err)
 	}
-	logging.FromContext(ctx).Warn("applier: connection needs re-authorization; change deferred")
-	return nil
+	logging.FromContext(ctx).Warn("applier: connection needs re-authorization; change held", "err", errorName(cause))
+	return a.hold(ctx, conn, ch, h, "")
 }
 
 // recordError notes msg on the connection for the status page.
@@ -370,4 +401,145 @@ func (a *Applier) recordError(ctx context.Context, connID, msg string) {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		logging.FromContext(ctx).Error("applier: could not record error on connection", "err", err)
 	}
+}
+
+func (a *Applier) step(ctx context.Context, s Step) error {
+	if a.hook == nil {
+		return nil
+	}
+	return a.hook(ctx, s)
+}
+
+// once gathers, decides and executes one change once. An error is a
+// failure for the failure table (Apply).
+func (a *Applier) once(ctx context.Context, r *run) error {
+	log := logging.FromContext(ctx)
+	p, err := a.gatherChanged(ctx, r)
+	if err != nil {
+		return err
+	}
+	// A Pipedrive merge: the merge's steps, then the survivor is applied
+	// as an upsert in this same delivery, so both sides converge at once.
+	sid, err := a.merge(ctx, r, p)
+	if err != nil {
+		return err
+	}
+	if sid != "" {
+		r.ch.ObjectID, r.ch.Kind, r.ch.MergedToID, r.ch.MergedFromID = sid, queue.Upsert, "", ""
+		if p, err = a.gatherChanged(ctx, r); err != nil {
+			return err
+		}
+	}
+	if syncplan.Unchanged(a.seen(r, p)) {
+		log.Debug("applier: unchanged since the last sync (echo or duplicate); nothing to do")
+		return nil
+	}
+	if p.link != nil && p.link.Parked != "" {
+		if done, err := a.unpark(ctx, r, p); done || err != nil {
+			return err
+		}
+	}
+	if p.link != nil && p.link.Pending != "" {
+		if err := a.resolveIntent(ctx, r, p); err != nil {
+			return err
+		}
+	}
+	if p.link == nil {
+		done, err := a.twin(ctx, r, p)
+		var held *errHeld
+		if errors.As(err, &held) {
+			return a.hold(ctx, r.conn, r.ch, held.h, "")
+		}
+		if done || err != nil {
+			return err
+		}
+	}
+	if err := a.readTwin(ctx, r, p); err != nil {
+		return err
+	}
+	pd, g := a.sides(r, p)
+	var hidden contact.Fields // what this Pipedrive company does not show; unknown without a person
+	if p.person != nil {
+		hidden = pd.Contact.Unknown & (contact.IM | contact.Address | contact.JobTitle)
+	}
+	plan, err := syncplan.Decide(syncplan.Input{
+		Base: p.base, Pipedrive: pd, Google: g, Policy: syncplan.DeletePolicy(r.conn.DeletePolicy),
+		Now: a.now(), PipedriveHidden: hidden, Restore: r.ch.Decision == queue.Restore,
+	})
+	if err != nil {
+		return err
+	}
+	if ok, err := a.brakeAllows(ctx, r, p, plan); !ok || err != nil {
+		return err
+	}
+	if err := a.execute(ctx, r, p, plan); err != nil {
+		return err
+	}
+	return a.commit(ctx, r, p, plan)
+}
+
+// brakeAllows runs the mass-delete brake (syncplan.Brake.Allow) on a plan
+// that deletes or removes from the group. Allowed, the window is stored
+// before the writes (a crash after them must not forget them); held, the
+// change is held for the user's decision and a first trip pauses the
+// connection.
+func (a *Applier) brakeAllows(ctx context.Context, r *run, p *pair, plan syncplan.Plan) (bool, error) {
+	n := plan.Deletes()
+	if n == 0 {
+		return true, nil
+	}
+	links, err := a.store.CountLinks(ctx, r.conn.ID)
+	if err != nil {
+		return false, err
+	}
+	now := a.now()
+	tripped := !r.conn.BrakeTrippedAt.IsZero()
+	ok, window := a.brake.Allow(r.conn.DeleteWindow, now, int(links), n, tripped, r.ch.Decision == queue.ConfirmDelete)
+	if ok {
+		if r.ch.Decision != queue.ConfirmDelete {
+			if err := a.store.SetDeleteWindow(ctx, r.conn.ID, window); err != nil {
+				return false, err
+			}
+			r.conn.DeleteWindow = window
+		}
+		return true, nil
+	}
+	if !tripped {
+		msg := fmt.Sprintf("Paused by the safety brake: more than %d of %d linked contacts were deleted or removed within %s. "+
+			"The deletes beyond the limit are held: confirm them or restore the records on the settings page.",
+			a.brake.Limit(int(links)+len(window)), int(links)+len(window), a.brakeWindow())
+		_, err := a.store.UpdateConnection(ctx, r.conn.ID, func(c *store.Connection) error {
+			if c.BrakeTrippedAt.IsZero() {
+				c.BrakeTrippedAt = now
+				c.AddError(now, msg)
+				if c.Status.Syncing() {
+					c.Status, c.StatusReason, c.PauseReason, c.PollDueAt = store.StatusPaused, msg, store.PauseBrake, time.Time{}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return false, fmt.Errorf("applier: trip the brake: %w", err)
+		}
+		logging.FromContext(ctx).Warn("applier: mass-delete brake tripped", "links", links, "window", len(window))
+	}
+	h := syncplan.Hold{Kind: syncplan.HoldBrake, Code: "brake", Reason: plan.History.Summary}
+	return false, a.holdNamed(ctx, r, h, p)
+}
+
+func (a *Applier) brakeWindow() time.Duration {
+	if a.brake.Window > 0 {
+		return a.brake.Window
+	}
+	return syncplan.DefaultBrake.Window
+}
+
+// holdNamed holds r's change with the record's display name (from the base
+// when the record is gone), for the page.
+func (a *Applier) holdNamed(ctx context.Context, r *run, h syncplan.Hold, p *pair) error {
+	name := ""
+	if p.base != nil {
+		name = p.base.DisplayName()
+	}
+	return a.holdWith(ctx, r.conn, r.ch, h, "", name)
 }

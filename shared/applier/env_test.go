@@ -426,3 +426,26 @@ func phones(vs ...string) *[]pipedrive.Field {
 	}
 	return &out
 }
+
+// held returns the connection's held changes of kind ("" = all).
+func (e *env) held(kind string) []store.HeldChange {
+	e.t.Helper()
+	hs, err := e.st.HeldChanges(e.ctx, e.conn.ID, kind, 1000)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return hs
+}
+
+// setStatus sets the connection's status (and which account needs re-auth).
+func (e *env) setStatus(st store.Status) {
+	e.t.Helper()
+	if _, err := e.st.UpdateConnection(e.ctx, e.conn.ID, func(c *store.Connection) error {
+		c.Status = st
+		c.ReauthGoogle = st == store.StatusNeedsReauth
+		return nil
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+

@@ -240,10 +240,10 @@ func TestAmbiguousMatchHeld(t *testing.T) {
 	if _, ok := e.link(gg, rn); ok {
 		t.Fatal("an ambiguous match was linked")
 	}
-	c := e.connection()
-	if len(c.LastErrors) != 1 || !strings.Contains(c.LastErrors[0].Message, "held for review") ||
-		strings.Contains(c.LastErrors[0].Message, "ada@") {
-		t.Fatalf("connection errors %+v", c.LastErrors)
+	held := e.held("")
+	if len(held) != 1 || held[0].Kind != store.HeldReview || held[0].Code != "ambiguous" || held[0].ObjectID != rn ||
+		strings.Contains(held[0].Reason, "ada@") || strings.Contains(strings.ToLower(held[0].Reason), "lovelace") {
+		t.Fatalf("held changes %+v, want the contact held for review without personal data", held)
 	}
 }
 
@@ -290,24 +290,36 @@ func TestDeletePolicies(t *testing.T) {
 	}
 }
 
+// Changes of a connection that is not syncing are held as deferred, with
+// the reason, and cost no API call; nothing else of the connection moves.
 func TestConnectionNotSyncing(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	pid := e.pdAdd(pipedrive.PersonInput{Name: ptr("Ada")})
-	if _, err := e.st.UpdateConnection(e.ctx, e.conn.ID, func(c *store.Connection) error {
-		c.Status, c.GoogleSyncToken, c.PipedriveCheckpoint = store.StatusPaused, "token", e.clock().Add(time.Hour)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	before := e.traffic()
-	e.apply(pd, pid, queue.Upsert)
-	e.apply(gg, "people/c1", queue.Upsert)
-	if d := e.traffic().sub(before); d.gReads+d.gWrites+d.pCall != 0 {
-		t.Fatalf("a paused connection was synced: %+v", d)
-	}
-	c := e.connection()
-	if c.GoogleSyncToken != "" || !c.PipedriveCheckpoint.Before(e.clock()) {
-		t.Fatalf("not marked for re-listing: token %q checkpoint %v", c.GoogleSyncToken, c.PipedriveCheckpoint)
+	for _, tc := range []struct {
+		status store.Status
+		code   string
+	}{{store.StatusPaused, "paused"}, {store.StatusNeedsReauth, "reauth_google"}, {store.StatusError, "error"}, {store.StatusSetup, "setup"}} {
+		t.Run(string(tc.status), func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			pid := e.pdAdd(pipedrive.PersonInput{Name: ptr("Ada")})
+			e.setStatus(tc.status)
+			before := e.traffic()
+			e.apply(pd, pid, queue.Delete)
+			e.apply(gg, "people/c1", queue.Upsert)
+			if d := e.traffic().sub(before); d.gReads+d.gWrites+d.pCall != 0 {
+				t.Fatalf("a %s connection was synced: %+v", tc.status, d)
+			}
+			held := e.held(store.HeldDeferred)
+			if len(held) != 2 {
+				t.Fatalf("held %+v, want both changes deferred", held)
+			}
+			for _, h := range held {
+				if h.Code != tc.code || h.Reason == "" {
+					t.Errorf("held %+v, want code %s with a reason", h, tc.code)
+				}
+				if h.ObjectID == pid && h.ChangeKind != string(queue.Delete) {
+					t.Errorf("the deferred delete was kept as %s", h.ChangeKind)
+				}
+			}
+		})
 	}
 }
 

@@ -211,11 +211,13 @@ func ready(c *store.Connection) string {
 	return ""
 }
 
-// setLive sets c live and due for polling now.
+// setLive sets c live and due for polling now; the changes held while it
+// was not syncing are due too (the poller publishes them again).
 func (s *Service) setLive(c *store.Connection) {
+	now := s.now()
 	c.Status = store.StatusLive
-	c.StatusReason = ""
-	c.PollDueAt = s.now()
+	c.StatusReason, c.PauseReason = "", ""
+	c.PollDueAt, c.HeldDueAt = now, now
 }
 
 // newSecret returns 32 random bytes, base64url.
@@ -280,16 +282,19 @@ func (s *Service) Pause(ctx context.Context, connID string) (*store.Connection, 
 			return userErr(ErrNotAllowed, nil, "Only a running sync can be paused.")
 		}
 		c.Status = store.StatusPaused
-		c.StatusReason = "Paused by you."
+		c.StatusReason, c.PauseReason = "Paused by you.", store.PauseUser
 		c.PollDueAt = time.Time{}
 		return nil
 	})
 }
 
 // Resume restarts a paused (or failed) connection: it makes sure our
-// webhooks are registered, then sets it live and due now. A connection that
-// needs re-authorization must be reconnected instead (ConnectGoogle or a
-// Pipedrive connect resumes it).
+// webhooks are registered, then sets it live and due now; the changes held
+// meanwhile are applied. Deletes held by the mass-delete brake stay held
+// until the user confirms or restores them (ConfirmDeletes,
+// RestoreDeletes); further deletes are held too until then. A connection
+// that needs re-authorization must be reconnected instead (ConnectGoogle or
+// a Pipedrive connect resumes it).
 func (s *Service) Resume(ctx context.Context, connID string) (*store.Connection, error) {
 	c, err := s.Get(ctx, connID)
 	if err != nil {
@@ -316,9 +321,16 @@ func (s *Service) Resume(ctx context.Context, connID string) (*store.Connection,
 	})
 }
 
-// resumeAfterReauth is applied when an account was connected again.
-func (s *Service) resumeAfterReauth(c *store.Connection) {
-	if c.Status != store.StatusNeedsReauth {
+// resumeAfterReauth is applied when the account of one side (google, else
+// Pipedrive) was connected again: it clears only that side's re-auth
+// mark, and the connection syncs again once no account needs it.
+func (s *Service) resumeAfterReauth(c *store.Connection, google bool) {
+	if google {
+		c.ReauthGoogle = false
+	} else {
+		c.ReauthPipedrive = false
+	}
+	if c.Status != store.StatusNeedsReauth || c.ReauthGoogle || c.ReauthPipedrive {
 		return
 	}
 	if ready(c) == "" && len(c.WebhookIDs) > 0 {

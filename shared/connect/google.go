@@ -115,7 +115,7 @@ func (s *Service) ConnectGoogle(ctx context.Context, owner, connID, refreshToken
 			return mismatchGoogle()
 		}
 		c.GoogleAccount = me.ResourceName // GoogleSyncToken is kept on purpose
-		s.resumeAfterReauth(c)
+		s.resumeAfterReauth(c, true)
 		return nil
 	})
 }

@@ -121,7 +121,7 @@ func (s *Service) connectPipedrive(ctx context.Context, owner, connID string, cr
 		}
 		c.PipedriveUserID, c.PipedriveCompanyID = cr.me.ID, cr.me.CompanyID
 		c.PipedriveAPIDomain, c.PipedriveAuth = cr.domain, cr.auth
-		s.resumeAfterReauth(c)
+		s.resumeAfterReauth(c, false)
 		return nil
 	})
 }

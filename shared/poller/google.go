@@ -91,23 +91,26 @@ func (p *Poller) pollGoogle(ctx context.Context, conn *store.Connection, g *goog
 	if err != nil {
 		return err
 	}
-	braked, usedConfirmation, err := p.checkBrake(ctx, conn.ID, len(plan.deletes))
-	if err != nil {
-		return err
-	}
-	if braked != nil {
-		plan.deletes = nil
+	// The empty-side guard, on every poll that would delete: the group
+	// suddenly shows nobody while links exist. Far more likely a wrong or
+	// emptied group than the user deleting every contact, so the deletes
+	// are held for the user and the connection pauses.
+	if len(plan.deletes) > 0 {
+		empty, links, err := p.groupEmpty(ctx, conn, g)
+		if err != nil {
+			return err
+		}
+		if empty {
+			reason := fmt.Sprintf("Paused: the Google group lists no contacts while %d are linked, so nothing was deleted in Pipedrive. "+
+				"If the group was emptied on purpose, confirm the deletes on the settings page; otherwise restore them.", links)
+			if err := p.holdEmptySide(ctx, conn.ID, queue.Google, plan.deletes, queue.Delete, store.PauseEmptyGoogle, reason); err != nil {
+				return err
+			}
+			plan.deletes = nil
+		}
 	}
 	if err := p.publishGoogle(ctx, conn.ID, plan); err != nil {
 		return err
-	}
-	if braked != nil {
-		return braked // token not saved: the deletes come back after the confirmation
-	}
-	if usedConfirmation {
-		if err := p.store.ClearConfirmedDeletes(ctx, conn.ID); err != nil {
-			return err
-		}
 	}
 	now := p.now()
 	saved := false
@@ -126,6 +129,49 @@ func (p *Poller) pollGoogle(ctx context.Context, conn *store.Connection, g *goog
 	log.Info("poller: Google polled", "full", full, "listed", len(entries),
 		"upserts", len(plan.upserts), "deletes", len(plan.deletes), "token_saved", saved)
 	return nil
+}
+
+// groupEmpty reports whether the group has no member while links exist,
+// and how many links there are.
+func (p *Poller) groupEmpty(ctx context.Context, conn *store.Connection, g *google.Client) (bool, int64, error) {
+	grp, err := g.GetGroup(ctx, conn.GoogleGroup, 0)
+	if errors.Is(err, google.ErrNotFound) {
+		return false, 0, groupGone
+	}
+	if err != nil {
+		return false, 0, fmt.Errorf("read Google group: %w", err)
+	}
+	if grp.MemberCount > 0 {
+		return false, 0, nil
+	}
+	links, err := p.store.CountLinks(ctx, conn.ID)
+	if err != nil {
+		return false, 0, err
+	}
+	return syncplan.CheckEmptySide(syncplan.Google, int(links), 0) != nil, links, nil
+}
+
+// holdEmptySide holds the changes of records a side no longer shows as
+// braked deletes (the user confirms or restores them) and pauses the
+// connection with the given reason: the empty-side guard.
+func (p *Poller) holdEmptySide(ctx context.Context, connID string, side queue.Side, ids []string, kind queue.Kind, pause, reason string) error {
+	now := p.now()
+	for _, id := range ids {
+		if err := p.store.Hold(ctx, connID, store.HeldChange{
+			Side: string(side), ObjectID: id, ChangeKind: string(kind), Kind: store.HeldBrake, Code: "empty_side",
+			Reason: "the other side suddenly showed no contacts at all", FirstAt: now, LastAt: now,
+		}); err != nil {
+			return err
+		}
+	}
+	logging.FromContext(ctx).Warn("poller: empty-side guard: deletes held, connection paused", "side", string(side), "held", len(ids))
+	return p.update(ctx, connID, func(c *store.Connection) {
+		if c.BrakeTrippedAt.IsZero() {
+			c.BrakeTrippedAt = now
+		}
+		c.Status, c.StatusReason, c.PauseReason, c.PollDueAt = store.StatusPaused, reason, pause, time.Time{}
+		c.AddError(now, reason)
+	})
 }
 
 func (p *Poller) publishGoogle(ctx context.Context, connID string, plan googlePlan) error {
@@ -281,12 +327,6 @@ func (p *Poller) reconcile(ctx context.Context, conn *store.Connection, g *googl
 	if err != nil {
 		return plan, err
 	}
-	// The empty-side guard: the group shows nobody while links exist.
-	if err := syncplan.CheckEmptySide(syncplan.Google, len(linked), len(listed)+len(members)); err != nil {
-		return plan, &pauseError{reason: fmt.Sprintf(
-			"Paused: the Google group lists no contacts while %d are linked, so nothing was deleted. "+
-				"If the group was emptied on purpose, resume on the settings page to continue.", len(linked))}
-	}
 	for _, n := range absent {
 		if !members[n] {
 			plan.deletes = append(plan.deletes, n)
@@ -295,10 +335,14 @@ func (p *Poller) reconcile(ctx context.Context, conn *store.Connection, g *googl
 	return plan, nil
 }
 
+// groupGone pauses a connection whose group no longer exists.
+var groupGone = &pauseError{why: store.PauseGroupGone,
+	reason: "Paused: the chosen Google contact group no longer exists, so nothing was deleted. Choose a group on the settings page."}
+
 // groupMembers returns the group's members as Google holds them now. A
 // group that no longer exists pauses the connection.
 func groupMembers(ctx context.Context, g *google.Client, group string) (map[string]bool, error) {
-	gone := &pauseError{reason: "Paused: the chosen Google contact group no longer exists, so nothing was deleted. Choose a group on the settings page."}
+	gone := groupGone
 	grp, err := g.GetGroup(ctx, group, 0)
 	if errors.Is(err, google.ErrNotFound) {
 		return nil, gone
@@ -322,39 +366,4 @@ func groupMembers(ctx context.Context, g *google.Client, group string) (map[stri
 		members[m] = true
 	}
 	return members, nil
-}
-
-// ConfirmationTTL is how long a user's confirmation of a mass delete
-// (store.ConfirmDeletes) stays valid.
-const ConfirmationTTL = 24 * time.Hour
-
-// checkBrake applies the mass-delete brake to one poll's deletes. braked is
-// the pause to apply (deletes must not be published); usedConfirmation says
-// the user's confirmation let them through and must be consumed.
-func (p *Poller) checkBrake(ctx context.Context, connID string, deletes int) (braked error, usedConfirmation bool, err error) {
-	if deletes == 0 {
-		return nil, false, nil
-	}
-	n, err := p.store.CountLinks(ctx, connID)
-	if err != nil {
-		return nil, false, err
-	}
-	var mde *syncplan.MassDeleteError
-	if !errors.As(p.brake.Check(int(n), deletes), &mde) {
-		return nil, false, nil
-	}
-	confirmed, at, err := p.store.ConfirmedDeletes(ctx, connID)
-	if err != nil {
-		return nil, false, err
-	}
-	// A confirmation is for the deletes the user was shown, not for any
-	// mass delete weeks later.
-	if confirmed >= deletes && p.now().Sub(at) < ConfirmationTTL {
-		logging.FromContext(ctx).Info("poller: mass delete confirmed by the user", "deletes", deletes)
-		return nil, true, nil
-	}
-	return &pauseError{reason: fmt.Sprintf(
-		"Paused: %d contacts were deleted or removed from the group in Google, more than the safety limit of %d of %d linked contacts. "+
-			"Nothing was deleted in Pipedrive. If this is intended, confirm the deletes on the settings page; otherwise restore the contacts in Google and resume.",
-		mde.Deletes, mde.Limit, mde.Links)}, false, nil
 }

@@ -10,9 +10,7 @@ import (
 	people "google.golang.org/api/people/v1"
 
 	"github.com/contactsync/contactsync/shared/google/googlefake"
-	"github.com/contactsync/contactsync/shared/poller"
 	"github.com/contactsync/contactsync/shared/store"
-	"github.com/contactsync/contactsync/shared/syncplan"
 )
 
 func up(rn string) string  { return "upsert google " + rn + " poll" }
@@ -197,92 +195,63 @@ func TestEmptySideGuard(t *testing.T) {
 		t.Fatalf("empty side published %v", got)
 	}
 	got := e.get(c)
-	if got.Status != store.StatusPaused || !strings.Contains(got.StatusReason, "lists no contacts") || !got.PollDueAt.IsZero() {
-		t.Fatalf("status %s, reason %q, due %v: want paused with a reason and no due time", got.Status, got.StatusReason, got.PollDueAt)
+	if got.Status != store.StatusPaused || got.PauseReason != store.PauseEmptyGoogle ||
+		!strings.Contains(got.StatusReason, "lists no contacts") || !got.PollDueAt.IsZero() || got.BrakeTrippedAt.IsZero() {
+		t.Fatalf("status %s (%s), reason %q, due %v: want paused by the guard with a reason and no due time", got.Status, got.PauseReason, got.StatusReason, got.PollDueAt)
 	}
-	if got.GoogleSyncToken != old {
-		t.Fatal("sync token saved while paused")
+	// the deletes are held for the user's decision, not lost: the token
+	// moves on and the next poll does not find them again
+	if got.GoogleSyncToken == old {
+		t.Fatal("sync token not saved though the deletes are held")
+	}
+	if held := e.heldDeletes(c); len(held) != 3 {
+		t.Fatalf("held %v, want the 3 deletes held by the guard", held)
 	}
 	if len(got.LastErrors) == 0 {
 		t.Fatal("no error shown on the status page")
 	}
 }
 
-func TestMassDeleteBrake(t *testing.T) {
+// The guard also runs on delta polls: a group emptied over two polls
+// deletes what the first poll saw (fewer than the whole group) and holds
+// the rest instead of emptying Pipedrive.
+func TestEmptySideGuardOnDeltaPolls(t *testing.T) {
 	e := newEnv(t)
 	c := e.newConn()
 	var ps []string
-	for i := range 20 {
+	for i := range 11 {
 		p := e.seed(c, fmt.Sprint("P", i), true)
+		e.link(c, p, fmt.Sprint(i+1))
 		ps = append(ps, p.ResourceName)
 	}
 	e.mustPoll(c)
 	e.changes()
-	for i, p := range e.peopleByName(c, ps...) {
-		e.link(c, p, fmt.Sprint(i+1))
-	}
-	// 15 of 20 linked contacts deleted (limit: max(20 % of 20, 10) = 10),
-	// one edited.
-	for _, rn := range ps[:15] {
-		if err := e.gfake.DeleteContact(c.email, rn); err != nil {
-			t.Fatal(err)
+	remove := func(rns []string) {
+		for _, rn := range rns {
+			if err := e.gfake.SetMembership(c.email, rn, c.group, false); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	e.edit(c, ps[19], "Edited")
-	old := e.get(c).GoogleSyncToken
-
+	remove(ps[:6])
 	e.mustPoll(c)
-	if d := cmp.Diff(want(up(ps[19])), e.changes()); d != "" {
-		t.Fatalf("braked poll (-want +got):\n%s", d)
+	if got := e.changes(); len(got) != 6 {
+		t.Fatalf("first poll published %v, want the 6 removals", got)
 	}
-	got := e.get(c)
-	if got.Status != store.StatusPaused || !strings.Contains(got.StatusReason, "confirm") || got.GoogleSyncToken != old {
-		t.Fatalf("status %s, reason %q, token saved %v: want paused asking to confirm, token kept", got.Status, got.StatusReason, got.GoogleSyncToken != old)
-	}
-
-	// The user confirms; the settings page resumes the connection.
-	if err := e.st.ConfirmDeletes(e.ctx, c.ID, 15); err != nil {
-		t.Fatal(err)
-	}
-	e.resume(c)
-	e.mustPoll(c)
-	var wantDeletes []string
-	for _, rn := range ps[:15] {
-		wantDeletes = append(wantDeletes, del(rn))
-	}
-	if d := cmp.Diff(want(append(wantDeletes, up(ps[19]))...), e.changes()); d != "" {
-		t.Fatalf("confirmed poll (-want +got):\n%s", d)
-	}
-	if got := e.get(c).GoogleSyncToken; got == old {
-		t.Fatal("token not saved after the confirmed deletes")
-	}
-	if n, _, _ := e.st.ConfirmedDeletes(e.ctx, c.ID); n != 0 {
-		t.Fatalf("confirmation not consumed: %d left", n)
-	}
-}
-
-func TestBrakeLimitIsConfigurable(t *testing.T) {
-	e := newEnv(t)
-	e.p = e.newPollerWith(syncplan.Brake{Share: 0.2, Min: 1})
-	c := e.newConn()
-	a, b := e.seed(c, "A", true), e.seed(c, "B", true)
-	e.mustPoll(c)
-	e.changes()
-	e.link(c, a, "1")
-	e.link(c, b, "2")
-	for _, p := range []string{a.ResourceName, b.ResourceName} {
-		if err := e.gfake.DeleteContact(c.email, p); err != nil {
-			t.Fatal(err)
-		}
-	}
+	remove(ps[6:])
 	e.mustPoll(c)
 	if got := e.changes(); len(got) != 0 {
-		t.Fatalf("braked poll published %v", got)
+		t.Fatalf("the poll that emptied the group published %v", got)
 	}
-	if got := e.get(c); got.Status != store.StatusPaused {
-		t.Fatalf("status %s, want paused", got.Status)
+	if held := e.heldDeletes(c); len(held) != 5 {
+		t.Fatalf("held %v, want the last 5 removals", held)
+	}
+	if got := e.get(c); got.Status != store.StatusPaused || got.PauseReason != store.PauseEmptyGoogle {
+		t.Fatalf("status %s (%s), want paused by the empty-side guard", got.Status, got.PauseReason)
 	}
 }
+
+
 
 func TestRekeyedContactMovesItsLink(t *testing.T) {
 	e := newEnv(t)
@@ -424,41 +393,17 @@ func (e *env) resume(c *conn) {
 	}
 }
 
-func (e *env) newPollerWith(b syncplan.Brake) *poller.Poller {
-	return e.newPoller(func(cfg *poller.Config) { cfg.Brake = b })
+// heldDeletes lists c's changes held by the brake or the empty-side guard.
+func (e *env) heldDeletes(c *conn) []string {
+	e.t.Helper()
+	hs, err := e.st.HeldChanges(e.ctx, c.ID, store.HeldBrake, 1000)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, h := range hs {
+		out = append(out, h.Side+" "+h.ObjectID+" "+h.Code)
+	}
+	return out
 }
 
-func TestStaleConfirmationIgnored(t *testing.T) {
-	e := newEnv(t)
-	c := e.newConn()
-	var ps []string
-	for i := range 12 {
-		ps = append(ps, e.seed(c, fmt.Sprint("P", i), true).ResourceName)
-	}
-	e.mustPoll(c)
-	e.changes()
-	for i, p := range e.peopleByName(c, ps...) {
-		e.link(c, p, fmt.Sprint(i+1))
-	}
-	for _, rn := range ps[:11] {
-		if err := e.gfake.DeleteContact(c.email, rn); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.mustPoll(c)
-	if got := e.get(c); got.Status != store.StatusPaused {
-		t.Fatalf("status %s, want paused", got.Status)
-	}
-	if err := e.st.ConfirmDeletes(e.ctx, c.ID, 11); err != nil {
-		t.Fatal(err)
-	}
-	e.clock.Advance(poller.ConfirmationTTL + time.Hour)
-	e.resume(c)
-	e.mustPoll(c)
-	if got := e.changes(); len(got) != 0 {
-		t.Fatalf("a day-old confirmation let deletes through: %v", got)
-	}
-	if got := e.get(c); got.Status != store.StatusPaused {
-		t.Fatalf("status %s, want paused again", got.Status)
-	}
-}

@@ -22,10 +22,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
-	"google.golang.org/api/googleapi"
 
 	"github.com/contactsync/contactsync/shared/account"
 	"github.com/contactsync/contactsync/shared/google"
@@ -33,7 +31,6 @@ import (
 	"github.com/contactsync/contactsync/shared/pipedrive"
 	"github.com/contactsync/contactsync/shared/queue"
 	"github.com/contactsync/contactsync/shared/store"
-	"github.com/contactsync/contactsync/shared/syncplan"
 )
 
 // Publisher is what the poller publishes through (*queue.Publisher).
@@ -77,8 +74,9 @@ type Config struct {
 	// SafetyNetInterval is how often a connection's Pipedrive persons are
 	// listed with updated_since (SPEC section 4: default 10 minutes).
 	SafetyNetInterval time.Duration
-	// Brake is the mass-delete brake (zero: syncplan.DefaultBrake).
-	Brake syncplan.Brake
+	// DeadLetters is the changes topic's dead-letter hold subscription
+	// (optional: without it dead letters stay in the subscription).
+	DeadLetters DeadLetterSource
 	// Now is the clock (nil: time.Now in UTC).
 	Now func() time.Time
 }
@@ -93,7 +91,7 @@ type Poller struct {
 	changesTopic string
 	interval     time.Duration
 	safetyNet    time.Duration
-	brake        syncplan.Brake
+	deadLetters  DeadLetterSource
 	now          func() time.Time
 }
 
@@ -110,10 +108,7 @@ func New(cfg Config) (*Poller, error) {
 	p := &Poller{
 		store: cfg.Store, pub: cfg.Publisher, accounts: cfg.Accounts, webhooks: cfg.Webhooks,
 		pollsTopic: cfg.PollsTopic, changesTopic: cfg.ChangesTopic,
-		interval: cfg.PollInterval, safetyNet: cfg.SafetyNetInterval, brake: cfg.Brake, now: cfg.Now,
-	}
-	if p.brake == (syncplan.Brake{}) {
-		p.brake = syncplan.DefaultBrake
+		interval: cfg.PollInterval, safetyNet: cfg.SafetyNetInterval, deadLetters: cfg.DeadLetters, now: cfg.Now,
 	}
 	if p.now == nil {
 		p.now = func() time.Time { return time.Now().UTC() }
@@ -155,24 +150,30 @@ func (p *Poller) PollOne(ctx context.Context, req queue.PollRequest) error {
 	}
 	clients, err := p.accounts.Open(ctx, conn)
 	if errors.Is(err, account.ErrNotConnected) {
-		return p.needsReauth(ctx, conn.ID, "An account's stored authorization is missing; connect Google and Pipedrive again on the settings page.")
+		return p.needsReauth(ctx, conn.ID, !errors.Is(err, account.ErrNoPipedrive),
+			"An account's stored authorization is missing; connect it again on the settings page.")
 	}
 	if err != nil {
 		return fmt.Errorf("poller.PollOne: open accounts: %w", err)
 	}
 
+	hErr := p.republishHeld(ctx, conn)
 	gErr := p.pollGoogle(ctx, conn, clients.Google)
-	if stop, err := p.settle(ctx, conn.ID, gErr); stop {
+	if stop, err := p.settle(ctx, conn, gErr); stop {
 		return err
 	}
-	var sErr error
+	var sErr, rErr error
 	if p.safetyNetDue(conn) {
 		sErr = p.runSafetyNet(ctx, conn, clients.Pipedrive)
-		if stop, err := p.settle(ctx, conn.ID, sErr); stop {
+		if stop, err := p.settle(ctx, conn, sErr); stop {
+			return err
+		}
+		rErr = p.reconcilePipedrive(ctx, conn, clients.Pipedrive)
+		if stop, err := p.settle(ctx, conn, rErr); stop {
 			return err
 		}
 	}
-	if err := errors.Join(gErr, sErr); err != nil {
+	if err := errors.Join(hErr, gErr, sErr, rErr); err != nil {
 		return fmt.Errorf("poller.PollOne: %w", err)
 	}
 	log.Info("poller: polled")
@@ -180,53 +181,56 @@ func (p *Poller) PollOne(ctx context.Context, req queue.PollRequest) error {
 }
 
 // pauseError asks PollOne to pause the connection with a plain-words reason.
-type pauseError struct{ reason string }
+type pauseError struct{ why, reason string }
 
 func (e *pauseError) Error() string { return "poller: paused: " + e.reason }
 
 // settle turns a terminal outcome (revoked grant, pause) into the
 // connection's state. stop says the poll must end here, with err.
-func (p *Poller) settle(ctx context.Context, connID string, err error) (stop bool, _ error) {
+func (p *Poller) settle(ctx context.Context, conn *store.Connection, err error) (stop bool, _ error) {
 	var pe *pauseError
 	switch {
 	case err == nil:
 		return false, nil
-	case errors.Is(err, google.ErrRevoked):
-		return true, p.needsReauth(ctx, connID, "Google access was revoked or has expired; reconnect Google on the settings page. Syncing is stopped until then.")
-	case errors.Is(err, pipedrive.ErrInvalidGrant) || errors.Is(err, pipedrive.ErrUnauthorized):
-		return true, p.needsReauth(ctx, connID, "Pipedrive access was revoked or has expired; reconnect Pipedrive on the settings page. Syncing is stopped until then.")
+	case google.Revoked(err):
+		return true, p.needsReauth(ctx, conn.ID, true, "Google access was revoked or has expired; reconnect Google on the settings page. Syncing is stopped until then; changes made meanwhile are kept.")
+	case pipedrive.Revoked(err) || pipedrive.Unauthorized(err) && conn.PipedriveAuth == account.PipedriveAPIToken:
+		// an API token that is refused was regenerated or removed: only
+		// the user can give us a new one
+		return true, p.needsReauth(ctx, conn.ID, false, "Pipedrive access was revoked or has expired; reconnect Pipedrive on the settings page. Syncing is stopped until then; changes made meanwhile are kept.")
 	case errors.As(err, &pe):
-		return true, p.pause(ctx, connID, pe.reason)
-	case unauthenticated(err):
-		// A revoked grant also kills the cached access token: drop the
-		// cached clients, so the retry refreshes and learns the truth.
-		p.accounts.Forget(connID)
+		return true, p.pause(ctx, conn.ID, pe.why, pe.reason)
+	case google.Unauthorized(err), pipedrive.Unauthorized(err):
+		// The access token was refused: drop the cached clients, so the
+		// retry refreshes it and learns whether the grant itself is gone.
+		p.accounts.Forget(conn.ID)
 	}
 	return false, nil
 }
 
-func unauthenticated(err error) bool {
-	var ge *googleapi.Error
-	return errors.As(err, &ge) && ge.Code == http.StatusUnauthorized
-}
-
-// needsReauth stops polling until the user reconnects.
-func (p *Poller) needsReauth(ctx context.Context, connID, reason string) error {
-	logging.FromContext(ctx).Warn("poller: authorization lost; connection needs re-auth")
+// needsReauth stops polling until the user reconnects the account (Google
+// when google, else Pipedrive).
+func (p *Poller) needsReauth(ctx context.Context, connID string, google bool, reason string) error {
+	logging.FromContext(ctx).Warn("poller: authorization lost; connection needs re-auth", "google", google)
 	p.accounts.Forget(connID)
 	now := p.now()
 	return p.update(ctx, connID, func(c *store.Connection) {
 		c.Status, c.StatusReason, c.PollDueAt = store.StatusNeedsReauth, reason, time.Time{}
+		if google {
+			c.ReauthGoogle = true
+		} else {
+			c.ReauthPipedrive = true
+		}
 		c.AddError(now, reason)
 	})
 }
 
 // pause stops polling until the user resumes.
-func (p *Poller) pause(ctx context.Context, connID, reason string) error {
-	logging.FromContext(ctx).Warn("poller: connection paused by a safety check")
+func (p *Poller) pause(ctx context.Context, connID, why, reason string) error {
+	logging.FromContext(ctx).Warn("poller: connection paused by a safety check", "why", why)
 	now := p.now()
 	return p.update(ctx, connID, func(c *store.Connection) {
-		c.Status, c.StatusReason, c.PollDueAt = store.StatusPaused, reason, time.Time{}
+		c.Status, c.StatusReason, c.PauseReason, c.PollDueAt = store.StatusPaused, reason, why, time.Time{}
 		c.AddError(now, reason)
 	})
 }

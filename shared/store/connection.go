@@ -29,6 +29,15 @@ const (
 // are applied and it is polled.
 func (s Status) Syncing() bool { return s == StatusLive || s == StatusFirstSync }
 
+// Why a connection is paused (Connection.PauseReason).
+const (
+	PauseUser           = "user"            // the user paused it
+	PauseBrake          = "brake"           // the mass-delete brake held deletes
+	PauseEmptyGoogle    = "empty_google"    // the group suddenly lists nobody
+	PauseEmptyPipedrive = "empty_pipedrive" // the user suddenly owns no person
+	PauseGroupGone      = "group_gone"      // the chosen group no longer exists
+)
+
 // ErrorEntry is one recent error in plain words, for the status page.
 type ErrorEntry struct {
 	At      time.Time `firestore:"at"`
@@ -57,6 +66,23 @@ type Connection struct {
 	// CredentialsVersion is bumped with every stored credential (PutSecret):
 	// clients cached by an instance for an older version are stale.
 	CredentialsVersion int64 `firestore:"credentials_version,omitempty"`
+	// ReauthGoogle and ReauthPipedrive say which account must be connected
+	// again while the status is needs_reauth; connecting one never clears
+	// the other.
+	ReauthGoogle    bool `firestore:"reauth_google,omitempty"`
+	ReauthPipedrive bool `firestore:"reauth_pipedrive,omitempty"`
+	// PauseReason says who paused the connection: PauseUser, PauseBrake, …
+	PauseReason string `firestore:"pause_reason,omitempty"`
+	// DeleteWindow holds the times of the destructive writes (deletes,
+	// group removals) of the mass-delete brake's sliding window.
+	DeleteWindow []time.Time `firestore:"delete_window,omitempty"`
+	// BrakeTrippedAt is set while deletes held by the brake await the
+	// user's Confirm or Restore; every further delete is held meanwhile.
+	BrakeTrippedAt time.Time `firestore:"brake_tripped_at,omitempty"`
+	// GoogleHolder is the function instance that last made Google calls for
+	// this connection's user; another instance taking over starts with an
+	// empty rate-limit bucket (see applier).
+	GoogleHolder string `firestore:"google_holder,omitempty"`
 
 	GoogleAccount   string `firestore:"google_account,omitempty"`
 	GoogleGroup     string `firestore:"google_group,omitempty"`
@@ -71,6 +97,12 @@ type Connection struct {
 	// LastSafetyNetAt is when the poller last listed the user's Pipedrive
 	// persons with updated_since to catch changes whose webhook was lost.
 	LastSafetyNetAt time.Time `firestore:"last_safety_net_at,omitempty"`
+	// HeldDueAt is the earliest time a held change is due to be published
+	// again (zero: none is); the poller looks at held changes only then.
+	HeldDueAt time.Time `firestore:"held_due_at,omitempty"`
+	// LastReconcileAt is when the poller last compared the linked Pipedrive
+	// persons with the ones the user owns (lost deletes and owner changes).
+	LastReconcileAt time.Time `firestore:"last_reconcile_at,omitempty"`
 
 	Counts     map[string]int64 `firestore:"counts,omitempty"`
 	LastErrors []ErrorEntry     `firestore:"last_errors,omitempty"`
@@ -185,7 +217,7 @@ func (s *Store) collect(it *firestore.DocumentIterator) ([]*Connection, error) {
 }
 
 // DeleteConnection removes the connection with its secrets, links (with
-// their history) and brake confirmation. It deletes nothing on either side of the sync.
+// their history), held changes and failure counts. It deletes nothing on either side of the sync.
 func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 	ref := s.conn(id)
 	bw := s.fs.BulkWriter(ctx)
@@ -195,7 +227,7 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 		jobs = append(jobs, j)
 		return err
 	}
-	for _, col := range []string{colSecrets, colLinks, colBrake} {
+	for _, col := range []string{colSecrets, colLinks, colHeld, colAttempts} {
 		refs, err := ref.Collection(col).DocumentRefs(ctx).GetAll()
 		if err != nil {
 			return fmt.Errorf("store.DeleteConnection: list %s: %w", col, err)

@@ -186,13 +186,22 @@ func (s *Store) DeleteLink(ctx context.Context, connID string, l *Link) error {
 // CountLinks counts a connection's links with an aggregation query (one
 // read per 1000 entries, not one per link).
 func (s *Store) CountLinks(ctx context.Context, connID string) (int64, error) {
-	res, err := s.links(connID).NewAggregationQuery().WithCount("n").Get(ctx)
+	n, err := count(ctx, s.links(connID).Query)
 	if err != nil {
 		return 0, fmt.Errorf("store.CountLinks: %w", err)
 	}
+	return n, nil
+}
+
+// count runs a count aggregation.
+func count(ctx context.Context, q firestore.Query) (int64, error) {
+	res, err := q.NewAggregationQuery().WithCount("n").Get(ctx)
+	if err != nil {
+		return 0, err
+	}
 	v, ok := res["n"]
 	if !ok {
-		return 0, errors.New("store.CountLinks: no count in result")
+		return 0, errors.New("no count in result")
 	}
 	switch n := v.(type) {
 	case int64:
@@ -201,6 +210,6 @@ func (s *Store) CountLinks(ctx context.Context, connID string) (int64, error) {
 		if pv, ok := v.(interface{ GetIntegerValue() int64 }); ok {
 			return pv.GetIntegerValue(), nil
 		}
-		return 0, fmt.Errorf("store.CountLinks: unexpected count type %T", v)
+		return 0, fmt.Errorf("unexpected count type %T", v)
 	}
 }

@@ -62,9 +62,10 @@ type LinkRef struct {
 	PipedriveVersion string `firestore:"pipedrive_version,omitempty"`
 	GoogleVersion    string `firestore:"google_version,omitempty"`
 	Pending          string `firestore:"pending,omitempty"`
+	Parked           string `firestore:"parked,omitempty"`
 }
 
-var linkRefFields = []string{"pipedrive_id", "google_id", "pipedrive_version", "google_version", "pending"}
+var linkRefFields = []string{"pipedrive_id", "google_id", "pipedrive_version", "google_version", "pending", "parked"}
 
 // maxIn is Firestore's limit on the values of one "in" filter.
 const maxIn = 30
@@ -111,6 +112,16 @@ func (s *Store) GoogleLinkRefs(ctx context.Context, connID string) ([]LinkRef, e
 	refs, err := collectLinkRefs(s.links(connID).Where("google_id", ">", "").Select(linkRefFields...).Documents(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("store.GoogleLinkRefs: %w", err)
+	}
+	return refs, nil
+}
+
+// PipedriveLinkRefs returns every link of the connection that has a
+// Pipedrive person (for the reconciliation with the persons the user owns).
+func (s *Store) PipedriveLinkRefs(ctx context.Context, connID string) ([]LinkRef, error) {
+	refs, err := collectLinkRefs(s.links(connID).Where("pipedrive_id", ">", "").Select(linkRefFields...).Documents(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("store.PipedriveLinkRefs: %w", err)
 	}
 	return refs, nil
 }
@@ -163,60 +174,4 @@ func (s *Store) RekeyGoogleLink(ctx context.Context, connID, linkID, oldName, ne
 		return false, fmt.Errorf("store.RekeyGoogleLink: %w", err)
 	}
 	return moved, nil
-}
-
-// The mass-delete brake's confirmation: when a poll would delete more than
-// the brake allows, the connection pauses; the user confirms on the settings
-// page (ConfirmDeletes), and the next poll may then make up to that many
-// deletes once. Layout: connections/{id}/brake/confirmation.
-const (
-	colBrake        = "brake"
-	docConfirmation = "confirmation"
-)
-
-type deleteConfirmation struct {
-	UpTo int       `firestore:"up_to"`
-	At   time.Time `firestore:"at"`
-}
-
-func (s *Store) confirmationRef(connID string) *firestore.DocumentRef {
-	return s.conn(connID).Collection(colBrake).Doc(docConfirmation)
-}
-
-// ConfirmDeletes records that the user allows the next poll to make up to
-// upTo deletes despite the mass-delete brake.
-func (s *Store) ConfirmDeletes(ctx context.Context, connID string, upTo int) error {
-	if upTo <= 0 {
-		return errors.New("store.ConfirmDeletes: upTo must be positive")
-	}
-	if _, err := s.confirmationRef(connID).Set(ctx, deleteConfirmation{UpTo: upTo, At: time.Now().UTC()}); err != nil {
-		return fmt.Errorf("store.ConfirmDeletes: %w", err)
-	}
-	return nil
-}
-
-// ConfirmedDeletes returns how many deletes the user confirmed and when
-// (0: none).
-func (s *Store) ConfirmedDeletes(ctx context.Context, connID string) (upTo int, at time.Time, err error) {
-	snap, err := s.confirmationRef(connID).Get(ctx)
-	if notFound(err) {
-		return 0, time.Time{}, nil
-	}
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("store.ConfirmedDeletes: %w", err)
-	}
-	var c deleteConfirmation
-	if err := snap.DataTo(&c); err != nil {
-		return 0, time.Time{}, fmt.Errorf("store.ConfirmedDeletes: %w", err)
-	}
-	return c.UpTo, c.At, nil
-}
-
-// ClearConfirmedDeletes consumes the confirmation (after the deletes were
-// published).
-func (s *Store) ClearConfirmedDeletes(ctx context.Context, connID string) error {
-	if _, err := s.confirmationRef(connID).Delete(ctx); err != nil && !notFound(err) {
-		return fmt.Errorf("store.ClearConfirmedDeletes: %w", err)
-	}
-	return nil
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -99,29 +100,107 @@ func TestLinkRefLookupsAndRekey(t *testing.T) {
 	}
 }
 
-func TestDeleteConfirmation(t *testing.T) {
+func TestHeldChanges(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	conn, err := s.CreateConnection(ctx, &store.Connection{Status: store.StatusPaused})
+	conn, err := s.CreateConnection(ctx, &store.Connection{Status: store.StatusLive})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _, err := s.ConfirmedDeletes(ctx, conn); err != nil || n != 0 {
-		t.Fatalf("ConfirmedDeletes = %d, %v", n, err)
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	hold := func(side, id, kind, code string, at time.Time) {
+		t.Helper()
+		if err := s.Hold(ctx, conn, store.HeldChange{Side: side, ObjectID: id, ChangeKind: "delete", Kind: kind, Code: code,
+			Reason: "r", FirstAt: at, LastAt: at}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := s.ConfirmDeletes(ctx, conn, 0); err == nil {
-		t.Fatal("confirmed zero deletes")
+	hold("pipedrive", "7", store.HeldBrake, "brake", t0)
+	hold("google", "people/c1", store.HeldDeferred, "paused", t0)
+	// a deferred change never hides a braked delete of the same record
+	hold("pipedrive", "7", store.HeldDeferred, "paused", t0.Add(time.Minute))
+	// a higher kind replaces a lower one, keeping the first time
+	hold("google", "people/c1", store.HeldFailed, "permanent", t0.Add(2*time.Minute))
+
+	all, err := s.HeldChanges(ctx, conn, "", 10)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("HeldChanges = %+v, %v", all, err)
 	}
-	if err := s.ConfirmDeletes(ctx, conn, 12); err != nil {
+	byID := map[string]store.HeldChange{}
+	for _, h := range all {
+		byID[h.ID] = h
+	}
+	if h := byID[store.HeldKey("pipedrive", "7")]; h.Kind != store.HeldBrake || !h.LastAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("braked delete became %+v", h)
+	}
+	if h := byID[store.HeldKey("google", "people/c1")]; h.Kind != store.HeldFailed || !h.FirstAt.Equal(t0) {
+		t.Errorf("held change %+v, want failed since %v", h, t0)
+	}
+	if n, err := s.CountHeld(ctx, conn, store.HeldBrake); err != nil || n != 1 {
+		t.Fatalf("CountHeld(brake) = %d, %v", n, err)
+	}
+
+	// nothing is due until released; a release with a decision is due then
+	if due, err := s.DueHeld(ctx, conn, t0.Add(time.Hour), 10); err != nil || len(due) != 0 {
+		t.Fatalf("DueHeld before release = %+v, %v", due, err)
+	}
+	if n, err := s.ReleaseHeld(ctx, conn, store.HeldBrake, nil, "confirm", t0.Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("ReleaseHeld = %d, %v", n, err)
+	}
+	due, err := s.DueHeld(ctx, conn, t0.Add(time.Hour), 10)
+	if err != nil || len(due) != 1 || due[0].Decision != "confirm" || due[0].ObjectID != "7" {
+		t.Fatalf("DueHeld = %+v, %v", due, err)
+	}
+	if due, _ := s.DueHeld(ctx, conn, t0.Add(30*time.Minute), 10); len(due) != 0 {
+		t.Fatalf("released for later but due now: %+v", due)
+	}
+	if err := s.DeleteHeld(ctx, conn, due[0].ID, "no-such"); err != nil {
 		t.Fatal(err)
 	}
-	if n, at, err := s.ConfirmedDeletes(ctx, conn); err != nil || n != 12 || time.Since(at) > time.Minute {
-		t.Fatalf("ConfirmedDeletes = %d, %v, %v", n, at, err)
+	if n, _ := s.CountHeld(ctx, conn, ""); n != 1 {
+		t.Fatalf("%d held after delete, want 1", n)
 	}
-	if err := s.ClearConfirmedDeletes(ctx, conn); err != nil {
+	if err := s.Hold(ctx, conn, store.HeldChange{Side: "pipedrive", ObjectID: "1", Kind: "nonsense"}); err == nil {
+		t.Fatal("a held change of an unknown kind was stored")
+	}
+}
+
+func TestCountFailure(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	conn, _ := s.CreateConnection(ctx, &store.Connection{})
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i, at := range []time.Time{t0, t0.Add(time.Minute), t0.Add(10 * time.Minute)} {
+		if n, err := s.CountFailure(ctx, conn, "pipedrive", "5", at); err != nil || n != i+1 {
+			t.Fatalf("failure %d counted %d, %v", i+1, n, err)
+		}
+	}
+	// failures more than an hour after the first start a new count
+	if n, _ := s.CountFailure(ctx, conn, "pipedrive", "5", t0.Add(2*time.Hour)); n != 1 {
+		t.Fatalf("a failure two hours later counted %d, want 1", n)
+	}
+	if err := s.ClearFailures(ctx, conn, "pipedrive", "5"); err != nil {
 		t.Fatal(err)
 	}
-	if n, _, _ := s.ConfirmedDeletes(ctx, conn); n != 0 {
-		t.Fatalf("confirmation left after clear: %d", n)
+	if n, _ := s.CountFailure(ctx, conn, "pipedrive", "5", t0.Add(2*time.Hour)); n != 1 {
+		t.Fatalf("after clearing counted %d, want 1", n)
+	}
+}
+
+func TestPutSecretBumpsCredentialsVersion(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	conn, _ := s.CreateConnection(ctx, &store.Connection{})
+	for want := int64(1); want <= 2; want++ {
+		if err := s.PutSecret(ctx, conn, store.SecretGoogle, []byte("sealed")); err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.GetConnection(ctx, conn)
+		if err != nil || c.CredentialsVersion != want {
+			t.Fatalf("credentials version %d, %v; want %d", c.CredentialsVersion, err, want)
+		}
+	}
+	if err := s.PutSecret(ctx, "no-such-connection", store.SecretGoogle, []byte("x")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("PutSecret on a missing connection = %v", err)
 	}
 }

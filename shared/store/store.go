@@ -1,15 +1,15 @@
 // Package store keeps contactsync's state in Firestore: connections, their
 // sealed tokens and webhook credentials, the links between Pipedrive persons
 // and Google contacts (with the last-synced base and bounded history), the
-// user's confirmation of a braked mass delete, and OAuth states. All queries
-// live here.
+// changes held instead of applied, and OAuth states. All queries live here.
 //
 // Layout:
 //
 //	connections/{id}                     Connection
 //	connections/{id}/secrets/{name}      sealed token or credential
 //	connections/{id}/links/{linkID}      Link (history embedded, bounded)
-//	connections/{id}/brake/confirmation  the user's mass-delete confirmation
+//	connections/{id}/held/{key}          HeldChange (see held.go)
+//	connections/{id}/attempts/{key}      failed deliveries (TTL expire_at)
 //	oauth_states/{state}                 OAuthState (TTL expire_at)
 package store
 

@@ -205,7 +205,10 @@ func TestDeleteConnectionRemovesEverything(t *testing.T) {
 	cid, _ := s.CreateConnection(ctx, &store.Connection{})
 	_ = s.PutSecret(ctx, cid, store.SecretPipedrive, []byte("x"))
 	_ = s.CreateLink(ctx, cid, &store.Link{ID: "p-1", PipedriveID: "1"})
-	if err := s.ConfirmDeletes(ctx, cid, 5); err != nil {
+	if err := s.Hold(ctx, cid, store.HeldChange{Side: "pipedrive", ObjectID: "1", Kind: store.HeldBrake}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CountFailure(ctx, cid, "pipedrive", "1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteConnection(ctx, cid); err != nil {
@@ -220,8 +223,10 @@ func TestDeleteConnectionRemovesEverything(t *testing.T) {
 	if n, _ := s.CountLinks(ctx, cid); n != 0 {
 		t.Fatalf("links left: %d", n)
 	}
-	left, err := s.Client().Collection("connections").Doc(cid).Collection("brake").Documents(ctx).GetAll()
-	if err != nil || len(left) != 0 {
-		t.Fatalf("brake confirmation left: %d, %v", len(left), err)
+	for _, col := range []string{"held", "attempts"} {
+		left, err := s.Client().Collection("connections").Doc(cid).Collection(col).Documents(ctx).GetAll()
+		if err != nil || len(left) != 0 {
+			t.Fatalf("%s left: %d, %v", col, len(left), err)
+		}
 	}
 }

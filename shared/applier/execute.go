@@ -1,0 +1,443 @@
+package applier
+
+// Execute: the decided writes, one switch over the actions, then the link
+// commit. No rule is decided here.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	people "google.golang.org/api/people/v1"
+
+	"github.com/contactsync/contactsync/shared/contact"
+	"github.com/contactsync/contactsync/shared/google"
+	"github.com/contactsync/contactsync/shared/logging"
+	"github.com/contactsync/contactsync/shared/pipedrive"
+	"github.com/contactsync/contactsync/shared/store"
+	"github.com/contactsync/contactsync/shared/syncplan"
+)
+
+// execute runs the plan's writes: Google first (etag-guarded, the likelier
+// to need a re-decide), then Pipedrive. A create is preceded by its intent.
+func (a *Applier) execute(ctx context.Context, r *run, p *pair, plan syncplan.Plan) error {
+	for _, side := range []syncplan.Side{syncplan.Google, syncplan.Pipedrive} {
+		for _, act := range plan.Actions {
+			if act.Side != side {
+				continue
+			}
+			if act.Op == syncplan.Create {
+				if err := a.writeIntent(ctx, r, p, side); err != nil {
+					return err
+				}
+			}
+			wrote, err := a.write(ctx, r, p, act)
+			if err != nil {
+				return err
+			}
+			if wrote {
+				if err := a.step(ctx, StepRemoteWritten); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// write performs one action and reports whether anything was sent.
+func (a *Applier) write(ctx context.Context, r *run, p *pair, act syncplan.Action) (bool, error) {
+	if act.Side == syncplan.Google {
+		g, err := a.google(ctx, r)
+		if err != nil {
+			return false, err
+		}
+		switch act.Op {
+		case syncplan.Create:
+			return true, a.createGoogle(ctx, r, p, g, act.Contact)
+		case syncplan.Update:
+			return a.updateGoogle(ctx, p, g, act.Contact)
+		case syncplan.Delete:
+			if err := g.Delete(ctx, p.gid); err != nil && !errors.Is(err, google.ErrNotFound) {
+				return false, fmt.Errorf("applier: delete Google contact: %w", err)
+			}
+			return true, nil
+		case syncplan.Leave:
+			return true, a.leaveGroup(ctx, r, p.gp)
+		case syncplan.Join:
+			if _, err := g.ModifyMembers(ctx, r.conn.GoogleGroup, []string{p.gid}, nil); err != nil {
+				return false, fmt.Errorf("applier: rejoin the group: %w", err)
+			}
+			return true, nil
+		}
+	} else {
+		switch act.Op {
+		case syncplan.Create:
+			return true, a.createPipedrive(ctx, r, p, act.Contact)
+		case syncplan.Update:
+			return a.updatePipedrive(ctx, r, p, act.Contact)
+		case syncplan.Delete:
+			if err := r.cl.Pipedrive.DeletePerson(ctx, p.pid); err != nil && !pipedrive.Gone(err) {
+				return false, fmt.Errorf("applier: delete Pipedrive person: %w", err)
+			}
+			return true, nil
+		}
+	}
+	return false, fmt.Errorf("applier: unknown action %s %s", act.Side, act.Op)
+}
+
+func (a *Applier) createGoogle(ctx context.Context, r *run, p *pair, g *google.Client, c contact.Contact) error {
+	gp, _ := a.mapper.ApplyToGoogle(c, nil)
+	// My Contacts too, as the Contacts UI does: leaving the group later
+	// then never removes the contact's last group
+	groups := []string{myContacts}
+	if r.conn.GoogleGroup != myContacts {
+		groups = append(groups, r.conn.GoogleGroup)
+	}
+	gp.Memberships = nil
+	for _, grp := range groups {
+		gp.Memberships = append(gp.Memberships, &people.Membership{
+			ContactGroupMembership: &people.ContactGroupMembership{ContactGroupResourceName: grp}})
+	}
+	gp.ClientData = []*people.ClientData{{Key: MarkerKey, Value: p.pidString()}}
+	out, err := g.Create(ctx, gp)
+	if errors.Is(err, google.ErrUncertain) {
+		logging.FromContext(ctx).Warn("applier: Google create outcome unknown; looking for it", "err", err)
+		found, ferr := a.findGoogleByMarker(ctx, r, p.pidString())
+		if ferr != nil {
+			return ferr
+		}
+		if found == nil {
+			return fmt.Errorf("%w: Google create: %w", errUnsure, err)
+		}
+		out, err = found, nil
+	}
+	if err != nil {
+		return fmt.Errorf("applier: create Google contact: %w", err)
+	}
+	p.gid, p.gp = out.ResourceName, out
+	return nil
+}
+
+func (a *Applier) updateGoogle(ctx context.Context, p *pair, g *google.Client, c contact.Contact) (bool, error) {
+	if p.gp == nil {
+		return false, errRedecide
+	}
+	gp, mask := a.mapper.ApplyToGoogle(c, p.gp)
+	if mask == "" {
+		return false, nil
+	}
+	out, err := g.Update(ctx, gp, strings.Split(mask, ","))
+	if err != nil {
+		return false, fmt.Errorf("applier: update Google contact: %w", err)
+	}
+	p.gp = out
+	return true, nil
+}
+
+// leaveGroup removes the contact gp from the connection's group; if that
+// is its last group it is first added to My Contacts, which Google requires.
+func (a *Applier) leaveGroup(ctx context.Context, r *run, gp *people.Person) error {
+	if gp == nil {
+		return errRedecide
+	}
+	g, err := a.google(ctx, r)
+	if err != nil {
+		return err
+	}
+	group := r.conn.GoogleGroup
+	other := false
+	for _, m := range gp.Memberships {
+		if m != nil && m.ContactGroupMembership != nil && m.ContactGroupMembership.ContactGroupResourceName != group {
+			other = true
+		}
+	}
+	if !other && group != myContacts {
+		if _, err := g.ModifyMembers(ctx, myContacts, []string{gp.ResourceName}, nil); err != nil {
+			return fmt.Errorf("applier: add to My Contacts: %w", err)
+		}
+	}
+	resp, err := g.ModifyMembers(ctx, group, nil, []string{gp.ResourceName})
+	if err != nil {
+		return fmt.Errorf("applier: leave group: %w", err)
+	}
+	if resp != nil && len(resp.CanNotRemoveLastContactGroupResourceNames) > 0 {
+		// our view of the memberships was stale
+		return fmt.Errorf("%w: the group is the contact's last", errRedecide)
+	}
+	return nil
+}
+
+func (a *Applier) createPipedrive(ctx context.Context, r *run, p *pair, c contact.Contact) error {
+	in, want := a.mapper.ToPipedriveInput(c, nil, "")
+	owner := r.conn.PipedriveUserID
+	in.OwnerID = &owner
+	if err := a.resolveOrg(ctx, r, &in, want); err != nil {
+		return err
+	}
+	started := a.now()
+	per, err := r.cl.Pipedrive.CreatePerson(ctx, in)
+	if err != nil && uncertainPipedrive(err) {
+		logging.FromContext(ctx).Warn("applier: Pipedrive create outcome unknown; looking for it", "err", err)
+		found, ferr := a.findCreatedPerson(ctx, r, p, started, c)
+		if ferr != nil {
+			return ferr
+		}
+		if found == nil {
+			return fmt.Errorf("%w: Pipedrive create: %w", errUnsure, err)
+		}
+		per, err = found, nil
+	}
+	if err != nil {
+		return fmt.Errorf("applier: create Pipedrive person: %w", err)
+	}
+	p.pid, p.person = per.ID, per
+	if want.Set {
+		p.org = want.Name
+	}
+	return nil
+}
+
+// uncertainPipedrive: the create may have been applied (transport error,
+// timeout, 5xx): Pipedrive's client does not retry those for a POST.
+func uncertainPipedrive(err error) bool {
+	var pe *pipedrive.APIError
+	if errors.As(err, &pe) {
+		return pe.StatusCode >= 500
+	}
+	return !pipedrive.Revoked(err)
+}
+
+func (a *Applier) updatePipedrive(ctx context.Context, r *run, p *pair, c contact.Contact) (bool, error) {
+	if p.person == nil {
+		return false, errRedecide
+	}
+	in, want := a.mapper.ToPipedriveInput(c, p.person, p.org)
+	if err := a.resolveOrg(ctx, r, &in, want); err != nil {
+		return false, err
+	}
+	if b, _ := json.Marshal(in); string(b) == "{}" {
+		return false, nil
+	}
+	per, err := r.cl.Pipedrive.UpdatePerson(ctx, p.pid, in)
+	if pipedrive.Gone(err) {
+		return false, fmt.Errorf("%w: %w", errRedecide, err)
+	}
+	if err != nil {
+		return false, fmt.Errorf("applier: update Pipedrive person: %w", err)
+	}
+	p.person = per
+	if want.Set {
+		p.org = want.Name
+	}
+	return true, nil
+}
+
+// resolveOrg sets the person's org_id: the organization named exactly so
+// (case-insensitive), created (owned by the connected user) if missing.
+func (a *Applier) resolveOrg(ctx context.Context, r *run, in *pipedrive.PersonInput, want contact.OrgWant) error {
+	if !want.Set {
+		return nil
+	}
+	in.SetOrg = true
+	name := strings.TrimSpace(want.Name)
+	if name == "" {
+		in.OrgID = nil
+		return nil
+	}
+	hit, err := r.cl.Pipedrive.FindOrganizationByName(ctx, name)
+	switch {
+	case err == nil:
+		id := hit.ID
+		in.OrgID = &id
+		return nil
+	case !errors.Is(err, pipedrive.ErrNotFound):
+		return fmt.Errorf("applier: find organization: %w", err)
+	}
+	o, err := r.cl.Pipedrive.CreateOrganization(ctx, name, r.conn.PipedriveUserID)
+	if err != nil {
+		return fmt.Errorf("applier: create organization: %w", err)
+	}
+	id := o.ID
+	in.OrgID = &id
+	return nil
+}
+
+// writeIntent stores the Pending intent of a create on side (one write).
+func (a *Applier) writeIntent(ctx context.Context, r *run, p *pair, side syncplan.Side) error {
+	if p.link == nil {
+		p.link = &store.Link{ID: linkID(p)}
+	}
+	l := p.link
+	l.PipedriveID, l.GoogleID = p.pidString(), p.gid
+	l.Pending = syncplan.Intent{Side: side, At: a.now()}.String()
+	if err := a.save(ctx, r, p); err != nil {
+		return err
+	}
+	r.own[l.Pending] = true
+	return a.step(ctx, StepIntentStored)
+}
+
+// commit stores the outcome on the link: removed (Unlink), parked (the
+// owner changed away), or the new base, versions, hashes and a history
+// entry. An echo writes nothing.
+func (a *Applier) commit(ctx context.Context, r *run, p *pair, plan syncplan.Plan) error {
+	log := logging.FromContext(ctx)
+	if plan.Unlink && p.stored && p.gid != "" && leaves(plan) {
+		return a.park(ctx, r, p, plan)
+	}
+	if plan.Unlink {
+		if p.stored {
+			if err := a.store.DeleteLink(ctx, r.conn.ID, p.link); err != nil {
+				return fmt.Errorf("applier: remove link: %w", err)
+			}
+		}
+		log.Info("applier: applied", "summary", plan.History.Summary, "writes", len(plan.Actions), "unlinked", true)
+		return nil
+	}
+	if plan.Base == nil {
+		log.Info("applier: skipped", "why", plan.History.Skipped)
+		if p.dirty {
+			return a.save(ctx, r, p)
+		}
+		return nil
+	}
+	pd, g := a.sides(r, p)
+	bothPresent := pd.State == syncplan.Present && g.State == syncplan.Present
+	echo := bothPresent && !plan.Writes() && len(plan.Conflicts) == 0 && p.base != nil && contact.Equal(*p.base, *plan.Base)
+	if echo && p.stored && !p.dirty && p.link.PipedriveID != "" && p.link.GoogleID != "" &&
+		p.link.PipedriveHash == pd.Contact.Hash() && p.link.GoogleHash == g.Contact.Hash() {
+		log.Debug("applier: no change (echo); nothing written")
+		return nil
+	}
+	l := p.link
+	if l == nil {
+		l = &store.Link{ID: linkID(p)}
+		p.link = l
+	}
+	entry := a.historyEntry(r, p, plan)
+	repeat := !plan.Writes() && len(l.History) > 0 && l.History[len(l.History)-1].Detail == entry.Detail
+	if !echo && !repeat {
+		l.AddHistory(entry)
+	}
+	b, err := marshalBase(*plan.Base)
+	if err != nil {
+		return err
+	}
+	l.Base, l.Pending = b, ""
+	l.PipedriveID, l.GoogleID = p.pidString(), p.gid
+	if p.person != nil {
+		l.PipedriveVersion = p.person.UpdateTime.UTC().Format(time.RFC3339)
+		l.PipedriveHash = pd.Contact.Hash()
+	}
+	if p.gp != nil {
+		l.GoogleVersion = p.gp.Etag
+		l.GoogleHash = g.Contact.Hash()
+	}
+	if err := a.save(ctx, r, p); err != nil {
+		return err
+	}
+	log.Info("applier: applied", "summary", plan.History.Summary, "writes", len(plan.Actions), "conflicts", len(plan.Conflicts), "link", l.ID)
+	return nil
+}
+
+func marshalBase(c contact.Contact) ([]byte, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("applier: encode base: %w", err)
+	}
+	return b, nil
+}
+
+// save writes the link: created if new, else only if unchanged since read.
+func (a *Applier) save(ctx context.Context, r *run, p *pair) error {
+	var err error
+	if p.stored {
+		err = a.store.UpdateLink(ctx, r.conn.ID, p.link)
+	} else {
+		err = a.store.CreateLink(ctx, r.conn.ID, p.link)
+	}
+	if err != nil {
+		return fmt.Errorf("applier: save link: %w", err)
+	}
+	p.stored, p.dirty = true, false
+	return nil
+}
+
+// linkID is the deterministic id of a new link: by the Pipedrive person
+// when known, so two paths linking the same person collide instead of
+// making two links.
+func linkID(p *pair) string {
+	if p.pid != 0 {
+		return store.LinkIDForPipedrive(p.pidString())
+	}
+	return store.LinkIDForGoogle(p.gid)
+}
+
+// historyEntry renders the plan for the contact's history: field names and
+// actions only, no personal data.
+func (a *Applier) historyEntry(r *run, p *pair, plan syncplan.Plan) store.HistoryEntry {
+	h := plan.History
+	var actions []string
+	fieldSet := map[string]bool{}
+	var fields []string
+	add := func(fs []string) {
+		for _, f := range fs {
+			if !fieldSet[f] {
+				fieldSet[f] = true
+				fields = append(fields, f)
+			}
+		}
+	}
+	for _, c := range h.Changed {
+		add(c.Fields)
+	}
+	for _, wr := range h.Written {
+		actions = append(actions, string(wr.Op)+" "+string(wr.Side))
+		add(wr.Fields)
+	}
+	action := strings.Join(actions, ", ")
+	if action == "" {
+		action = "skip"
+		if h.Skipped == "" {
+			action = "link"
+		}
+	}
+	detail := h.Summary
+	if p.matched != "" {
+		detail = "matched by " + p.matched + "; " + detail
+	}
+	detail += " (via " + string(r.ch.Source) + ")"
+	return store.HistoryEntry{
+		At: a.now(), Side: string(r.ch.Side), Action: action, Fields: fields,
+		Detail: detail, Conflict: len(plan.Conflicts) > 0,
+	}
+}
+
+// leaves says the plan takes the Google contact out of the group (the
+// Pipedrive owner changed away).
+func leaves(plan syncplan.Plan) bool {
+	for _, act := range plan.Actions {
+		if act.Side == syncplan.Google && act.Op == syncplan.Leave {
+			return true
+		}
+	}
+	return false
+}
+
+// park keeps the link of a person whose owner changed away, with its
+// Google twin (now outside the group) remembered as Parked instead of
+// linked, and the base kept (see syncplan.Unpark).
+func (a *Applier) park(ctx context.Context, r *run, p *pair, plan syncplan.Plan) error {
+	l := p.link
+	l.AddHistory(a.historyEntry(r, p, plan))
+	l.Parked, l.GoogleID, l.Pending = p.gid, "", ""
+	if err := a.save(ctx, r, p); err != nil {
+		return err
+	}
+	logging.FromContext(ctx).Info("applier: applied", "summary", plan.History.Summary, "writes", len(plan.Actions), "parked", true, "link", l.ID)
+	return nil
+}

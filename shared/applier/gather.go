@@ -1,0 +1,207 @@
+package applier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	people "google.golang.org/api/people/v1"
+
+	"github.com/contactsync/contactsync/shared/contact"
+	"github.com/contactsync/contactsync/shared/google"
+	"github.com/contactsync/contactsync/shared/logging"
+	"github.com/contactsync/contactsync/shared/pipedrive"
+	"github.com/contactsync/contactsync/shared/queue"
+	"github.com/contactsync/contactsync/shared/store"
+	"github.com/contactsync/contactsync/shared/syncplan"
+)
+
+// pair is one contact as gathered: its link and the two records.
+type pair struct {
+	link   *store.Link      // nil: no link (yet)
+	stored bool             // the link exists in Firestore
+	dirty  bool             // the link changed in memory (adopted, intent resolved, unparked)
+	base   *contact.Contact // the link's base; nil: none
+
+	pid int64  // Pipedrive person id, 0 unknown
+	gid string // Google resource name, "" unknown
+
+	person *pipedrive.Person // nil: absent or not read
+	org    string            // the person's organization name ("" unknown)
+	pRead  bool              // the Pipedrive side was read
+	gp     *people.Person    // nil: absent or not read
+	gRead  bool              // the Google side was read
+
+	matched string // how the twin was found, for the history
+}
+
+func (p *pair) pidString() string {
+	if p.pid == 0 {
+		return ""
+	}
+	return strconv.FormatInt(p.pid, 10)
+}
+
+// gatherChanged reads the link of the changed record and the record itself.
+func (a *Applier) gatherChanged(ctx context.Context, r *run) (*pair, error) {
+	p := &pair{}
+	var l *store.Link
+	var err error
+	switch r.ch.Side {
+	case queue.Pipedrive:
+		id, perr := strconv.ParseInt(r.ch.ObjectID, 10, 64)
+		if perr != nil || id <= 0 {
+			return nil, fmt.Errorf("%w: Pipedrive person id %q", queue.ErrBadMessage, r.ch.ObjectID)
+		}
+		p.pid = id
+		l, err = a.store.LinkByPipedrive(ctx, r.conn.ID, r.ch.ObjectID)
+	default:
+		if !strings.HasPrefix(r.ch.ObjectID, "people/") {
+			return nil, fmt.Errorf("%w: Google resource name %q", queue.ErrBadMessage, r.ch.ObjectID)
+		}
+		p.gid = r.ch.ObjectID
+		l, err = a.store.LinkByGoogle(ctx, r.conn.ID, r.ch.ObjectID)
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("applier: load link: %w", err)
+	default:
+		a.useLink(ctx, p, l)
+	}
+	if r.ch.Side == queue.Pipedrive {
+		return p, a.readPipedrive(ctx, r, p)
+	}
+	return p, a.readGoogle(ctx, r, p)
+}
+
+// useLink makes l the pair's link: its ids and base.
+func (a *Applier) useLink(ctx context.Context, p *pair, l *store.Link) {
+	p.link, p.stored = l, true
+	if l.PipedriveID != "" {
+		if id, err := strconv.ParseInt(l.PipedriveID, 10, 64); err == nil {
+			p.pid = id
+		}
+	}
+	if l.GoogleID != "" {
+		p.gid = l.GoogleID
+	}
+	p.base = nil
+	if len(l.Base) > 0 {
+		var b contact.Contact
+		if err := json.Unmarshal(l.Base, &b); err != nil {
+			// a base that cannot be read is no base: the pair is merged
+			// as freshly matched twins, which loses no data
+			logging.FromContext(ctx).Error("applier: unreadable link base ignored", "link", l.ID, "err", err)
+		} else {
+			p.base = &b
+		}
+	}
+}
+
+// readTwin reads whichever side is not read yet.
+func (a *Applier) readTwin(ctx context.Context, r *run, p *pair) error {
+	if !p.pRead {
+		if err := a.readPipedrive(ctx, r, p); err != nil {
+			return err
+		}
+	}
+	if !p.gRead {
+		return a.readGoogle(ctx, r, p)
+	}
+	return nil
+}
+
+// readPipedrive reads the person the pair names (absent when not found).
+func (a *Applier) readPipedrive(ctx context.Context, r *run, p *pair) error {
+	p.person, p.org, p.pRead = nil, "", true
+	if p.pid == 0 {
+		return nil
+	}
+	per, err := r.cl.Pipedrive.GetPerson(ctx, p.pid)
+	if pipedrive.Gone(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("applier: read Pipedrive person: %w", err)
+	}
+	return a.setPerson(ctx, r, p, per)
+}
+
+// setPerson takes per as the Pipedrive side and resolves its organization's
+// name (left empty, so unknown to the mapping, if it cannot be read).
+func (a *Applier) setPerson(ctx context.Context, r *run, p *pair, per *pipedrive.Person) error {
+	p.person, p.org, p.pRead = per, "", true
+	if per.OrgID == nil || per.IsDeleted || per.OwnerID != r.conn.PipedriveUserID {
+		return nil // no organization, or nothing of it will be synced
+	}
+	o, err := r.cl.Pipedrive.GetOrganization(ctx, *per.OrgID)
+	switch {
+	case pipedrive.Gone(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("applier: read Pipedrive organization: %w", err)
+	}
+	if !o.IsDeleted {
+		p.org = o.Name
+	}
+	return nil
+}
+
+// readGoogle reads the contact the pair names (absent when not found).
+func (a *Applier) readGoogle(ctx context.Context, r *run, p *pair) error {
+	p.gp, p.gRead = nil, true
+	if p.gid == "" {
+		return nil
+	}
+	g, err := a.google(ctx, r)
+	if err != nil {
+		return err
+	}
+	gp, err := g.Get(ctx, p.gid)
+	if errors.Is(err, google.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("applier: read Google contact: %w", err)
+	}
+	p.gp = gp
+	return nil
+}
+
+// sides builds the planner's view of both records.
+func (a *Applier) sides(r *run, p *pair) (pd, g syncplan.SideState) {
+	return syncplan.PipedriveSide(a.mapper, p.person, p.org, r.conn.PipedriveUserID),
+		syncplan.GoogleSide(a.mapper, p.gp, r.conn.GoogleGroup)
+}
+
+// seen is what the echo rule needs about the changed side.
+func (a *Applier) seen(r *run, p *pair) syncplan.Seen {
+	s := syncplan.Seen{
+		Linked: p.stored && p.base != nil,
+		Busy:   r.ch.MergedToID != "" || r.ch.MergedFromID != "" || r.ch.Decision != "",
+	}
+	if p.link != nil {
+		s.Busy = s.Busy || p.link.Pending != "" || p.link.Parked != ""
+	}
+	pd, g := a.sides(r, p)
+	if r.ch.Side == queue.Pipedrive {
+		s.State, s.Hash = pd.State, pd.Contact.Hash()
+		if p.link != nil {
+			s.LinkHash = p.link.PipedriveHash
+		}
+		// the twin must be the link's: a link without its Google contact
+		// yet is not an echo
+		s.Linked = s.Linked && p.gid != ""
+	} else {
+		s.State, s.Hash = g.State, g.Contact.Hash()
+		if p.link != nil {
+			s.LinkHash = p.link.GoogleHash
+		}
+		s.Linked = s.Linked && p.pid != 0
+	}
+	return s
+}

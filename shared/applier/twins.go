@@ -1,0 +1,474 @@
+package applier
+
+// Gathering for the twin rules: the twin of a record without a link, the
+// outcome of an abandoned create, and the contact of a parked link. Each
+// function reads what its syncplan rule needs, asks the rule, and applies
+// the verdict to the pair; none decides on its own.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	people "google.golang.org/api/people/v1"
+
+	"github.com/contactsync/contactsync/shared/contact"
+	"github.com/contactsync/contactsync/shared/google"
+	"github.com/contactsync/contactsync/shared/logging"
+	"github.com/contactsync/contactsync/shared/match"
+	"github.com/contactsync/contactsync/shared/pipedrive"
+	"github.com/contactsync/contactsync/shared/queue"
+	"github.com/contactsync/contactsync/shared/store"
+	"github.com/contactsync/contactsync/shared/syncplan"
+)
+
+// MarkerKey is the clientData key of the Pipedrive person id written on
+// every Google contact the applier creates: it finds the outcome of a
+// create whose answer was lost, and recognises our own creates.
+const MarkerKey = "contactsync.pipedrive_id"
+
+const myContacts = "contactGroups/myContacts"
+
+func marker(p *people.Person) string {
+	for _, cd := range p.ClientData {
+		if cd != nil && cd.Key == MarkerKey {
+			return cd.Value
+		}
+	}
+	return ""
+}
+
+// errHeld reports that the change was held (for review) while gathering.
+type errHeld struct{ h syncplan.Hold }
+
+func (e *errHeld) Error() string { return "applier: held: " + e.h.String() }
+
+// twin identifies the twin of a record that has no link (syncplan's twin
+// rules). It returns done when nothing is to be synced (the record is not
+// in scope), and an *errHeld when the record is held for review.
+func (a *Applier) twin(ctx context.Context, r *run, p *pair) (done bool, _ error) {
+	if r.ch.Side == queue.Pipedrive {
+		per := p.person
+		if per == nil || per.IsDeleted || per.OwnerID != r.conn.PipedriveUserID {
+			return true, nil // not in scope: nothing reaches Google
+		}
+		return false, a.adoptPipedriveCreate(ctx, r, p)
+	}
+	if p.gp == nil || !syncplan.InGroup(p.gp, r.conn.GoogleGroup) || p.gp.Metadata != nil && p.gp.Metadata.Deleted {
+		return true, nil // not in scope: never read for sync
+	}
+	mf, ml, err := a.markerFacts(ctx, r, p)
+	if err != nil {
+		return false, err
+	}
+	v, h := syncplan.ByMarker(mf)
+	switch v {
+	case syncplan.AdoptLink:
+		gp, gid := p.gp, p.gid
+		a.useLink(ctx, p, ml)
+		p.gid, p.gp = gid, gp
+		ml.Pending, p.dirty, p.matched = "", true, "our own create"
+		return false, a.readPipedrive(ctx, r, p)
+	case syncplan.HoldForReview:
+		return false, &errHeld{h}
+	case syncplan.LinkTo:
+		p.pid, p.matched = mustID(mf.Marker), "our mark"
+		return false, a.readPipedrive(ctx, r, p)
+	}
+	sf, err := a.searchFacts(ctx, r, p)
+	if err != nil {
+		return false, err
+	}
+	v, h = syncplan.BySearch(sf)
+	switch v {
+	case syncplan.TwinInFlight:
+		return false, errInFlight
+	case syncplan.HoldForReview:
+		return false, &errHeld{h}
+	case syncplan.LinkTo:
+		p.pid, p.matched = mustID(sf.Candidates[0]), sf.Rule
+		return false, a.readPipedrive(ctx, r, p)
+	}
+	return false, nil
+}
+
+func mustID(s string) int64 {
+	id, _ := strconv.ParseInt(s, 10, 64)
+	return id
+}
+
+// markerFacts reads what the marker rule needs: the link of the person the
+// contact's marker names, whether that link's contact still exists, and
+// whether the person is live. It returns the marker's link (nil if none).
+func (a *Applier) markerFacts(ctx context.Context, r *run, p *pair) (syncplan.MarkerFacts, *store.Link, error) {
+	m := marker(p.gp)
+	if id, err := strconv.ParseInt(m, 10, 64); err != nil || id <= 0 {
+		return syncplan.MarkerFacts{}, nil, nil
+	}
+	f := syncplan.MarkerFacts{Marker: m}
+	l, err := a.store.LinkByPipedrive(ctx, r.conn.ID, m)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		per, err := r.cl.Pipedrive.GetPerson(ctx, mustID(m))
+		if err != nil && !pipedrive.Gone(err) {
+			return f, nil, fmt.Errorf("applier: read marked person: %w", err)
+		}
+		f.PersonLive = err == nil && !per.IsDeleted
+		return f, nil, nil
+	case err != nil:
+		return f, nil, fmt.Errorf("applier: link of marked person: %w", err)
+	}
+	f.Linked, f.LinkContact = true, l.GoogleID
+	f.LinkCreating = strings.HasPrefix(l.Pending, syncplan.IntentPrefix(syncplan.Google))
+	if l.GoogleID != "" && !f.LinkCreating {
+		// Google re-keys a contact when profile-linking fields change: a
+		// linked name that is gone was renamed to this one
+		g, err := a.google(ctx, r)
+		if err != nil {
+			return f, nil, err
+		}
+		_, gerr := g.Get(ctx, l.GoogleID)
+		if gerr != nil && !errors.Is(gerr, google.ErrNotFound) {
+			return f, nil, fmt.Errorf("applier: read linked Google contact: %w", gerr)
+		}
+		f.LinkContactGone = gerr != nil
+	}
+	return f, l, nil
+}
+
+// searchFacts searches Pipedrive for the Google contact's twin, rule by
+// rule (e-mail, phone, name + organization), and returns the candidates of
+// the first rule that has any, with the state of a single candidate's link.
+// Search hits are verified against the contact's normalized keys
+// (Pipedrive's search is fuzzy and does not normalize phones).
+func (a *Applier) searchFacts(ctx context.Context, r *run, p *pair) (syncplan.SearchFacts, error) {
+	ids, rule, err := a.matchPipedrive(ctx, r, a.mapper.FromGoogle(p.gp))
+	if err != nil || len(ids) == 0 {
+		return syncplan.SearchFacts{}, err
+	}
+	f := syncplan.SearchFacts{Rule: string(rule)}
+	for _, id := range ids {
+		f.Candidates = append(f.Candidates, strconv.FormatInt(id, 10))
+	}
+	if len(ids) > 1 {
+		return f, nil
+	}
+	l, err := a.store.LinkByPipedrive(ctx, r.conn.ID, f.Candidates[0])
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return f, nil
+	case err != nil:
+		return f, fmt.Errorf("applier: link of matched person: %w", err)
+	}
+	_, st := syncplan.CheckIntent(l.Pending, a.now(), a.grace, r.own[l.Pending])
+	f.Linked, f.Creating = true, st == syncplan.InFlight
+	return f, nil
+}
+
+// matchPipedrive searches Pipedrive for g's twin, rule by rule, and
+// returns the candidates of the first rule that has any.
+func (a *Applier) matchPipedrive(ctx context.Context, r *run, g contact.Contact) ([]int64, match.Rule, error) {
+	for _, rule := range match.Rules {
+		keys := match.Keys(rule, g)
+		if len(keys) == 0 {
+			continue
+		}
+		var terms []string
+		search := r.cl.Pipedrive.FindPersonsByEmail
+		switch rule {
+		case match.ByEmail:
+			for _, it := range g.Emails {
+				terms = append(terms, it.Value)
+			}
+		case match.ByPhone:
+			search = r.cl.Pipedrive.FindPersonsByPhone
+			for _, it := range g.Phones {
+				if contact.IsE164Key(it.Key) {
+					terms = append(terms, it.Value, it.Key)
+				}
+			}
+		case match.ByNameOrg:
+			search = r.cl.Pipedrive.FindPersonsByName
+			terms = []string{g.DisplayName()}
+		}
+		want := map[string]bool{}
+		for _, k := range keys {
+			want[k] = true
+		}
+		var ids []int64
+		seen := map[string]bool{}
+		for _, term := range terms {
+			term = strings.TrimSpace(term)
+			if len([]rune(term)) < 2 || seen[term] {
+				continue
+			}
+			seen[term] = true
+			hits, err := search(ctx, term)
+			if err != nil {
+				return nil, "", fmt.Errorf("applier: search Pipedrive: %w", withoutURL(err))
+			}
+			for _, h := range hits {
+				if slices.Contains(ids, h.ID) {
+					continue
+				}
+				for _, k := range match.Keys(rule, a.hitContact(h)) {
+					if want[k] {
+						ids = append(ids, h.ID)
+						break
+					}
+				}
+			}
+		}
+		if len(ids) > 0 {
+			slices.Sort(ids)
+			return ids, rule, nil
+		}
+	}
+	return nil, "", nil
+}
+
+func (a *Applier) hitContact(h pipedrive.PersonHit) contact.Contact {
+	c := contact.Contact{Given: h.Name, Org: h.OrgName}
+	for _, e := range h.Emails {
+		c.Emails = append(c.Emails, contact.Email(e, "", false))
+	}
+	for _, ph := range h.Phones {
+		c.Phones = append(c.Phones, a.mapper.Phone(ph, "", false))
+	}
+	return c
+}
+
+// adoptPipedriveCreate recognises a new Pipedrive person as the outcome of
+// our own create from a Google contact whose link is not committed yet
+// (the webhook of our create can arrive before the commit, or after a
+// crash). Without this the person would be taken for new and copied back
+// to Google. One query; with nothing pending it costs one read.
+func (a *Applier) adoptPipedriveCreate(ctx context.Context, r *run, p *pair) error {
+	pend, err := a.store.PendingLinks(ctx, r.conn.ID, syncplan.IntentPrefix(syncplan.Pipedrive), 20)
+	if err != nil {
+		return fmt.Errorf("applier: pending creates: %w", err)
+	}
+	mine := a.mapper.FromPipedrive(p.person, p.org)
+	for _, l := range pend {
+		in, ok := syncplan.ParseIntent(l.Pending)
+		if !ok || l.GoogleID == "" || !syncplan.CreatedSince(p.person.AddTime, in.At) {
+			continue // created before that intent: not its outcome
+		}
+		g, err := a.google(ctx, r)
+		if err != nil {
+			return err
+		}
+		gp, err := g.Get(ctx, l.GoogleID)
+		if errors.Is(err, google.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("applier: read Google contact of a pending create: %w", err)
+		}
+		if !syncplan.SharesKey(mine, a.mapper.FromGoogle(gp)) {
+			continue
+		}
+		pid := p.pid
+		a.useLink(ctx, p, l)
+		p.pid, p.gid, p.gp, p.gRead = pid, l.GoogleID, gp, true
+		l.Pending, p.dirty, p.matched = "", true, "our own create"
+		logging.FromContext(ctx).Info("applier: person is the outcome of our create", "link", l.ID)
+		return nil
+	}
+	return nil
+}
+
+// resolveIntent handles a link left with a Pending intent (CheckIntent): a
+// young one may belong to a delivery still running (retry later); an
+// abandoned one is resolved by looking for what the create did, which is
+// taken into the pair if found; the intent is cleared with the commit.
+func (a *Applier) resolveIntent(ctx context.Context, r *run, p *pair) error {
+	in, st := syncplan.CheckIntent(p.link.Pending, a.now(), a.grace, r.own[p.link.Pending])
+	switch st {
+	case syncplan.NoIntent:
+		return nil
+	case syncplan.InFlight:
+		return errInFlight
+	}
+	log := logging.FromContext(ctx)
+	switch in.Side {
+	case syncplan.Google:
+		if p.pid == 0 {
+			break
+		}
+		found, err := a.findGoogleByMarker(ctx, r, p.pidString())
+		if err != nil {
+			return err
+		}
+		if found != nil {
+			p.gid, p.gp, p.gRead = found.ResourceName, found, true
+		}
+		log.Info("applier: abandoned Google create resolved", "found", found != nil)
+	case syncplan.Pipedrive:
+		if err := a.readTwin(ctx, r, p); err != nil {
+			return err
+		}
+		if p.gp == nil {
+			break // the Google contact is gone: nothing to recognise it by
+		}
+		found, err := a.findCreatedPerson(ctx, r, p, in.At, a.mapper.FromGoogle(p.gp))
+		if err != nil {
+			return err
+		}
+		if found != nil {
+			p.pid = found.ID
+			if err := a.setPerson(ctx, r, p, found); err != nil {
+				return err
+			}
+		}
+		log.Info("applier: abandoned Pipedrive create resolved", "found", found != nil)
+	}
+	p.link.Pending, p.dirty = "", true
+	return nil
+}
+
+// findGoogleByMarker looks through the group's members for a contact
+// carrying our marker for Pipedrive person pid: the outcome of a create
+// whose answer was lost. It reads the member list (a group read) and the
+// members in batches of 200, newest last so scanned first; only this rare
+// path pays for it.
+func (a *Applier) findGoogleByMarker(ctx context.Context, r *run, pid string) (*people.Person, error) {
+	g, err := a.google(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	group := r.conn.GoogleGroup
+	grp, err := g.GetGroup(ctx, group, 0)
+	if errors.Is(err, google.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("applier: read group: %w", err)
+	}
+	if grp.MemberCount == 0 {
+		return nil, nil
+	}
+	if grp, err = g.GetGroup(ctx, group, int(grp.MemberCount)); err != nil {
+		return nil, fmt.Errorf("applier: read group members: %w", err)
+	}
+	names := grp.MemberResourceNames
+	for end := len(names); end > 0; end -= google.MaxBatchGet {
+		start := max(0, end-google.MaxBatchGet)
+		got, err := g.BatchGet(ctx, names[start:end])
+		if err != nil {
+			return nil, fmt.Errorf("applier: read group members: %w", err)
+		}
+		for i := end - 1; i >= start; i-- {
+			gp := got[names[i]]
+			if gp != nil && marker(gp) == pid && (gp.Metadata == nil || !gp.Metadata.Deleted) {
+				return gp, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// findCreatedPerson looks for the person a create sent at since made: owned
+// by the connected user, added since then, sharing a key with c, and not
+// linked. The oldest such wins. It lists (not searches) Pipedrive, whose
+// search index may lag behind a write.
+func (a *Applier) findCreatedPerson(ctx context.Context, r *run, p *pair, since time.Time, c contact.Contact) (*pipedrive.Person, error) {
+	from := since.Add(-2 * time.Second).Truncate(time.Second)
+	ps, _, err := r.cl.Pipedrive.ListPersonsPage(ctx, pipedrive.ListPersonsOptions{
+		OwnerID: r.conn.PipedriveUserID, UpdatedSince: from, SortBy: "add_time", SortDirection: "asc", Limit: 100,
+	}, "")
+	if err != nil {
+		return nil, fmt.Errorf("applier: list recent persons: %w", err)
+	}
+	for i := range ps {
+		per := &ps[i]
+		if per.IsDeleted || per.AddTime.Before(from) || per.ID == p.pid || !syncplan.SharesKey(a.mapper.FromPipedrive(per, ""), c) {
+			continue
+		}
+		_, err := a.store.LinkByPipedrive(ctx, r.conn.ID, strconv.FormatInt(per.ID, 10))
+		if err == nil {
+			continue // someone else's twin
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("applier: link of recent person: %w", err)
+		}
+		return per, nil
+	}
+	return nil, nil
+}
+
+// unpark handles a parked link (syncplan.Unpark). It returns done when the
+// change needs nothing more.
+func (a *Applier) unpark(ctx context.Context, r *run, p *pair) (done bool, _ error) {
+	l := p.link
+	person, _ := a.sides(r, p)
+	pc := syncplan.ContactGone
+	var gp *people.Person
+	if person.State == syncplan.Present {
+		g, err := a.google(ctx, r)
+		if err != nil {
+			return false, err
+		}
+		gp, err = g.Get(ctx, l.Parked)
+		switch {
+		case errors.Is(err, google.ErrNotFound):
+			gp = nil
+		case err != nil:
+			return false, fmt.Errorf("applier: read parked Google contact: %w", err)
+		}
+		switch {
+		case gp == nil || gp.Metadata != nil && gp.Metadata.Deleted || marker(gp) != p.pidString():
+		case syncplan.InGroup(gp, r.conn.GoogleGroup):
+			pc = syncplan.ContactInGroup
+		default:
+			pc = syncplan.ContactOutOfGroup
+		}
+	}
+	log := logging.FromContext(ctx)
+	switch syncplan.Unpark(person.State, pc) {
+	case syncplan.StillAway:
+		log.Debug("applier: person owned by another user; nothing to sync")
+		return true, nil
+	case syncplan.Release:
+		if err := a.store.DeleteLink(ctx, r.conn.ID, l); err != nil {
+			return false, fmt.Errorf("applier: remove parked link: %w", err)
+		}
+		log.Info("applier: parked person deleted; link removed", "link", l.ID)
+		return true, nil
+	case syncplan.Fresh:
+		l.Parked, l.Base, p.base, p.dirty = "", nil, nil, true
+		p.gid, p.gp, p.gRead = "", nil, true
+		return false, nil
+	case syncplan.Rejoin:
+		g, err := a.google(ctx, r)
+		if err != nil {
+			return false, err
+		}
+		if _, err := g.ModifyMembers(ctx, r.conn.GoogleGroup, []string{l.Parked}, nil); err != nil {
+			return false, fmt.Errorf("applier: parked contact rejoins the group: %w", err)
+		}
+		if gp, err = g.Get(ctx, l.Parked); err != nil {
+			return false, fmt.Errorf("applier: read parked Google contact: %w", err)
+		}
+	}
+	p.gid, p.gp, p.gRead = l.Parked, gp, true
+	l.GoogleID, l.Parked = p.gid, ""
+	p.dirty, p.matched = true, "its contact that had left the group"
+	log.Info("applier: person is the user's again; its contact rejoins the group", "link", l.ID)
+	return false, nil
+}
+
+// withoutURL drops the URL of a transport error: a search URL carries the
+// search term (an e-mail, a phone), which must not reach a log line.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
