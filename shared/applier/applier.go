@@ -287,30 +287,38 @@ func failureOf(err error) syncplan.Failure {
 		return syncplan.FailConflict
 	case errors.Is(err, errInFlight), errors.Is(err, errUnsure):
 		return syncplan.FailTransient
-	case google.Revoked(err):
-		return syncplan.FailRevokedGoogle
-	case pipedrive.Revoked(err):
-		return syncplan.FailRevokedPipedrive
 	case errors.Is(err, account.ErrNoPipedrive):
 		return syncplan.FailRevokedPipedrive
 	case errors.Is(err, errNoCredentials):
 		return syncplan.FailRevokedGoogle
-	case google.Unauthorized(err), pipedrive.Unauthorized(err):
-		return syncplan.FailUnauthorized
-	case google.Conflict(err):
-		return syncplan.FailConflict
-	case google.Transient(err), pipedrive.Transient(err):
-		if pipedrive.DailyBudget(err) {
-			return syncplan.FailDailyBudget
-		}
-		return syncplan.FailTransient
 	case errors.Is(err, queue.ErrBadMessage), errors.Is(err, syncplan.ErrInvalidInput):
 		return syncplan.FailPermanent
+	case google.IsClientError(err):
+		switch {
+		case google.Revoked(err):
+			return syncplan.FailRevokedGoogle
+		case google.Unauthorized(err):
+			return syncplan.FailUnauthorized
+		case google.Conflict(err):
+			return syncplan.FailConflict
+		case google.Transient(err):
+			return syncplan.FailTransient
+		}
+		return syncplan.FailPermanent // a 4xx
 	}
-	if errorName(err) != "" || errors.Is(err, google.ErrTooMany) {
-		return syncplan.FailPermanent // a 4xx of either service
+	var ae *pipedrive.APIError
+	switch {
+	case pipedrive.Revoked(err):
+		return syncplan.FailRevokedPipedrive
+	case pipedrive.Unauthorized(err):
+		return syncplan.FailUnauthorized
+	case pipedrive.DailyBudget(err):
+		return syncplan.FailDailyBudget
+	case errors.As(err, &ae) && !pipedrive.Transient(err):
+		return syncplan.FailPermanent // a 4xx
 	}
-	// Firestore and anything unforeseen: worth a retry.
+	// 429s, 5xx, transport errors and timeouts of either service,
+	// Firestore, anything unforeseen: worth a retry.
 	return syncplan.FailTransient
 }
 
@@ -481,8 +489,8 @@ func (a *Applier) once(ctx context.Context, r *run) error {
 // brakeAllows runs the mass-delete brake (syncplan.Brake.Allow) on a plan
 // that deletes or removes from the group. Allowed, the window is stored
 // before the writes (a crash after them must not forget them); held, the
-// change is held for the user's decision and a first trip pauses the
-// connection.
+// change is held for the user's decision. The brake holds deletes only:
+// edits and creates go on syncing while the user decides.
 func (a *Applier) brakeAllows(ctx context.Context, r *run, p *pair, plan syncplan.Plan) (bool, error) {
 	n := plan.Deletes()
 	if n == 0 {
@@ -505,16 +513,13 @@ func (a *Applier) brakeAllows(ctx context.Context, r *run, p *pair, plan syncpla
 		return true, nil
 	}
 	if !tripped {
-		msg := fmt.Sprintf("Paused by the safety brake: more than %d of %d linked contacts were deleted or removed within %s. "+
-			"The deletes beyond the limit are held: confirm them or restore the records on the settings page.",
+		msg := fmt.Sprintf("The safety brake holds deletes: more than %d of %d linked contacts were deleted or removed within %s. "+
+			"The deletes beyond the limit, and any further ones, are held: confirm them or restore the records on the settings page. Edits go on syncing.",
 			a.brake.Limit(int(links)+len(window)), int(links)+len(window), a.brakeWindow())
 		_, err := a.store.UpdateConnection(ctx, r.conn.ID, func(c *store.Connection) error {
 			if c.BrakeTrippedAt.IsZero() {
 				c.BrakeTrippedAt = now
 				c.AddError(now, msg)
-				if c.Status.Syncing() {
-					c.Status, c.StatusReason, c.PauseReason, c.PollDueAt = store.StatusPaused, msg, store.PauseBrake, time.Time{}
-				}
 			}
 			return nil
 		})

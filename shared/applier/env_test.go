@@ -25,6 +25,7 @@ import (
 
 	"github.com/contactsync/contactsync/shared/account"
 	"github.com/contactsync/contactsync/shared/applier"
+	"github.com/contactsync/contactsync/shared/connect"
 	"github.com/contactsync/contactsync/shared/contact"
 	"github.com/contactsync/contactsync/shared/emulator"
 	"github.com/contactsync/contactsync/shared/emulator/emulatortest"
@@ -147,6 +148,8 @@ type env struct {
 	hook    atomic.Pointer[func(applier.Step) error]
 	gTamper atomic.Pointer[func(*http.Request)] // runs before a Google request
 	msgs    int
+	accts   *account.Accounts
+	svc     *connect.Service
 }
 
 type envOptions struct {
@@ -205,8 +208,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.conn = &store.Connection{Status: store.StatusLive, PipedriveUserID: e.user, PipedriveAuth: account.PipedriveAPIToken,
-		PipedriveAPIDomain: psrv.URL, GoogleGroup: group, DeletePolicy: o.policy}
+	e.accts = accts
+	e.conn = &store.Connection{Status: store.StatusLive, PipedriveUserID: e.user, PipedriveCompanyID: company,
+		PipedriveAuth: account.PipedriveAPIToken, PipedriveAPIDomain: psrv.URL, GoogleGroup: group, DeletePolicy: o.policy,
+		WebhookIDs: []int64{1}}
 	if _, err := e.st.CreateConnection(ctx, e.conn); err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +219,30 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	if err := accts.Put(ctx, e.conn.ID, store.SecretPipedrive, apiToken); err != nil {
+		t.Fatal(err)
+	}
+	// the Google account's id, as the connect flow stores it
+	fresh, err := e.st.GetConnection(ctx, e.conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := accts.Open(ctx, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, err := cl.Google.Service().People.Get("people/me").PersonFields("metadata").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.UpdateConnection(ctx, e.conn.ID, func(c *store.Connection) error {
+		c.GoogleAccount = me.ResourceName
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.svc, err = connect.New(e.st, accts, connect.Config{IntakeURL: "http://127.0.0.1:9/intake", GoogleBaseURL: gURL,
+		PipedriveAPIURL: psrv.URL, Now: e.clock, GoogleOptions: []google.Option{google.WithQuota(google.Quota{})}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	e.app, err = applier.New(applier.Config{
@@ -447,5 +476,28 @@ func (e *env) setStatus(st store.Status) {
 	}); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// republish does what the poller does with a syncing connection's held
+// changes that are due: it delivers each again (with the user's decision)
+// and forgets those Pub/Sub would have stored. It returns how many.
+func (e *env) republish() int {
+	e.t.Helper()
+	due, err := e.st.DueHeld(e.ctx, e.conn.ID, e.clock(), 1000)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.st.ForgetPublished(e.ctx, e.conn.ID, due); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, h := range due {
+		e.msgs++
+		ch := queue.Change{ConnectionID: e.conn.ID, Side: queue.Side(h.Side), ObjectID: h.ObjectID, Kind: queue.Kind(h.ChangeKind),
+			Decision: queue.Decision(h.Decision), Source: queue.FromHeld, OccurredAt: e.clock()}
+		if err := e.app.Handle(e.ctx, queue.Delivery{MessageID: "m" + strconv.Itoa(e.msgs), Data: mustJSON(e.t, ch)}); err != nil {
+			e.t.Fatalf("held change %s %s: %v", h.Side, h.ObjectID, err)
+		}
+	}
+	return len(due)
 }
 

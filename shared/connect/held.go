@@ -19,7 +19,7 @@ func (s *Service) HeldChanges(ctx context.Context, connID, kind string, limit in
 
 // ConfirmDeletes applies the deletes the brake (or the empty-side guard)
 // holds: they are deleted on the other side as they would have been. The
-// brake is released and a connection it paused syncs again.
+// brake is released and a connection the guard paused syncs again.
 func (s *Service) ConfirmDeletes(ctx context.Context, connID string) (int, error) {
 	return s.decideBraked(ctx, connID, "confirm")
 }

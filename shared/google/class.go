@@ -11,6 +11,12 @@ import (
 // How an error of this client may be handled, decided here next to the
 // wire code so callers only ask.
 
+// IsClientError reports whether err came from this client (an *Error).
+func IsClientError(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}
+
 // Unauthorized reports an HTTP 401 from the API: the access token was
 // refused. A fresh token source may still work (the refresh token was
 // replaced by a reconnect, or only the access token was revoked); a revoked
@@ -23,11 +29,12 @@ func Unauthorized(err error) bool {
 // Revoked reports that the grant itself is gone (invalid_grant on refresh).
 func Revoked(err error) bool { return errors.Is(err, ErrRevoked) }
 
-// Transient reports an error that may pass when the call is made again
-// later: quota (429 after the client's retries), 5xx, 408, timeouts and
-// transport errors, and a create whose outcome is unknown.
+// Transient reports an error of this client that may pass when the call is
+// made again later: quota (429 after the client's retries), 5xx, 408,
+// timeouts and transport errors, and a create whose outcome is unknown.
 func Transient(err error) bool {
-	if err == nil || Revoked(err) || errors.Is(err, context.Canceled) {
+	var e *Error
+	if !errors.As(err, &e) || Revoked(err) || errors.Is(err, context.Canceled) {
 		return false
 	}
 	if errors.Is(err, ErrRateLimited) || errors.Is(err, ErrUncertain) {

@@ -173,7 +173,7 @@ func TestEmptySideGuard(t *testing.T) {
 	e := newEnv(t)
 	c := e.newConn()
 	var ps []string
-	for i := range 3 {
+	for i := range 11 {
 		p := e.seed(c, fmt.Sprint("P", i), true)
 		e.link(c, p, fmt.Sprint(i+1))
 		ps = append(ps, p.ResourceName)
@@ -204,8 +204,8 @@ func TestEmptySideGuard(t *testing.T) {
 	if got.GoogleSyncToken == old {
 		t.Fatal("sync token not saved though the deletes are held")
 	}
-	if held := e.heldDeletes(c); len(held) != 3 {
-		t.Fatalf("held %v, want the 3 deletes held by the guard", held)
+	if held := e.heldDeletes(c); len(held) != 11 {
+		t.Fatalf("held %v, want the 11 deletes held by the guard", held)
 	}
 	if len(got.LastErrors) == 0 {
 		t.Fatal("no error shown on the status page")

@@ -118,9 +118,12 @@ func (e *EmptySideError) Error() string {
 
 // CheckEmptySide is the empty-side guard: links is the number of linked
 // contacts, listed how many the side shows now (a full listing, or the
-// group's member count after a delta poll).
+// group's member count after a delta poll). It guards more links than the
+// brake's minimum: deleting up to that many is the user's to do (the brake
+// lets as many through), and a user who deletes the one contact of a
+// small group is not stopped by a pause.
 func CheckEmptySide(side Side, links, listed int) error {
-	if links > 0 && listed == 0 {
+	if links > DefaultBrake.Min && listed == 0 {
 		return &EmptySideError{Side: side, Links: links}
 	}
 	return nil

@@ -401,13 +401,12 @@ func TestBrake(t *testing.T) {
 
 func TestEmptySideGuard(t *testing.T) {
 	var es *EmptySideError
-	if err := CheckEmptySide(Google, 5, 0); !errors.As(err, &es) || es.Side != Google || es.Links != 5 {
+	if err := CheckEmptySide(Google, 11, 0); !errors.As(err, &es) || es.Side != Google || es.Links != 11 {
 		t.Errorf("got %v", err)
 	}
-	if err := CheckEmptySide(Pipedrive, 0, 0); err != nil {
-		t.Errorf("no links: %v", err)
-	}
-	if err := CheckEmptySide(Pipedrive, 5, 1); err != nil {
-		t.Errorf("one listed: %v", err)
+	for _, tc := range []struct{ links, listed int }{{0, 0}, {11, 1}, {DefaultBrake.Min, 0}, {1, 0}} {
+		if err := CheckEmptySide(Pipedrive, tc.links, tc.listed); err != nil {
+			t.Errorf("%d links, %d listed: %v (the brake's minimum may always go)", tc.links, tc.listed, err)
+		}
 	}
 }

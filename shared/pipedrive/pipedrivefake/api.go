@@ -2,6 +2,7 @@ package pipedrivefake
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -112,6 +113,12 @@ func (s *Server) wrap(route string, next http.Handler) http.Handler {
 			apiError(sw, http.StatusInternalServerError, "Internal server error")
 		case Fault503:
 			apiError(sw, http.StatusServiceUnavailable, "Service temporarily unavailable")
+		case Fault403Cloudflare:
+			sw.Header().Set("Content-Type", "text/html; charset=UTF-8")
+			sw.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(sw, "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head><body>Sorry, you have been blocked</body></html>")
+		case Fault400:
+			apiError(sw, http.StatusBadRequest, "Validation failed")
 		case FaultTimeout:
 			t := time.NewTimer(s.hang)
 			defer t.Stop()

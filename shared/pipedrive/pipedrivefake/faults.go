@@ -19,6 +19,11 @@ const (
 	// http.ErrAbortHandler, which net/http servers turn into a reset; use it
 	// over a real (httptest) server.
 	FaultDropResponse
+	// Fault403Cloudflare answers 403 with an HTML page, as Pipedrive's
+	// Cloudflare front does to API-token clients that ignore 429s (facts §5).
+	Fault403Cloudflare
+	// Fault400 answers 400 with Pipedrive's error envelope (a refused body).
+	Fault400
 )
 
 // Fault selects requests to fail. Empty Method or Path match any; Path

@@ -246,6 +246,18 @@ func (s *Server) Person(id int64) (pipedrive.Person, bool) {
 	return toPublic(p), true
 }
 
+// OrganizationName returns an organization's name, and whether it exists
+// (an observer for tests: no API call, no rate limit).
+func (s *Server) OrganizationName(id int64) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orgs[id]
+	if o == nil {
+		return "", false
+	}
+	return o.name, true
+}
+
 // Persons returns the company's persons (deleted ones too), by id.
 func (s *Server) Persons(companyID int64) []pipedrive.Person {
 	s.mu.Lock()

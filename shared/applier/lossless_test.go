@@ -1,0 +1,374 @@
+package applier_test
+
+// Nothing is lost (issue "never lose a change"): each test reproduces a
+// path on which the live sync used to lose changes, through the real
+// applier, store (on the emulator) and fakes.
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	people "google.golang.org/api/people/v1"
+
+	"github.com/contactsync/contactsync/shared/google/googlefake"
+	"github.com/contactsync/contactsync/shared/pipedrive"
+	"github.com/contactsync/contactsync/shared/pipedrive/pipedrivefake"
+	"github.com/contactsync/contactsync/shared/queue"
+	"github.com/contactsync/contactsync/shared/store"
+	"github.com/contactsync/contactsync/shared/syncplan"
+)
+
+// Revoking Google and connecting it again: the changes made meanwhile are
+// held (not skipped), and applied as soon as the account is back — with
+// clients built from the new grant, not the cached revoked ones.
+func TestReconnectAfterRevokeAppliesHeldChanges(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	pid, rn := e.ada() // the applier now caches clients and an access token
+	e.g.RevokeTokens(googlefake.DemoUser)
+
+	e.pdEdit(pid, pipedrive.PersonInput{Name: ptr("Ada King")})
+	if err := e.deliver(pd, pid, queue.Upsert); err != nil {
+		t.Fatalf("a revoked grant was retried instead of held: %v", err)
+	}
+	// the Google side's own change of the same time is kept too
+	e.apply(gg, rn, queue.Upsert)
+	c := e.connection()
+	if c.Status != store.StatusNeedsReauth || !c.ReauthGoogle || c.ReauthPipedrive {
+		t.Fatalf("status %s, reauth google %v pipedrive %v", c.Status, c.ReauthGoogle, c.ReauthPipedrive)
+	}
+	held := e.held(store.HeldDeferred)
+	if len(held) != 2 || held[0].Code != "reauth_google" {
+		t.Fatalf("held %+v, want both changes deferred until Google is back", held)
+	}
+
+	// The user connects Google again (the settings function, another
+	// instance: it only stores the new grant).
+	tok, err := e.g.IssueToken(googlefake.DemoUser, "client-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ConnectGoogle(e.ctx, "", e.conn.ID, tok.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.connection(); c.Status != store.StatusLive || c.ReauthGoogle || c.HeldDueAt.IsZero() {
+		t.Fatalf("after reconnect: status %s, reauth %v, held due %v", c.Status, c.ReauthGoogle, c.HeldDueAt)
+	}
+	if n := e.republish(); n != 2 {
+		t.Fatalf("%d held changes published again, want 2", n)
+	}
+	gp, _ := e.gContact(rn)
+	if gp.Names[0].FamilyName != "King" {
+		t.Fatalf("the edit made while Google was revoked did not arrive: %+v", gp.Names[0])
+	}
+	if left := e.held(""); len(left) != 0 {
+		t.Fatalf("held after reconnect: %+v", left)
+	}
+}
+
+// A 401 on a cached access token (the grant was replaced behind this
+// instance's back) is not a permanent refusal: the clients are opened
+// afresh and the change goes through.
+func TestUnauthorizedReopensClients(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	pid, rn := e.ada()
+	// The grant is replaced: the old refresh and access tokens die, the
+	// new refresh token is stored (by another instance).
+	e.g.RevokeTokens(googlefake.DemoUser)
+	tok, err := e.g.IssueToken(googlefake.DemoUser, "client-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.accts.Put(e.ctx, e.conn.ID, store.SecretGoogle, tok.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	e.pdEdit(pid, pipedrive.PersonInput{Name: ptr("Ada King")})
+	e.apply(pd, pid, queue.Upsert)
+	if gp, _ := e.gContact(rn); gp.Names[0].FamilyName != "King" {
+		t.Fatalf("not applied: %+v", gp.Names[0])
+	}
+	if c := e.connection(); c.Status != store.StatusLive || len(e.held("")) != 0 {
+		t.Fatalf("status %s, held %+v", c.Status, e.held(""))
+	}
+}
+
+// syncedMany adds n persons in Pipedrive and syncs them.
+func (e *env) syncedMany(n int) (pids, rns []string) {
+	e.t.Helper()
+	for i := range n {
+		pid, rn := e.synced(pipedrive.PersonInput{Name: ptr("Person " + strconv.Itoa(i))})
+		pids, rns = append(pids, pid), append(rns, rn)
+	}
+	return pids, rns
+}
+
+func (e *env) pdDelete(pid string) {
+	e.t.Helper()
+	if err := e.pd.UIDeletePerson(e.user, mustInt(pid)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func mustInt(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+func (e *env) gLive(rns []string) int {
+	n := 0
+	for _, rn := range rns {
+		if _, ok := e.gContact(rn); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// The brake covers the Pipedrive → Google path: deleting 15 of 26 synced
+// persons deletes 10 Google contacts (the limit) and holds the other 5.
+// Edits go on syncing; further deletes are held too until the user
+// decides; Confirm applies them.
+func TestBrakeOnPipedriveDeletes(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	pids, rns := e.syncedMany(26)
+	for _, pid := range pids[:15] {
+		e.pdDelete(pid)
+		e.apply(pd, pid, queue.Delete)
+	}
+	if left := e.gLive(rns); left != 16 {
+		t.Fatalf("%d of 26 Google contacts left, want 16 (10 deleted, 5 held)", left)
+	}
+	if braked := e.held(store.HeldBrake); len(braked) != 5 || braked[0].Name == "" {
+		t.Fatalf("held by the brake: %+v, want 5 with their names", braked)
+	}
+	c := e.connection()
+	if c.Status != store.StatusLive || c.BrakeTrippedAt.IsZero() || len(c.LastErrors) != 1 ||
+		!strings.Contains(c.LastErrors[0].Message, "confirm them or restore") {
+		t.Fatalf("status %s, tripped %v, errors %+v", c.Status, c.BrakeTrippedAt, c.LastErrors)
+	}
+
+	// Without a decision: edits flow, deletes stay held.
+	e.republish()
+	e.pdEdit(pids[20], pipedrive.PersonInput{Name: ptr("Edited After Resume")})
+	e.apply(pd, pids[20], queue.Upsert)
+	if gp, _ := e.gContact(rns[20]); gp.Names[0].DisplayName != "Edited After Resume" {
+		t.Fatalf("edit after resume not applied: %+v", gp.Names[0])
+	}
+	e.pdDelete(pids[15])
+	e.apply(pd, pids[15], queue.Delete)
+	if left := e.gLive(rns); left != 16 {
+		t.Fatalf("a delete went through while the brake awaits a decision: %d left", left)
+	}
+	if n := len(e.held(store.HeldBrake)); n != 6 {
+		t.Fatalf("%d held by the brake, want 6", n)
+	}
+
+	// Confirm: all of them are applied, the brake is released.
+	if n, err := e.svc.ConfirmDeletes(e.ctx, e.conn.ID); err != nil || n != 6 {
+		t.Fatalf("ConfirmDeletes = %d, %v", n, err)
+	}
+	e.republish()
+	if left := e.gLive(rns); left != 10 {
+		t.Fatalf("%d Google contacts left after confirming, want 10", left)
+	}
+	if c := e.connection(); !c.BrakeTrippedAt.IsZero() || c.Status != store.StatusLive || len(e.held("")) != 0 {
+		t.Fatalf("after confirm: status %s, tripped %v, held %+v", c.Status, c.BrakeTrippedAt, e.held(""))
+	}
+}
+
+// Restore answers held deletes the other way: the deleted records are put
+// back on the side they were deleted from, nothing is deleted.
+func TestBrakeRestore(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	pids, rns := e.syncedMany(12)
+	// Google side: 4 deleted, 8 removed from the group (12 > limit 10).
+	for i, rn := range rns {
+		var err error
+		if i < 4 {
+			err = e.g.DeleteContact(googlefake.DemoUser, rn)
+		} else {
+			err = e.g.SetMembership(googlefake.DemoUser, rn, e.group, false)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.apply(gg, rn, queue.Delete)
+	}
+	if live := len(e.pdLive()); live != 2 {
+		t.Fatalf("%d Pipedrive persons left, want 2 (10 deleted, 2 held)", live)
+	}
+	braked := e.held(store.HeldBrake)
+	if len(braked) != 2 {
+		t.Fatalf("held %+v, want 2", braked)
+	}
+	if _, err := e.svc.RestoreDeletes(e.ctx, e.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.republish()
+	// the held ones were removed from the group: they rejoin it
+	members := e.gMembers()
+	for _, h := range braked {
+		if !slices.Contains(members, h.ObjectID) {
+			t.Errorf("restored contact %s is not back in the group (members %v)", h.ObjectID, members)
+		}
+		l, ok := e.link(gg, h.ObjectID)
+		if !ok {
+			t.Fatalf("restored contact %s has no link", h.ObjectID)
+		}
+		if _, ok := e.pdPerson(l.PipedriveID); !ok {
+			t.Errorf("the Pipedrive twin of the restored contact is gone")
+		}
+	}
+	if live := len(e.pdLive()); live != 2 {
+		t.Fatalf("%d Pipedrive persons, want the 2 kept", live)
+	}
+	_ = pids
+	if c := e.connection(); c.Status != store.StatusLive || !c.BrakeTrippedAt.IsZero() {
+		t.Fatalf("after restore: %s, tripped %v", c.Status, c.BrakeTrippedAt)
+	}
+}
+
+// The brake counts over a sliding window, not per poll: 30 of 40 contacts
+// deleted in Google, 10 per poll interval, delete 10 Pipedrive persons, not 30.
+func TestBrakeWindowSpansPolls(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	_, rns := e.syncedMany(40)
+	for round := range 3 {
+		for _, rn := range rns[round*10 : round*10+10] {
+			if err := e.g.DeleteContact(googlefake.DemoUser, rn); err != nil {
+				t.Fatal(err)
+			}
+			e.apply(gg, rn, queue.Delete)
+		}
+		e.advance(time.Minute) // the next poll interval
+	}
+	if live := len(e.pdLive()); live != 30 {
+		t.Fatalf("%d Pipedrive persons left, want 30 (10 deleted within the window)", live)
+	}
+	if n := len(e.held(store.HeldBrake)); n != 20 {
+		t.Fatalf("%d deletes held, want 20", n)
+	}
+	// After the window, with the brake released, deletes count afresh.
+	if _, err := e.svc.RestoreDeletes(e.ctx, e.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(syncplan.DefaultBrake.Window)
+	e.republish()
+	if live := len(e.pdLive()); live != 30 {
+		t.Fatalf("restore deleted something: %d left", live)
+	}
+}
+
+// A Pipedrive delete made while the connection is paused is held and
+// applied when it resumes (it used to be acknowledged and lost: Pipedrive's
+// lists never show deleted persons).
+func TestDeleteWhilePausedAppliedOnResume(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	pid, rn := e.ada()
+	if _, err := e.svc.Pause(e.ctx, e.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.pdDelete(pid)
+	e.apply(pd, pid, queue.Delete)
+	if _, ok := e.gContact(rn); !ok {
+		t.Fatal("a paused connection deleted in Google")
+	}
+	if h := e.held(store.HeldDeferred); len(h) != 1 || h[0].ChangeKind != "delete" {
+		t.Fatalf("held %+v", h)
+	}
+	if _, err := e.svc.Resume(e.ctx, e.conn.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.republish(); n != 1 {
+		t.Fatalf("%d published again, want 1", n)
+	}
+	if _, ok := e.gContact(rn); ok {
+		t.Fatal("the delete made while paused was lost")
+	}
+}
+
+// What the reconciliation publishes for a linked person it no longer finds
+// (an upsert: it does not know why) is applied as what happened: deleted,
+// or given to another owner.
+func TestReconciledChangeAppliesLostDeleteAndOwnerChange(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	pids, rns := e.syncedMany(2)
+	e.pdDelete(pids[0])
+	other := e.other
+	e.pdEdit(pids[1], pipedrive.PersonInput{OwnerID: &other})
+	for _, pid := range pids {
+		e.app.Apply(e.ctx, queue.Change{ConnectionID: e.conn.ID, Side: pd, ObjectID: pid, Kind: queue.Upsert, Source: queue.FromReconcile})
+	}
+	if _, ok := e.gContact(rns[0]); ok {
+		t.Error("the lost delete was not applied")
+	}
+	gp, ok := e.gContact(rns[1])
+	if !ok || slices.Contains(e.gMembers(), rns[1]) {
+		t.Errorf("the person given away: contact kept %v, still in the group %v", ok, slices.Contains(e.gMembers(), rns[1]))
+	}
+	_ = gp
+}
+
+// Pipedrive's refusals are told apart: Cloudflare's HTML 403 is transient
+// (retried, then held and retried later by the poller), a 400 is held at
+// once with its status; neither is skipped.
+func TestPipedriveRefusals(t *testing.T) {
+	t.Run("403 from Cloudflare is transient", func(t *testing.T) {
+		e := newEnv(t, envOptions{})
+		rn := e.gSeed(&people.Person{Names: []*people.Name{{GivenName: "Grace", FamilyName: "Hopper"}}})
+		e.pd.FailNext(100, pipedrivefake.Fault{Kind: pipedrivefake.Fault403Cloudflare, Method: "POST", Path: "/api/v2/persons"})
+		for i := 1; i < syncplan.MaxAttempts; i++ {
+			if err := e.deliver(gg, rn, queue.Upsert); err == nil {
+				t.Fatalf("attempt %d: a Cloudflare 403 was not retried", i)
+			}
+		}
+		if err := e.deliver(gg, rn, queue.Upsert); err != nil {
+			t.Fatalf("attempt %d was not held: %v", syncplan.MaxAttempts, err)
+		}
+		h := e.held(store.HeldFailed)
+		if len(h) != 1 || h[0].Code != "transient" || h[0].RetryAt.IsZero() {
+			t.Fatalf("held %+v, want a transient hold retried later", h)
+		}
+		e.pd.ClearFaults()
+		e.advance(syncplan.HeldRetry)
+		e.republish()
+		if n := len(e.pdLive()); n != 1 {
+			t.Fatalf("%d Pipedrive persons after the retry, want 1", n)
+		}
+	})
+	t.Run("400 is held at once", func(t *testing.T) {
+		e := newEnv(t, envOptions{})
+		pid, _ := e.ada()
+		e.g.EditContact(googlefake.DemoUser, mustLink(e, pid).GoogleID, func(p *people.Person) {
+			p.Names = []*people.Name{{GivenName: "Ada", FamilyName: "King"}}
+		})
+		e.pd.FailNext(1, pipedrivefake.Fault{Kind: pipedrivefake.Fault400, Method: "PATCH"})
+		if err := e.deliver(gg, mustLink(e, pid).GoogleID, queue.Upsert); err != nil {
+			t.Fatalf("a 400 was retried: %v", err)
+		}
+		h := e.held(store.HeldFailed)
+		if len(h) != 1 || h[0].Code != "permanent" || !strings.Contains(h[0].Reason, "HTTP 400") || !h[0].RetryAt.IsZero() {
+			t.Fatalf("held %+v, want a permanent hold naming the status", h)
+		}
+		// the user's Retry applies it
+		ids := []string{h[0].ID}
+		if _, err := e.svc.RetryHeld(e.ctx, e.conn.ID, ids...); err != nil {
+			t.Fatal(err)
+		}
+		e.republish()
+		if p, _ := e.pdPerson(pid); p.LastName != "King" {
+			t.Fatalf("retried change not applied: %+v", p)
+		}
+	})
+}
+
+func mustLink(e *env, pid string) *store.Link {
+	e.t.Helper()
+	l, ok := e.link(pd, pid)
+	if !ok {
+		e.t.Fatalf("no link for %s", pid)
+	}
+	return l
+}
