@@ -744,9 +744,19 @@ func TestRateLimits(t *testing.T) {
 			break
 		}
 	}
+	// Classified as the daily budget, at once, without a made-up reset.
 	var ae *pipedrive.APIError
-	if !errors.Is(err2, pipedrive.ErrRateLimited) || !errors.As(err2, &ae) || ae.RateLimit.Reset < time.Hour {
+	if !errors.Is(err2, pipedrive.ErrDailyBudget) || !errors.Is(err2, pipedrive.ErrRateLimited) || !errors.As(err2, &ae) || ae.RateLimit.Reset != 0 {
 		t.Fatalf("daily budget: %v", err2)
+	}
+	req, _ = http.NewRequest("GET", e.srv.URL+"/api/v2/persons", nil)
+	req.Header.Set("x-api-token", e.token)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("x-ratelimit-reset") != "" {
+		t.Errorf("daily-budget 429: %d, x-ratelimit-reset %q (undocumented for the daily budget)", resp.StatusCode, resp.Header.Get("x-ratelimit-reset"))
 	}
 	e.clock.Advance(24 * time.Hour)
 	if _, err := e.c.GetPerson(ctx, id); err != nil {

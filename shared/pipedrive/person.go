@@ -163,4 +163,7 @@ type User struct {
 	CompanyID     int64  `json:"company_id"`
 	CompanyName   string `json:"company_name"`
 	CompanyDomain string `json:"company_domain"`
+	// TimezoneName is the user's time zone (e.g. "Europe/Berlin"), the best
+	// guess we have of the company's for DailyBudgetRetryAt.
+	TimezoneName string `json:"timezone_name"`
 }
