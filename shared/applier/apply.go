@@ -46,6 +46,11 @@ type work struct {
 	gperson *people.Person  // nil: absent or not read
 	matched string          // how the twin was found, for history
 	own     map[string]bool // Pending intents written by this Apply call
+	// pdKept are fields a Pipedrive write left as Pipedrive has them
+	// (contact.PipedriveWrite.Kept, or an address Pipedrive refused): the
+	// base keeps Pipedrive's value and the history says why.
+	pdKept        contact.Fields
+	pdAddrRefused bool
 }
 
 func (w *work) pidString() string {
@@ -85,6 +90,13 @@ func (a *Applier) applyOnce(ctx context.Context, conn *store.Connection, cl *acc
 	}
 	pd := syncplan.PipedriveSide(a.mapper, w.person, w.orgName, conn.PipedriveUserID)
 	g := syncplan.GoogleSide(a.mapper, w.gperson, conn.GoogleGroup)
+	// We write a name whole and Pipedrive splits it its own way: the same
+	// whole name is no change (compared against the base, else the twin).
+	if w.base != nil {
+		pd.Contact = contact.AlignPipedriveName(pd.Contact, *w.base)
+	} else if g.State == syncplan.Present {
+		pd.Contact = contact.AlignPipedriveName(pd.Contact, g.Contact)
+	}
 	var hidden contact.Fields // what this Pipedrive company does not show; unknown without a person
 	if w.person != nil {
 		hidden = pd.Contact.Unknown & (contact.IM | contact.Address | contact.JobTitle)
@@ -359,7 +371,23 @@ func (a *Applier) leaveGroup(ctx context.Context, w *work) error {
 }
 
 func (a *Applier) createPipedrive(ctx context.Context, w *work, c contact.Contact) error {
-	in, want := a.mapper.ToPipedriveInput(c, nil, "")
+	pw := a.mapper.PipedriveWriteFor(c, nil, "")
+	in, want := pw.Input, pw.Org
+	// Whether the company shows the contact-sync fields is known from this
+	// contact's person (then the plan left hidden ones out), else from the
+	// last person the client saw. Without either they are not sent blind
+	// (writing them without contact sync is undocumented): the create's
+	// answer shows whether the company has them, and a PATCH follows if so.
+	var later pipedrive.PersonInput
+	if w.person == nil {
+		switch shown, known := w.cl.Pipedrive.ContactSyncShown(); {
+		case !known:
+			later.IM, later.PostalAddress, later.JobTitle = in.IM, in.PostalAddress, in.JobTitle
+			fallthrough
+		case !shown:
+			in.IM, in.PostalAddress, in.JobTitle = nil, nil, nil
+		}
+	}
 	owner := w.conn.PipedriveUserID
 	in.OwnerID = &owner
 	if err := a.resolveOrg(ctx, w, &in, want); err != nil {
@@ -385,6 +413,14 @@ func (a *Applier) createPipedrive(ctx context.Context, w *work, c contact.Contac
 	if want.Set {
 		w.orgName = want.Name
 	}
+	if later != (pipedrive.PersonInput{}) && p.HasContactSyncFields {
+		// A failure leaves the Pending intent: the retry adopts the person
+		// and writes these fields as an ordinary update.
+		if p, err = w.cl.Pipedrive.UpdatePerson(ctx, p.ID, later); err != nil {
+			return fmt.Errorf("applier: contact-sync fields of the new Pipedrive person: %w", err)
+		}
+		w.person = p
+	}
 	return nil
 }
 
@@ -402,7 +438,9 @@ func (a *Applier) updatePipedrive(ctx context.Context, w *work, c contact.Contac
 	if w.person == nil {
 		return false, errRedecide
 	}
-	in, want := a.mapper.ToPipedriveInput(c, w.person, w.orgName)
+	pw := a.mapper.PipedriveWriteFor(c, w.person, w.orgName)
+	in, want := pw.Input, pw.Org
+	w.pdKept |= pw.Kept
 	if err := a.resolveOrg(ctx, w, &in, want); err != nil {
 		return false, err
 	}
@@ -410,6 +448,18 @@ func (a *Applier) updatePipedrive(ctx context.Context, w *work, c contact.Contac
 		return false, nil
 	}
 	p, err := w.cl.Pipedrive.UpdatePerson(ctx, w.pid, in)
+	if errors.Is(err, pipedrive.ErrBadRequest) && in.PostalAddress != nil {
+		// The address alone must not cost the other fields: Pipedrive's
+		// address handling is the least documented part of the person.
+		logging.FromContext(ctx).Warn("applier: Pipedrive refused the PATCH; retrying without the address", "err", err)
+		in.PostalAddress = nil
+		w.pdKept |= contact.Address
+		w.pdAddrRefused = true
+		if b, _ := json.Marshal(in); string(b) == "{}" {
+			return false, nil
+		}
+		p, err = w.cl.Pipedrive.UpdatePerson(ctx, w.pid, in)
+	}
 	if errors.Is(err, pipedrive.ErrNotFound) || errors.Is(err, pipedrive.ErrGone) {
 		return false, fmt.Errorf("%w: %w", errRedecide, err)
 	}
@@ -432,6 +482,11 @@ func (a *Applier) resolveOrg(ctx context.Context, w *work, in *pipedrive.PersonI
 	in.SetOrg = true
 	name := strings.TrimSpace(want.Name)
 	if name == "" {
+		// Doubtful: no documented way to unlink a person from its
+		// organization in v2. The request schema types org_id as an
+		// integer; null is the least doubtful shape (PHP SDK made org_id
+		// nullable in responses "to match real API behavior", and null is
+		// how v2 clears custom fields). Only PATCHes get here.
 		in.OrgID = nil
 		return nil
 	}
@@ -495,7 +550,15 @@ func (a *Applier) commit(ctx context.Context, w *work, plan syncplan.Plan, bothP
 	if !echo && !repeat {
 		l.AddHistory(entry)
 	}
-	b, err := json.Marshal(plan.Base)
+	base := plan.Base
+	if w.pdKept&contact.Address != 0 && w.person != nil {
+		// Pipedrive still holds the address the plan meant to clear: the
+		// base says so, or the next change would copy it back to Google.
+		kept := *plan.Base
+		kept.Address = a.mapper.FromPipedrive(w.person, w.orgName).Address
+		base = &kept
+	}
+	b, err := json.Marshal(base)
 	if err != nil {
 		return fmt.Errorf("applier: encode base: %w", err)
 	}
@@ -576,6 +639,12 @@ func (a *Applier) historyEntry(w *work, plan syncplan.Plan) store.HistoryEntry {
 	detail := h.Summary
 	if w.matched != "" {
 		detail = "matched by " + w.matched + "; " + detail
+	}
+	switch {
+	case w.pdAddrRefused:
+		detail += "; Pipedrive refused the address, so it keeps its own; the other fields were written"
+	case w.pdKept&contact.Address != 0:
+		detail += "; the address could not be cleared in Pipedrive (Pipedrive documents no way to clear it), so Pipedrive keeps its address"
 	}
 	detail += " (via " + string(w.ch.Source) + ")"
 	return store.HistoryEntry{

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -29,13 +30,16 @@ const maxBody = 32 << 20
 
 // Client calls the Pipedrive API. It is safe for concurrent use.
 type Client struct {
-	base       *url.URL
-	hc         *http.Client
-	apiToken   string
-	maxRetries int
-	maxWait    time.Duration
-	sleep      func(context.Context, time.Duration) error
-	log        *slog.Logger
+	// contactSync is what the last person read showed of the company's
+	// contact-sync fields: 0 unknown, 1 shown, 2 absent.
+	contactSync atomic.Int32
+	base        *url.URL
+	hc          *http.Client
+	apiToken    string
+	maxRetries  int
+	maxWait     time.Duration
+	sleep       func(context.Context, time.Duration) error
+	log         *slog.Logger
 }
 
 type config struct {
@@ -119,6 +123,31 @@ func New(ctx context.Context, baseURL string, opts ...Option) (*Client, error) {
 	}
 	return &Client{base: u, hc: cfg.hc, apiToken: cfg.apiToken, maxRetries: cfg.maxRetries,
 		maxWait: cfg.maxWait, sleep: cfg.sleep, log: cfg.log}, nil
+}
+
+// ContactSyncShown says whether the company shows the contact-sync fields
+// (im, postal_address, notes, birthday, job_title; PV2: "only included if
+// contact sync is enabled for the company"), as the last person this
+// client read or wrote showed it; known is false before any.
+func (c *Client) ContactSyncShown() (shown, known bool) {
+	switch c.contactSync.Load() {
+	case 1:
+		return true, true
+	case 2:
+		return false, true
+	}
+	return false, false
+}
+
+func (c *Client) observe(p *Person) {
+	if p == nil || p.ID == 0 {
+		return
+	}
+	v := int32(2)
+	if p.HasContactSyncFields {
+		v = 1
+	}
+	c.contactSync.Store(v)
 }
 
 // BaseURL is the API base the client talks to.

@@ -229,3 +229,27 @@ func TestOrganizationBodyValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestContactSyncShownIsLearnedFromReads: the client remembers whether the
+// last person it saw carried the contact-sync keys.
+func TestContactSyncShownIsLearnedFromReads(t *testing.T) {
+	e := setup(t, false)
+	ctx := context.Background()
+	if _, known := e.c.ContactSyncShown(); known {
+		t.Fatal("known before any read")
+	}
+	p, err := e.c.CreatePerson(ctx, name("Cora Sync"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shown, known := e.c.ContactSyncShown(); shown || !known {
+		t.Errorf("contact sync off: shown %v known %v", shown, known)
+	}
+	e.fake.SetContactSync(e.company, true)
+	if _, err := e.c.GetPerson(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if shown, known := e.c.ContactSyncShown(); !shown || !known {
+		t.Errorf("contact sync on: shown %v known %v", shown, known)
+	}
+}
