@@ -263,10 +263,8 @@ func webhookName(action, connID string) string {
 // it shows neither.
 func hookConnection(h pipedrive.Webhook) string {
 	if rest, ok := strings.CutPrefix(h.Name, "contactsync person "); ok && strings.HasSuffix(rest, ")") {
-		if i := strings.LastIndex(rest, " ("); i >= 0 {
-			if id := rest[i+2 : len(rest)-1]; id != "" {
-				return id
-			}
+		if _, id, ok := strings.Cut(rest[:len(rest)-1], " ("); ok && id != "" { // "<action> (<id>)"
+			return id
 		}
 	}
 	return h.HTTPAuthUser
