@@ -353,7 +353,8 @@ func (a *Applier) holdWith(ctx context.Context, conn *store.Connection, ch queue
 	case "transient":
 		hc.RetryAt = now.Add(syncplan.HeldRetry)
 	case "daily_budget":
-		hc.RetryAt = now.Add(syncplan.DailyBudgetRetry)
+		// the company's time zone is not known here: UTC, then hourly
+		hc.RetryAt = pipedrive.DailyBudgetRetryAt(now, time.Time{}, time.UTC)
 	}
 	if detail != "" {
 		hc.Reason += " (" + detail + ")"
@@ -466,6 +467,14 @@ func (a *Applier) once(ctx context.Context, r *run) error {
 		return err
 	}
 	pd, g := a.sides(r, p)
+	// We write a name whole and Pipedrive splits it its own way: the same
+	// whole name is no change (compared against the base, else the twin).
+	// Only for deciding: link hashes stay those of the record as read.
+	if p.base != nil {
+		pd.Contact = contact.AlignPipedriveName(pd.Contact, *p.base)
+	} else if g.State == syncplan.Present {
+		pd.Contact = contact.AlignPipedriveName(pd.Contact, g.Contact)
+	}
 	var hidden contact.Fields // what this Pipedrive company does not show; unknown without a person
 	if p.person != nil {
 		hidden = pd.Contact.Unknown & (contact.IM | contact.Address | contact.JobTitle)

@@ -172,7 +172,23 @@ func (a *Applier) leaveGroup(ctx context.Context, r *run, gp *people.Person) err
 }
 
 func (a *Applier) createPipedrive(ctx context.Context, r *run, p *pair, c contact.Contact) error {
-	in, want := a.mapper.ToPipedriveInput(c, nil, "")
+	pw := a.mapper.PipedriveWriteFor(c, nil, "")
+	in, want := pw.Input, pw.Org
+	// Whether the company shows the contact-sync fields is known from this
+	// contact's person (then the plan left hidden ones out), else from the
+	// last person the client saw. Without either they are not sent blind
+	// (writing them without contact sync is undocumented): the create's
+	// answer shows whether the company has them, and a PATCH follows if so.
+	var later pipedrive.PersonInput
+	if p.person == nil {
+		switch shown, known := r.cl.Pipedrive.ContactSyncShown(); {
+		case !known:
+			later.IM, later.PostalAddress, later.JobTitle = in.IM, in.PostalAddress, in.JobTitle
+			fallthrough
+		case !shown:
+			in.IM, in.PostalAddress, in.JobTitle = nil, nil, nil
+		}
+	}
 	owner := r.conn.PipedriveUserID
 	in.OwnerID = &owner
 	if err := a.resolveOrg(ctx, r, &in, want); err != nil {
@@ -198,6 +214,14 @@ func (a *Applier) createPipedrive(ctx context.Context, r *run, p *pair, c contac
 	if want.Set {
 		p.org = want.Name
 	}
+	if later != (pipedrive.PersonInput{}) && per.HasContactSyncFields {
+		// A failure leaves the Pending intent: the retry adopts the person
+		// and writes these fields as an ordinary update.
+		if per, err = r.cl.Pipedrive.UpdatePerson(ctx, per.ID, later); err != nil {
+			return fmt.Errorf("applier: contact-sync fields of the new Pipedrive person: %w", err)
+		}
+		p.person = per
+	}
 	return nil
 }
 
@@ -215,7 +239,9 @@ func (a *Applier) updatePipedrive(ctx context.Context, r *run, p *pair, c contac
 	if p.person == nil {
 		return false, errRedecide
 	}
-	in, want := a.mapper.ToPipedriveInput(c, p.person, p.org)
+	pw := a.mapper.PipedriveWriteFor(c, p.person, p.org)
+	in, want := pw.Input, pw.Org
+	p.pdKept |= pw.Kept
 	if err := a.resolveOrg(ctx, r, &in, want); err != nil {
 		return false, err
 	}
@@ -223,6 +249,18 @@ func (a *Applier) updatePipedrive(ctx context.Context, r *run, p *pair, c contac
 		return false, nil
 	}
 	per, err := r.cl.Pipedrive.UpdatePerson(ctx, p.pid, in)
+	if errors.Is(err, pipedrive.ErrBadRequest) && in.PostalAddress != nil {
+		// The address alone must not cost the other fields: Pipedrive's
+		// address handling is the least documented part of the person.
+		logging.FromContext(ctx).Warn("applier: Pipedrive refused the PATCH; retrying without the address", "err", err)
+		in.PostalAddress = nil
+		p.pdKept |= contact.Address
+		p.pdAddrRefused = true
+		if b, _ := json.Marshal(in); string(b) == "{}" {
+			return false, nil
+		}
+		per, err = r.cl.Pipedrive.UpdatePerson(ctx, p.pid, in)
+	}
 	if pipedrive.Gone(err) {
 		return false, fmt.Errorf("%w: %w", errRedecide, err)
 	}
@@ -245,6 +283,11 @@ func (a *Applier) resolveOrg(ctx context.Context, r *run, in *pipedrive.PersonIn
 	in.SetOrg = true
 	name := strings.TrimSpace(want.Name)
 	if name == "" {
+		// Doubtful: no documented way to unlink a person from its
+		// organization in v2. The request schema types org_id as an
+		// integer; null is the least doubtful shape (PHP SDK made org_id
+		// nullable in responses "to match real API behavior", and null is
+		// how v2 clears custom fields). Only PATCHes get here.
 		in.OrgID = nil
 		return nil
 	}
@@ -323,7 +366,13 @@ func (a *Applier) commit(ctx context.Context, r *run, p *pair, plan syncplan.Pla
 	if !echo && !repeat {
 		l.AddHistory(entry)
 	}
-	b, err := marshalBase(*plan.Base)
+	base := *plan.Base
+	if p.pdKept&contact.Address != 0 && p.person != nil {
+		// Pipedrive still holds the address the plan meant to clear: the
+		// base says so, or the next change would copy it back to Google.
+		base.Address = a.mapper.FromPipedrive(p.person, p.org).Address
+	}
+	b, err := marshalBase(base)
 	if err != nil {
 		return err
 	}
@@ -409,6 +458,12 @@ func (a *Applier) historyEntry(r *run, p *pair, plan syncplan.Plan) store.Histor
 	detail := h.Summary
 	if p.matched != "" {
 		detail = "matched by " + p.matched + "; " + detail
+	}
+	switch {
+	case p.pdAddrRefused:
+		detail += "; Pipedrive refused the address, so it keeps its own; the other fields were written"
+	case p.pdKept&contact.Address != 0:
+		detail += "; the address could not be cleared in Pipedrive (Pipedrive documents no way to clear it), so Pipedrive keeps its address"
 	}
 	detail += " (via " + string(r.ch.Source) + ")"
 	return store.HistoryEntry{

@@ -36,6 +36,11 @@ type pair struct {
 	gRead  bool              // the Google side was read
 
 	matched string // how the twin was found, for the history
+	// pdKept are fields a Pipedrive write left as Pipedrive has them
+	// (contact.PipedriveWrite.Kept, or an address Pipedrive refused): the
+	// base keeps Pipedrive's value and the history says why.
+	pdKept        contact.Fields
+	pdAddrRefused bool
 }
 
 func (p *pair) pidString() string {

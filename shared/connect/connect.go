@@ -105,6 +105,9 @@ func Message(err error) string {
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrNotFound):
 		return "This connection does not exist (any more)."
+	case errors.Is(err, pipedrive.ErrDailyBudget):
+		return "Your Pipedrive company has used up its daily API budget (shared by every app and user). " +
+			"Syncing with Pipedrive resumes after Pipedrive's daily reset; nothing is lost meanwhile."
 	case errors.Is(err, google.ErrRateLimited), errors.Is(err, pipedrive.ErrRateLimited):
 		return "Google or Pipedrive asked us to slow down. Please try again in a minute."
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/contactsync/contactsync/shared/google/googlefake"
 	"github.com/contactsync/contactsync/shared/intake"
 	"github.com/contactsync/contactsync/shared/pipedrive"
+	"github.com/contactsync/contactsync/shared/pipedrive/pipedrivefake"
 	"github.com/contactsync/contactsync/shared/queue"
 	"github.com/contactsync/contactsync/shared/store"
 )
@@ -418,7 +419,7 @@ func TestWebhookLimit(t *testing.T) {
 					EventAction: "*", EventObject: "deal", Name: "other", Version: "2.0"}
 				if i >= tt.others {
 					in = pipedrive.WebhookInput{SubscriptionURL: e.IntakeURL, EventAction: "change", EventObject: "person",
-						Name: "old", UserID: e.UserID, HTTPAuthUser: "deadbeef", HTTPAuthPassword: "x", Version: "2.0"}
+						Name: "contactsync person change (deadbeef)", UserID: e.UserID, HTTPAuthUser: "deadbeef", HTTPAuthPassword: "x", Version: "2.0"}
 				}
 				if _, err := pd.CreateWebhook(ctx, in); err != nil {
 					t.Fatal(err)
@@ -489,6 +490,70 @@ func TestEnsureWebhooksAfterPipedriveDeletedThem(t *testing.T) {
 	checkHooks(t, e, got, pw)
 	if !slices.Equal(got.WebhookIDs, c.WebhookIDs) {
 		t.Errorf("caller's connection not updated: %v vs %v", c.WebhookIDs, got.WebhookIDs)
+	}
+}
+
+// TestEnsureWebhooksTrustsIDsNotTheListing: Pipedrive's listing shows
+// http_auth_user null and event_action "added" (PV1's example), which the
+// fake reproduces; our webhooks are known by their recorded ids, so ten
+// safety-net rounds create nothing.
+func TestEnsureWebhooksTrustsIDsNotTheListing(t *testing.T) {
+	e := connecttest.New(t)
+	ctx := context.Background()
+	c := e.Live(t, owner, googlefake.DemoUser)
+	pd, err := pipedrive.New(ctx, e.PipedriveURL, pipedrive.WithAPIToken(e.APIToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := pd.ListWebhooks(ctx)
+	if err != nil || len(listed) != 3 {
+		t.Fatalf("listing: %v %+v", err, listed)
+	}
+	for _, h := range listed {
+		if h.HTTPAuthUser != "" || h.EventAction == "create" || h.EventAction == "change" || h.EventAction == "delete" {
+			t.Fatalf("the fake echoes what was sent, unlike PV1's example: %+v", h)
+		}
+	}
+	ids := slices.Clone(c.WebhookIDs)
+	before := e.Pipedrive.Writes(pipedrivefake.RouteCreateHook, pipedrivefake.RouteDeleteHook)
+	for round := range 10 {
+		n, err := e.Service.EnsureWebhooks(ctx, c)
+		if err != nil || n != 0 {
+			t.Fatalf("round %d: created %d, %v", round, n, err)
+		}
+	}
+	if w := e.Pipedrive.Writes(pipedrivefake.RouteCreateHook, pipedrivefake.RouteDeleteHook) - before; w != 0 || len(e.Hooks()) != 3 || !slices.Equal(c.WebhookIDs, ids) {
+		t.Errorf("%d webhook writes, %d webhooks, ids %v → %v", w, len(e.Hooks()), ids, c.WebhookIDs)
+	}
+	// One deleted by Pipedrive: exactly that action is registered again.
+	if err := pd.DeleteWebhook(ctx, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.Service.EnsureWebhooks(ctx, c); err != nil || n != 1 {
+		t.Fatalf("after a delete: created %d, %v", n, err)
+	}
+	var actions []string
+	for _, h := range e.Hooks() {
+		actions = append(actions, h.EventAction)
+	}
+	slices.Sort(actions)
+	if !slices.Equal(actions, []string{"change", "create", "delete"}) || c.WebhookIDs[0] != ids[0] || c.WebhookIDs[1] != ids[1] {
+		t.Errorf("actions %v, ids %v → %v", actions, ids, c.WebhookIDs)
+	}
+	// A duplicate of ours (a lost concurrent registration) is removed.
+	pw, _ := e.Accounts.Secret(ctx, c.ID, store.SecretWebhook)
+	dup, err := pd.CreateWebhook(ctx, pipedrive.WebhookInput{SubscriptionURL: e.IntakeURL, EventAction: "change", EventObject: "person",
+		Name: "contactsync person change (" + c.ID + ")", UserID: e.UserID, HTTPAuthUser: c.ID, HTTPAuthPassword: pw, Version: "2.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.Service.EnsureWebhooks(ctx, c); err != nil || n != 0 {
+		t.Fatalf("with a duplicate: created %d, %v", n, err)
+	}
+	for _, h := range e.Hooks() {
+		if h.ID == dup.ID {
+			t.Errorf("duplicate %d kept", dup.ID)
+		}
 	}
 }
 

@@ -6,7 +6,9 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/contactsync/contactsync/shared/account"
@@ -140,8 +142,23 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // ensureWebhooks reconciles the connection's webhooks with Pipedrive's list
-// and returns the ids of the connection's webhooks afterwards (sorted) and
-// the ids it created.
+// and returns the ids of the connection's webhooks afterwards, one per
+// webhookActions entry in that order, and the ids it created.
+//
+// Ours are the ids recorded on the connection, and they are checked by id
+// only. PV1's GET /webhooks example shows http_auth_user null and
+// event_action "added" (v1 naming) whatever was sent, so neither the Basic
+// user nor the action we registered can be expected back
+// (facts-pipedrive.md, Corrections, "Webhook listing"): a recorded id that
+// is listed is kept; one that is not was deleted (Pipedrive deletes a
+// webhook after 3 days without a successful delivery) and is registered
+// again. The one echo still used is subscription_url, also in the
+// example: a recorded webhook listed with another URL (the intake moved)
+// is replaced. Unrecorded webhooks on our intake URL that name a
+// connection (our name "… (<connection id>)", or an echoed Basic user)
+// are removed when that connection is this one (a duplicate from a lost
+// concurrent registration) or no longer exists (an orphan taking one of
+// the user's 40 slots); a listing that echoes neither leaves them alone.
 func (s *Service) ensureWebhooks(ctx context.Context, c *store.Connection) (ids, created []int64, err error) {
 	pd, err := s.pipedriveClient(ctx, c)
 	if err != nil {
@@ -155,33 +172,54 @@ func (s *Service) ensureWebhooks(ctx context.Context, c *store.Connection) (ids,
 	if err != nil {
 		return nil, nil, s.pipedriveErr(err)
 	}
+	listed := make(map[int64]pipedrive.Webhook, len(hooks))
+	for _, h := range hooks {
+		listed[h.ID] = h
+	}
 	target := trimURL(s.cfg.IntakeURL)
 	keep := map[string]int64{}
 	var remove []int64
-	orphan := map[string]bool{}
-	for _, h := range hooks {
-		if trimURL(h.SubscriptionURL) != target {
-			continue
+	for i, id := range c.WebhookIDs {
+		h, ok := listed[id]
+		// Which action it serves is its position: ids are recorded in
+		// webhookActions order, and the listing's event_action is not
+		// trusted (PV1 shows "added"). Records made before this rule were
+		// sorted, which is the same order unless a webhook was once
+		// registered again.
+		action := ""
+		if i < len(webhookActions) {
+			action = webhookActions[i]
 		}
 		switch {
-		case h.HTTPAuthUser == c.ID:
-			if !rotated && keep[h.EventAction] == 0 && h.EventObject == "person" && h.Version == WebhookVersion &&
-				slices.Contains(webhookActions, h.EventAction) && (h.UserID == 0 || h.UserID == c.PipedriveUserID) {
-				keep[h.EventAction] = h.ID
-			} else {
-				remove = append(remove, h.ID) // a duplicate, an old shape or an old password
-			}
-		case h.HTTPAuthUser != "" && h.UserID == c.PipedriveUserID:
-			// Ours for a connection that no longer exists: it only
-			// fails and takes one of the user's 40 slots.
-			gone, ok := orphan[h.HTTPAuthUser]
+		case !ok:
+			// gone: registered again below
+		case rotated || action == "" || keep[action] != 0 ||
+			h.SubscriptionURL != "" && !sameURL(h.SubscriptionURL, target):
+			remove = append(remove, id) // old password, a stray id, or the intake moved
+		default:
+			keep[action] = id
+		}
+	}
+	orphan := map[string]bool{}
+	for _, h := range hooks {
+		if slices.Contains(c.WebhookIDs, h.ID) || !sameURL(h.SubscriptionURL, target) {
+			continue
+		}
+		conn := hookConnection(h)
+		switch {
+		case conn == "":
+			continue // not recognisably ours: leave it
+		case conn == c.ID:
+			remove = append(remove, h.ID) // a duplicate of ours
+		case h.UserID == c.PipedriveUserID:
+			gone, ok := orphan[conn]
 			if !ok {
-				_, gerr := s.store.GetConnection(ctx, h.HTTPAuthUser)
+				_, gerr := s.store.GetConnection(ctx, conn)
 				if gerr != nil && !errors.Is(gerr, store.ErrNotFound) {
 					return nil, nil, gerr
 				}
 				gone = errors.Is(gerr, store.ErrNotFound)
-				orphan[h.HTTPAuthUser] = gone
+				orphan[conn] = gone
 			}
 			if gone {
 				remove = append(remove, h.ID)
@@ -201,7 +239,7 @@ func (s *Service) ensureWebhooks(ctx context.Context, c *store.Connection) (ids,
 		}
 		w, err := pd.CreateWebhook(ctx, pipedrive.WebhookInput{
 			SubscriptionURL: s.cfg.IntakeURL, EventAction: action, EventObject: "person",
-			Name: "contactsync person " + action + " (" + c.ID + ")", UserID: c.PipedriveUserID,
+			Name: webhookName(action, c.ID), UserID: c.PipedriveUserID,
 			HTTPAuthUser: c.ID, HTTPAuthPassword: pw, Version: WebhookVersion,
 		})
 		if err != nil {
@@ -210,8 +248,49 @@ func (s *Service) ensureWebhooks(ctx context.Context, c *store.Connection) (ids,
 		created = append(created, w.ID)
 		ids = append(ids, w.ID)
 	}
-	slices.Sort(ids)
 	return ids, created, nil
+}
+
+// webhookName names our webhook for action: the connection id in
+// parentheses at the end lets a listing that does not echo the Basic user
+// still tell whose webhook it is.
+func webhookName(action, connID string) string {
+	return "contactsync person " + action + " (" + connID + ")"
+}
+
+// hookConnection returns the connection a listed webhook was registered
+// for, from its name or, if the listing echoes it, its Basic user; "" if
+// it shows neither.
+func hookConnection(h pipedrive.Webhook) string {
+	if rest, ok := strings.CutPrefix(h.Name, "contactsync person "); ok && strings.HasSuffix(rest, ")") {
+		if _, id, ok := strings.Cut(rest[:len(rest)-1], " ("); ok && id != "" { // "<action> (<id>)"
+			return id
+		}
+	}
+	return h.HTTPAuthUser
+}
+
+// sameURL compares two webhook URLs as Pipedrive might normalise them:
+// scheme and host case-insensitively, default ports and a trailing slash
+// aside.
+func sameURL(a, b string) bool {
+	if trimURL(a) == trimURL(b) {
+		return true
+	}
+	ua, err1 := url.Parse(strings.TrimSpace(a))
+	ub, err2 := url.Parse(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	host := func(u *url.URL) string {
+		h := strings.ToLower(u.Hostname())
+		if p := u.Port(); p != "" && !(p == "443" && u.Scheme == "https" || p == "80" && u.Scheme == "http") {
+			h += ":" + p
+		}
+		return h
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && host(ua) == host(ub) &&
+		trimURL(ua.EscapedPath()) == trimURL(ub.EscapedPath()) && ua.RawQuery == ub.RawQuery
 }
 
 // rollback deletes the webhooks created by a registration that failed half
@@ -265,7 +344,7 @@ func (s *Service) deleteWebhooks(ctx context.Context, c *store.Connection) error
 	}
 	target := trimURL(s.cfg.IntakeURL)
 	for _, h := range hooks {
-		if trimURL(h.SubscriptionURL) == target && h.HTTPAuthUser == c.ID && !slices.Contains(ids, h.ID) {
+		if sameURL(h.SubscriptionURL, target) && hookConnection(h) == c.ID && !slices.Contains(ids, h.ID) {
 			ids = append(ids, h.ID)
 		}
 	}

@@ -110,22 +110,57 @@ type OrgWant struct {
 	Name string
 }
 
-// ToPipedriveInput builds the v2 create/PATCH body for c. Only fields we
-// own and know are sent; with an existing person (nil for a create) only
-// the fields whose normalized content differs are sent, and list items
-// that did not change keep the value and label exactly as Pipedrive has
-// them. existingOrgName is the existing person's organization name.
+// PipedriveWrite is one v2 create or PATCH of a Pipedrive person: the body,
+// the organization the caller must resolve into org_id, and the fields the
+// body leaves as Pipedrive has them although the contact differs.
+type PipedriveWrite struct {
+	Input pipedrive.PersonInput
+	Org   OrgWant
+	// Kept are fields the contact changes but the write does not, because
+	// Pipedrive documents no way to write the change: today only clearing
+	// the postal address. The caller says so in the contact's history and
+	// keeps Pipedrive's value in the base, so it is not copied back.
+	Kept Fields
+}
+
+// ToPipedriveInput is PipedriveWriteFor without Kept: the body and the
+// organization to resolve.
+func (m Mapper) ToPipedriveInput(c Contact, existing *pipedrive.Person, existingOrgName string) (pipedrive.PersonInput, OrgWant) {
+	w := m.PipedriveWriteFor(c, existing, existingOrgName)
+	return w.Input, w.Org
+}
+
+// PipedriveWriteFor builds the v2 create (existing nil) or PATCH of c. It
+// speaks only what Pipedrive documents (facts-pipedrive.md, Corrections):
 //
-// Organization resolution is the caller's: it gets OrgWant and sets
-// in.SetOrg/in.OrgID. OwnerID is the caller's too (creates are owned by
-// the connected user).
+//   - A create sends only fields that have a value: no empty list, no
+//     empty job title, no address without a value, no org_id.
+//   - A PATCH sends only the fields whose content differs from the
+//     existing person's; list items that did not change keep the value and
+//     label exactly as Pipedrive has them. existingOrgName is the existing
+//     person's organization name.
+//   - Fields this company does not show (contact sync off: IM, address,
+//     job title; in c.Unknown for a create, absent from the existing
+//     person for a PATCH) are never sent: what writing them there does is
+//     undocumented.
+//   - The name is sent as name alone, never with first_name and last_name:
+//     name is in the v2 request schema, the PHP SDK 17.5.1 request models
+//     and the migration guide ("Only the name field is required"), while
+//     first_name/last_name appear only in the guide's prose and sending all
+//     three is documented nowhere. Pipedrive splits it (pipedrive.SplitName);
+//     names compare whole (AlignPipedriveName), so the split is no change.
+//   - The address is sent only as an object with its value (PMG: "Only
+//     value subfield is required"). Clearing it has no documented shape, so
+//     a cleared address is left in Pipedrive and reported in Kept.
+//
+// Organization resolution is the caller's (Org), and so is OwnerID
+// (creates are owned by the connected user).
 //
 // Pipedrive requires a name: a contact without one is sent with its first
-// e-mail, phone or organization as the name, which then syncs back as the
-// given name.
-func (m Mapper) ToPipedriveInput(c Contact, existing *pipedrive.Person, existingOrgName string) (pipedrive.PersonInput, OrgWant) {
-	var in pipedrive.PersonInput
-	var want OrgWant
+// e-mail, phone or organization as the name.
+func (m Mapper) PipedriveWriteFor(c Contact, existing *pipedrive.Person, existingOrgName string) PipedriveWrite {
+	var w PipedriveWrite
+	in := &w.Input
 	var ex Contact
 	send := AllFields &^ c.Unknown
 	if existing != nil {
@@ -133,21 +168,25 @@ func (m Mapper) ToPipedriveInput(c Contact, existing *pipedrive.Person, existing
 		send &= Diff(c, ex) | ex.Unknown
 		// A field Pipedrive does not show for this company is not written.
 		send &^= ex.Unknown & (IM | Address | JobTitle)
+	} else {
+		send &= Diff(c, Contact{}) // a create writes only what has a value
 	}
-	if send&(Given|Family) != 0 {
-		given, family := c.Given, c.Family
-		if given == "" && family == "" {
-			given = fallbackName(c)
+	// A create always needs a name (PMG: "Only the name field is required").
+	if send&(Given|Family) != 0 || existing == nil {
+		full := c.DisplayName()
+		if full == "" {
+			full = fallbackName(c)
 		}
-		if given != "" || family != "" {
-			full := strings.TrimSpace(given + " " + family)
-			in.Name, in.FirstName, in.LastName = &full, &given, &family
+		// Compared whole: Pipedrive's own split of the same name is no change.
+		if full != "" && (existing == nil || full != ex.DisplayName()) {
+			in.Name = &full
 		}
 	}
 	if send&Org != 0 {
-		want = OrgWant{Set: true, Name: c.Org}
+		w.Org = OrgWant{Set: true, Name: c.Org}
 	}
 	if send&JobTitle != 0 {
+		// On a PATCH "" clears it: a string, as the schema types job_title.
 		t := c.JobTitle
 		in.JobTitle = &t
 	}
@@ -155,6 +194,8 @@ func (m Mapper) ToPipedriveInput(c Contact, existing *pipedrive.Person, existing
 	if existing != nil {
 		exP, exE, exI = existing.Phones, existing.Emails, existing.IM
 	}
+	// On a PATCH an empty list clears the field: an array, as the schema
+	// types it; a create never sends one (Diff against the empty contact).
 	if send&Phones != 0 {
 		in.Phones = toPDFields(c.Phones, exP, func(f pipedrive.Field) Item { return m.Phone(f.Value, f.Label, f.Primary) }, identity)
 	}
@@ -169,9 +210,43 @@ func (m Mapper) ToPipedriveInput(c Contact, existing *pipedrive.Person, existing
 		if existing != nil {
 			old = existing.PostalAddress
 		}
-		in.PostalAddress = toPDAddress(c.Address, old)
+		if a := toPDAddress(c.Address, old); a != nil {
+			in.PostalAddress = a
+		} else {
+			w.Kept |= Address
+		}
 	}
-	return in, want
+	return w
+}
+
+// AlignPipedriveName returns pd, a contact read from a Pipedrive person,
+// with ref's given and family name when Pipedrive holds ref's name: we
+// write a name whole and Pipedrive splits it its own way
+// (pipedrive.SplitName), so the parts alone say nothing; the whole name
+// does. ref is the base, or the Google contact for twins without one.
+// When the name did change and Pipedrive's parts are its own split, ref's
+// given or family name is kept where the new name still starts or ends
+// with it, so a family name changed in Pipedrive does not move a second
+// given name into Google's family name.
+func AlignPipedriveName(pd, ref Contact) Contact {
+	if pd.Unknown&(Given|Family) != 0 || ref.Unknown&(Given|Family) != 0 {
+		return pd
+	}
+	full := pd.DisplayName()
+	if full == ref.DisplayName() {
+		pd.Given, pd.Family = ref.Given, ref.Family
+		return pd
+	}
+	if f, l := pipedrive.SplitName(full); f != pd.Given || l != pd.Family {
+		return pd // parts typed in Pipedrive: they are the user's
+	}
+	switch {
+	case ref.Given != "" && strings.HasPrefix(full, ref.Given+" "):
+		pd.Given, pd.Family = ref.Given, strings.TrimPrefix(full, ref.Given+" ")
+	case ref.Family != "" && strings.HasSuffix(full, " "+ref.Family):
+		pd.Given, pd.Family = strings.TrimSuffix(full, " "+ref.Family), ref.Family
+	}
+	return pd
 }
 
 func identity(s string) string { return s }
@@ -209,7 +284,12 @@ func toPDFields(items []Item, existing []pipedrive.Field, norm func(pipedrive.Fi
 	return &out
 }
 
+// toPDAddress is the v2 postal_address object for a, nil when a has no
+// value to send (an empty address: clearing is undocumented).
 func toPDAddress(a PostalAddress, old *pipedrive.Address) *pipedrive.Address {
+	if a.IsZero() {
+		return nil
+	}
 	out := &pipedrive.Address{
 		Subpremise:      a.Extended,
 		Route:           a.Street,
@@ -223,9 +303,11 @@ func toPDAddress(a PostalAddress, old *pipedrive.Address) *pipedrive.Address {
 	} else {
 		out.Value = FormatAddress(a)
 	}
-	// Components Google has no place for stay as they are, unless the
-	// address is being cleared.
-	if old != nil && !a.IsZero() {
+	if strings.TrimSpace(out.Value) == "" {
+		return nil // value is the one required subfield (PMG)
+	}
+	// Components Google has no place for stay as they are.
+	if old != nil {
 		out.Sublocality, out.AdminAreaLevel2 = old.Sublocality, old.AdminAreaLevel2
 	}
 	return out

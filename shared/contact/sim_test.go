@@ -30,7 +30,7 @@ func pdApply(p *pipedrive.Person, in pipedrive.PersonInput, want OrgWant, orgs m
 		out.Name = strings.TrimSpace(out.FirstName + " " + out.LastName)
 	case in.Name != nil:
 		out.Name = *in.Name
-		out.FirstName, out.LastName = splitName(*in.Name)
+		out.FirstName, out.LastName = pipedrive.SplitName(*in.Name)
 	}
 	fields := func(f *[]pipedrive.Field, old []pipedrive.Field) []pipedrive.Field {
 		if f == nil {

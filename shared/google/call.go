@@ -67,7 +67,7 @@ func (c *Client) wait(ctx context.Context, k cost) error {
 // call runs one API operation: rate limit, serialization of mutations,
 // retries with backoff, and error classification.
 func (c *Client) call(ctx context.Context, op string, kind opKind, k cost, fn func(ctx context.Context) error) error {
-	if kind == opUpdate || kind == opCreate {
+	if kind.mutates() {
 		select {
 		case c.writes <- struct{}{}:
 			defer func() { <-c.writes }()

@@ -16,6 +16,13 @@ import (
 var (
 	// ErrExpiredSyncToken: the sync token expired; run a full sync without it.
 	ErrExpiredSyncToken = errors.New("google: sync token expired")
+	// ErrSyncTokenRefused: a request with a sync token was refused (400),
+	// typically because our list parameters changed since the call that
+	// produced the token ("all other request parameters must match the
+	// first call", discovery doc, connections.list). It wraps
+	// ErrExpiredSyncToken: drop the token and run a full sync, exactly as
+	// for an expired one.
+	ErrSyncTokenRefused = fmt.Errorf("google: sync token refused (list parameters changed?): %w", ErrExpiredSyncToken)
 	// ErrStaleEtag: the contact changed since it was read; re-read and merge.
 	ErrStaleEtag = errors.New("google: stale etag")
 	// ErrRevoked: the refresh token was revoked or expired (invalid_grant);
@@ -61,11 +68,17 @@ func (e *Error) Unwrap() []error {
 type opKind int
 
 const (
-	opRead   opKind = iota // safe to retry on anything transient
-	opList                 // a read that may answer EXPIRED_SYNC_TOKEN
-	opUpdate               // etag-guarded or idempotent write: retried; a replay shows up as stale etag or not found
-	opCreate               // not idempotent: retried only on 429, which Google answers before committing
+	opRead      opKind = iota // safe to retry on anything transient
+	opList                    // a listing without a sync token
+	opListToken               // a listing with a sync token: may answer EXPIRED_SYNC_TOKEN or refuse the token
+	opEtagWrite               // etag-guarded write (updateContact, batchUpdateContacts): a replay shows up as stale etag
+	opWrite                   // idempotent write without an etag (deletes, members.modify): retried; no stale-etag reading
+	opCreate                  // not idempotent: retried only on 429, which Google answers before committing
 )
+
+// mutates reports whether k changes data: such calls are serialized per
+// user, as Google asks.
+func (k opKind) mutates() bool { return k == opEtagWrite || k == opWrite || k == opCreate }
 
 // isExpiredSyncToken follows facts §1: the ErrorInfo reason in Details,
 // then the message prefix, then the 410 of old docs. apierror's Reason() is
@@ -122,9 +135,17 @@ func classify(k opKind, err error) error {
 		return nil
 	}
 	switch {
-	case k == opList && isExpiredSyncToken(ge):
+	case (k == opList || k == opListToken) && isExpiredSyncToken(ge):
 		return ErrExpiredSyncToken
-	case k == opUpdate && isStaleEtag(ge):
+	case k == opListToken && ge.Code == http.StatusBadRequest:
+		// The refusal of a token whose parameters changed is not
+		// described (an INVALID_ARGUMENT was seen for a bad token, facts
+		// §8 [I-fp2]); any other 400 of a token call is taken for it too:
+		// the full listing that follows shows whether the request itself
+		// is at fault.
+		return ErrSyncTokenRefused
+	case k == opEtagWrite && isStaleEtag(ge):
+		// Only calls that send an etag can have a stale one.
 		return ErrStaleEtag
 	case ge.Code == http.StatusNotFound:
 		return ErrNotFound

@@ -24,7 +24,11 @@ type Page struct {
 // An expired syncToken gives ErrExpiredSyncToken.
 func (c *Client) ListPage(ctx context.Context, syncToken, pageToken string) (*Page, error) {
 	var resp *people.ListConnectionsResponse
-	err := c.call(ctx, "people.connections.list", opList, costRead, func(ctx context.Context) error {
+	kind := opList
+	if syncToken != "" {
+		kind = opListToken
+	}
+	err := c.call(ctx, "people.connections.list", kind, costRead, func(ctx context.Context) error {
 		call := c.svc.People.Connections.List("people/me").
 			PersonFields(PersonFields).Sources(SourceContact).
 			RequestSyncToken(true).PageSize(c.pageSize).Context(ctx)
@@ -141,16 +145,19 @@ func (c *Client) BatchCreate(ctx context.Context, ps []*people.Person) ([]*peopl
 }
 
 // Update replaces the fields named in updateFields (e.g. "names",
-// "phoneNumbers") with p's. p must carry ResourceName and the etag of the
-// latest read (top-level, or in its CONTACT source). A contact changed since
-// gives ErrStaleEtag.
+// "phoneNumbers") with p's. p must carry ResourceName and, from the latest
+// read, person.metadata.sources with the CONTACT source's etag: the
+// discovery document says updateContact "returns a 400 error if
+// person.metadata.sources is not specified" and compares
+// person.metadata.sources.etag; a top-level etag alone is not enough. A
+// contact changed since gives ErrStaleEtag.
 func (c *Client) Update(ctx context.Context, p *people.Person, updateFields []string) (*people.Person, error) {
 	const op = "people.updateContact"
-	if p == nil || p.ResourceName == "" || (p.Etag == "" && !hasSourceEtag(p)) {
-		return nil, &Error{Op: op, Err: fmt.Errorf("person needs a resource name and an etag")}
+	if p == nil || p.ResourceName == "" || !hasSourceEtag(p) {
+		return nil, &Error{Op: op, Err: fmt.Errorf("person needs a resource name and metadata.sources with the CONTACT source's etag")}
 	}
 	var out *people.Person
-	err := c.call(ctx, op, opUpdate, costWrite, func(ctx context.Context) error {
+	err := c.call(ctx, op, opEtagWrite, costWrite, func(ctx context.Context) error {
 		var err error
 		out, err = c.svc.People.UpdateContact(p.ResourceName, p).
 			UpdatePersonFields(strings.Join(updateFields, ",")).
@@ -193,7 +200,7 @@ func (c *Client) BatchUpdate(ctx context.Context, ps map[string]*people.Person, 
 		req.Contacts[rn] = *p
 	}
 	var resp *people.BatchUpdateContactsResponse
-	err := c.call(ctx, op, opUpdate, costBatchWrite, func(ctx context.Context) error {
+	err := c.call(ctx, op, opEtagWrite, costBatchWrite, func(ctx context.Context) error {
 		var err error
 		resp, err = c.svc.People.BatchUpdateContacts(req).Context(ctx).Do()
 		return err
@@ -210,7 +217,7 @@ func (c *Client) BatchUpdate(ctx context.Context, ps map[string]*people.Person, 
 
 // Delete deletes one contact.
 func (c *Client) Delete(ctx context.Context, resourceName string) error {
-	return c.call(ctx, "people.deleteContact", opUpdate, costDelete, func(ctx context.Context) error {
+	return c.call(ctx, "people.deleteContact", opWrite, costDelete, func(ctx context.Context) error {
 		_, err := c.svc.People.DeleteContact(resourceName).Context(ctx).Do()
 		return err
 	})
@@ -225,13 +232,20 @@ func (c *Client) BatchDelete(ctx context.Context, resourceNames []string) error 
 	if len(resourceNames) == 0 {
 		return nil
 	}
-	return c.call(ctx, op, opUpdate, costBatchDelete, func(ctx context.Context) error {
+	return c.call(ctx, op, opWrite, costBatchDelete, func(ctx context.Context) error {
 		_, err := c.svc.People.BatchDeleteContacts(&people.BatchDeleteContactsRequest{ResourceNames: resourceNames}).Context(ctx).Do()
 		return err
 	})
 }
 
+// groupFields is the read mask of group reads (contactGroups.get, list,
+// batchGet: clientData, groupType, memberCount, metadata, name).
 const groupFields = "metadata,groupType,memberCount,name,clientData"
+
+// createGroupFields is contactGroups.create's readGroupFields: the
+// discovery document lists "clientData, groupType, metadata, name" for
+// create; memberCount is not among them (a new group has none anyway).
+const createGroupFields = "metadata,groupType,name,clientData"
 
 // ListGroups returns every contact group of the user, system groups included.
 func (c *Client) ListGroups(ctx context.Context) ([]*people.ContactGroup, error) {
@@ -274,7 +288,7 @@ func (c *Client) GetGroup(ctx context.Context, resourceName string, maxMembers i
 // ErrAlreadyExists.
 func (c *Client) CreateGroup(ctx context.Context, name string) (*people.ContactGroup, error) {
 	var g *people.ContactGroup
-	req := &people.CreateContactGroupRequest{ContactGroup: &people.ContactGroup{Name: name}, ReadGroupFields: groupFields}
+	req := &people.CreateContactGroupRequest{ContactGroup: &people.ContactGroup{Name: name}, ReadGroupFields: createGroupFields}
 	err := c.call(ctx, "people.contactGroups.create", opCreate, costGroupWrite, func(ctx context.Context) error {
 		var err error
 		g, err = c.svc.ContactGroups.Create(req).Context(ctx).Do()
@@ -293,7 +307,7 @@ func (c *Client) ModifyMembers(ctx context.Context, group string, add, remove []
 	}
 	var resp *people.ModifyContactGroupMembersResponse
 	req := &people.ModifyContactGroupMembersRequest{ResourceNamesToAdd: add, ResourceNamesToRemove: remove}
-	err := c.call(ctx, op, opUpdate, costGroupWrite, func(ctx context.Context) error {
+	err := c.call(ctx, op, opWrite, costGroupWrite, func(ctx context.Context) error {
 		var err error
 		resp, err = c.svc.ContactGroups.Members.Modify(group, req).Context(ctx).Do()
 		return err

@@ -41,15 +41,6 @@ func Transient(err error) bool {
 func Gone(err error) bool { return errors.Is(err, ErrNotFound) || errors.Is(err, ErrGone) }
 
 // DailyBudget reports a 429 of the company's daily token budget rather
-// than of the 2-second burst window. Pipedrive documents neither that
-// answer's body nor its headers (facts §5, corrections): it is taken for
-// the daily budget when x-daily-requests-left says 0 (API-token writes), or
-// when the burst headers say the window still has room.
-func DailyBudget(err error) bool {
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.StatusCode != http.StatusTooManyRequests {
-		return false
-	}
-	rl := ae.RateLimit
-	return rl.DailyLeft == 0 || rl.Limit > 0 && rl.Remaining > 0
-}
+// than of the 2-second burst window (see ErrDailyBudget): waiting seconds
+// cannot help; back off until DailyBudgetRetryAt.
+func DailyBudget(err error) bool { return errors.Is(err, ErrDailyBudget) }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -29,13 +30,16 @@ const maxBody = 32 << 20
 
 // Client calls the Pipedrive API. It is safe for concurrent use.
 type Client struct {
-	base       *url.URL
-	hc         *http.Client
-	apiToken   string
-	maxRetries int
-	maxWait    time.Duration
-	sleep      func(context.Context, time.Duration) error
-	log        *slog.Logger
+	// contactSync is what the last person read showed of the company's
+	// contact-sync fields: 0 unknown, 1 shown, 2 absent.
+	contactSync atomic.Int32
+	base        *url.URL
+	hc          *http.Client
+	apiToken    string
+	maxRetries  int
+	maxWait     time.Duration
+	sleep       func(context.Context, time.Duration) error
+	log         *slog.Logger
 }
 
 type config struct {
@@ -63,8 +67,8 @@ func WithTokenSource(ts oauth2.TokenSource) Option { return func(c *config) { c.
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.hc = hc } }
 
 // WithRetry bounds retries: at most maxRetries extra attempts per call, and
-// no single wait longer than maxWait (a longer 429 reset, e.g. the daily
-// budget, is returned as ErrRateLimited at once). Default 5 and 1 minute.
+// no single wait longer than maxWait. A 429 of the daily budget is not
+// retried: it is returned at once as ErrDailyBudget. Default 5 and 1 minute.
 func WithRetry(maxRetries int, maxWait time.Duration) Option {
 	return func(c *config) { c.maxRetries, c.maxWait = maxRetries, maxWait }
 }
@@ -119,6 +123,31 @@ func New(ctx context.Context, baseURL string, opts ...Option) (*Client, error) {
 	}
 	return &Client{base: u, hc: cfg.hc, apiToken: cfg.apiToken, maxRetries: cfg.maxRetries,
 		maxWait: cfg.maxWait, sleep: cfg.sleep, log: cfg.log}, nil
+}
+
+// ContactSyncShown says whether the company shows the contact-sync fields
+// (im, postal_address, notes, birthday, job_title; PV2: "only included if
+// contact sync is enabled for the company"), as the last person this
+// client read or wrote showed it; known is false before any.
+func (c *Client) ContactSyncShown() (shown, known bool) {
+	switch c.contactSync.Load() {
+	case 1:
+		return true, true
+	case 2:
+		return false, true
+	}
+	return false, false
+}
+
+func (c *Client) observe(p *Person) {
+	if p == nil || p.ID == 0 {
+		return
+	}
+	v := int32(2)
+	if p.HasContactSyncFields {
+		v = 1
+	}
+	c.contactSync.Store(v)
 }
 
 // BaseURL is the API base the client talks to.
@@ -214,7 +243,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 				// search's query holds an e-mail address or a phone number.
 				return "", fmt.Errorf("pipedrive: %s %s: %w", method, path, logging.RedactURLQuery(err))
 			}
-			if err := c.wait(ctx, method, path, attempt, 0, "transport error"); err != nil {
+			if _, err := c.wait(ctx, method, path, attempt, 0, "transport error"); err != nil {
 				return "", err
 			}
 			continue
@@ -242,30 +271,48 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 			return next, nil
 		}
 		apiErr := newAPIError(resp, method, path, raw, rl)
+		hint := time.Duration(0)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			if dailyBudgetSpent(rl, path) {
+				apiErr.kind = ErrDailyBudget // waiting seconds cannot help
+				return "", apiErr
+			}
+			hint = rl.Reset
+			if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && time.Duration(ra)*time.Second > hint {
+				hint = time.Duration(ra) * time.Second
+			}
+		}
 		retry := attempt < c.maxRetries &&
 			(resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 && idempotent(method))
 		if !retry {
 			return "", apiErr
 		}
-		hint := time.Duration(0)
-		if resp.StatusCode == http.StatusTooManyRequests {
-			hint = rl.Reset
-			if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && time.Duration(ra)*time.Second > hint {
-				hint = time.Duration(ra) * time.Second
-			}
-			if hint > c.maxWait {
-				return "", apiErr // e.g. the daily budget: waiting is the caller's decision
-			}
-		}
-		if err := c.wait(ctx, method, path, attempt, hint, strconv.Itoa(resp.StatusCode)); err != nil {
+		if _, err := c.wait(ctx, method, path, attempt, hint, strconv.Itoa(resp.StatusCode)); err != nil {
 			return "", err
 		}
 	}
 }
 
+// burstWindow is the rolling window of Pipedrive's burst limit (PRL).
+const burstWindow = 2 * time.Second
+
+// dailyBudgetSpent tells a daily-budget 429 from a burst one by what is
+// documented (a 429 without such evidence is treated as the burst: waiting
+// for nothing until midnight costs far more than a few refused retries): x-daily-requests-left (API-token writes) at or below zero;
+// x-ratelimit-remaining above zero on a non-search call (the burst window
+// still had room, so something else refused the request; search has its
+// own, smaller burst limit the headers may not describe); or an
+// x-ratelimit-reset far beyond the 2-second window (the header is
+// documented for that window only, so a larger value is not a burst reset;
+// it is not used as a resume time either).
+func dailyBudgetSpent(rl RateLimit, path string) bool {
+	search := strings.HasSuffix(path, "/search")
+	return rl.DailyLeft == 0 || rl.Remaining > 0 && !search || rl.Reset > 5*burstWindow
+}
+
 // wait sleeps before retry number attempt+1: the server's hint if any, else
 // exponential backoff (0.5 s doubling) with full jitter, capped at maxWait.
-func (c *Client) wait(ctx context.Context, method, path string, attempt int, hint time.Duration, why string) error {
+func (c *Client) wait(ctx context.Context, method, path string, attempt int, hint time.Duration, why string) (time.Duration, error) {
 	d := hint
 	if d <= 0 {
 		d = min(500*time.Millisecond<<attempt, c.maxWait)
@@ -276,20 +323,20 @@ func (c *Client) wait(ctx context.Context, method, path string, attempt int, hin
 	d = min(d, c.maxWait)
 	c.log.DebugContext(ctx, "pipedrive retry", "method", method, "path", path, "attempt", attempt+1, "wait", d, "why", why)
 	if err := c.sleep(ctx, d); err != nil {
-		return fmt.Errorf("pipedrive: %s %s: %w", method, path, err)
+		return d, fmt.Errorf("pipedrive: %s %s: %w", method, path, err)
 	}
-	return nil
+	return d, nil
 }
 
 func parseRateLimit(h http.Header) RateLimit {
 	rl := RateLimit{DailyLeft: -1}
 	rl.Limit, _ = strconv.Atoi(h.Get("x-ratelimit-limit"))
 	rl.Remaining, _ = strconv.Atoi(h.Get("x-ratelimit-remaining"))
-	if s, err := strconv.ParseFloat(h.Get("x-ratelimit-reset"), 64); err == nil && s > 0 {
+	if s, err := strconv.ParseFloat(h.Get("x-ratelimit-reset"), 64); err == nil && s > 0 && s < 1e9 {
 		rl.Reset = time.Duration(s * float64(time.Second))
 	}
 	if v, err := strconv.Atoi(h.Get("x-daily-requests-left")); err == nil {
-		rl.DailyLeft = v
+		rl.DailyLeft = max(v, 0) // -1 stays "absent"
 	}
 	return rl
 }

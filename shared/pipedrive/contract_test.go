@@ -245,7 +245,7 @@ func TestCreateAndPatchSemantics(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clock.Advance(5 * time.Second)
-	up, err := e.c.UpdatePerson(ctx, p.ID, pipedrive.PersonInput{LastName: ptr("Parker"),
+	up, err := e.c.UpdatePerson(ctx, p.ID, pipedrive.PersonInput{FirstName: ptr("Mary"), LastName: ptr("Parker"),
 		Emails: &[]pipedrive.Field{{Value: "new@example.test", Label: "other"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -343,11 +343,27 @@ func TestSoftDelete(t *testing.T) {
 }
 
 func TestContactSyncSwitch(t *testing.T) {
-	e := setup(t, false)
-	ctx := context.Background()
 	in := name("Ima Handle")
 	in.IM = &[]pipedrive.Field{{Value: "ima", Label: "skype"}}
 	in.PostalAddress = &pipedrive.Address{Value: "1 Main St", Locality: "Tartu"}
+	// Writing contact-sync fields without contact sync is undocumented
+	// ("only created when contact sync is set up", PHP 17.5.0): refused by
+	// default, so our client is caught sending them.
+	ctx := context.Background()
+	strict := setup(t, false)
+	for _, f := range []func(*pipedrive.PersonInput){
+		func(in *pipedrive.PersonInput) { in.IM = &[]pipedrive.Field{{Value: "ima"}} },
+		func(in *pipedrive.PersonInput) { in.PostalAddress = &pipedrive.Address{Value: "x"} },
+		func(in *pipedrive.PersonInput) { in.JobTitle = ptr("CTO") },
+	} {
+		body := name("Cs Off")
+		f(&body)
+		if _, err := strict.c.CreatePerson(ctx, body); !errors.Is(err, pipedrive.ErrBadRequest) {
+			t.Errorf("contact-sync field without contact sync: %v", err)
+		}
+	}
+	// Switched off, the fake ignores them instead (the sandbox shows both).
+	e := setup(t, false, pipedrivefake.WithContactSyncFieldsRefused(false))
 	p, err := e.c.CreatePerson(ctx, in)
 	if err != nil {
 		t.Fatal(err)
@@ -436,7 +452,8 @@ func TestWebhookManagement(t *testing.T) {
 			first = w
 		}
 	}
-	if first.Version != "2.0" || !first.IsActive || first.HTTPAuthUser != "u" {
+	// PV1's examples: http_auth_user null whatever was sent, v1 action names.
+	if first.Version != "2.0" || !first.IsActive || first.HTTPAuthUser != "" || first.EventAction != "*" {
 		t.Errorf("defaults: %+v", first)
 	}
 	_, err := e.c.CreateWebhook(ctx, pipedrive.WebhookInput{SubscriptionURL: "http://127.0.0.1:1/x", EventAction: "*", EventObject: "person", Name: "41st"})
@@ -480,7 +497,7 @@ func TestWebhookPayloadsFromAPIAndUI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.c.UpdatePerson(ctx, p.ID, pipedrive.PersonInput{FirstName: ptr("Apis")}); err != nil {
+			if _, err := e.c.UpdatePerson(ctx, p.ID, name("Apis Made")); err != nil {
 				t.Fatal(err)
 			}
 			ui, err := e.fake.UIAddPerson(e.user, name("Ui Made"))
@@ -744,9 +761,19 @@ func TestRateLimits(t *testing.T) {
 			break
 		}
 	}
+	// Classified as the daily budget, at once, without a made-up reset.
 	var ae *pipedrive.APIError
-	if !errors.Is(err2, pipedrive.ErrRateLimited) || !errors.As(err2, &ae) || ae.RateLimit.Reset < time.Hour {
+	if !errors.Is(err2, pipedrive.ErrDailyBudget) || !errors.Is(err2, pipedrive.ErrRateLimited) || !errors.As(err2, &ae) || ae.RateLimit.Reset != 0 {
 		t.Fatalf("daily budget: %v", err2)
+	}
+	req, _ = http.NewRequest("GET", e.srv.URL+"/api/v2/persons", nil)
+	req.Header.Set("x-api-token", e.token)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("x-ratelimit-reset") != "" {
+		t.Errorf("daily-budget 429: %d, x-ratelimit-reset %q (undocumented for the daily budget)", resp.StatusCode, resp.Header.Get("x-ratelimit-reset"))
 	}
 	e.clock.Advance(24 * time.Hour)
 	if _, err := e.c.GetPerson(ctx, id); err != nil {

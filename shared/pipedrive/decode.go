@@ -21,7 +21,7 @@ var customKey = regexp.MustCompile(`^[0-9a-f]{40}$`)
 // API (merge response) and the v1 and v2 webhook payloads. It tolerates the
 // documented type drift: ids and numbers as strings, owner_id/org_id as
 // objects, times as RFC 3339, "2006-01-02 15:04:05" or unix seconds,
-// emails/phones under v1 or v2 keys, as objects or bare strings, v1 empty
+// emails/phones under v1 or v2 keys, IM under "im" or "ims", as objects or bare strings, v1 empty
 // items ({"value":"","primary":true}, dropped), and v1's flat postal_address_*
 // keys. Unknown keys are ignored; v1 top-level 40-hex custom fields are kept
 // in CustomFields.
@@ -47,10 +47,13 @@ func DecodePerson(raw []byte) (*Person, error) {
 	}
 	p.Emails = looseFields(first(m, "emails", "email"))
 	p.Phones = looseFields(first(m, "phones", "phone"))
-	_, hasIM := m["im"]
-	_, hasAddr := m["postal_address"]
-	p.HasContactSyncFields = hasIM || hasAddr
-	p.IM = looseFields(m["im"])
+	for _, k := range contactSyncKeys {
+		if _, ok := m[k]; ok {
+			p.HasContactSyncFields = true
+		}
+	}
+	// "im" in the v2 schema and v1, "ims" in v2's own descriptions.
+	p.IM = looseFields(first(m, "im", "ims"))
 	p.PostalAddress = looseAddress(m)
 	if jt, ok := m["job_title"]; ok && !isNull(jt) {
 		s := looseString(jt)

@@ -1,7 +1,10 @@
 package pipedrive
 
 import (
+	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -90,4 +93,100 @@ func FuzzParseTime(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) { _, _ = ParseTime(s) })
+}
+
+// TestIMUnderEitherKey: the IM list is read under "im" (v2 schema, PHP SDK
+// model) and "ims" (v2 GET descriptions, migration guide), by the typed
+// decoder and by the lenient one alike.
+func TestIMUnderEitherKey(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     string
+		want   []string
+		syncOn bool
+	}{
+		{"im", `{"id":1,"im":[{"value":"ada","label":"skype","primary":true}]}`, []string{"ada"}, true},
+		{"ims", `{"id":1,"ims":[{"value":"ada","label":"skype","primary":true}]}`, []string{"ada"}, true},
+		{"im wins over ims", `{"id":1,"im":[{"value":"a"}],"ims":[{"value":"b"}]}`, []string{"a"}, true},
+		{"null im, ims set", `{"id":1,"im":null,"ims":[{"value":"b"}]}`, []string{"b"}, true},
+		{"ims null", `{"id":1,"ims":null}`, nil, true},
+		{"job_title alone shows contact sync", `{"id":1,"job_title":null}`, nil, true},
+		{"no contact-sync key", `{"id":1,"name":"A"}`, nil, false},
+	}
+	values := func(fs []Field) []string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.Value)
+		}
+		return out
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Person
+			if err := json.Unmarshal([]byte(tc.in), &p); err != nil {
+				t.Fatal(err)
+			}
+			if got := values(p.IM); !slices.Equal(got, tc.want) || p.HasContactSyncFields != tc.syncOn {
+				t.Errorf("Unmarshal: im %v contact sync %v, want %v %v", got, p.HasContactSyncFields, tc.want, tc.syncOn)
+			}
+			d, err := DecodePerson([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := values(d.IM); !slices.Equal(got, tc.want) || d.HasContactSyncFields != tc.syncOn {
+				t.Errorf("DecodePerson: im %v contact sync %v, want %v %v", got, d.HasContactSyncFields, tc.want, tc.syncOn)
+			}
+		})
+	}
+}
+
+// FuzzPersonJSON: the typed person decoder (GET and list answers) never
+// panics, and where it and the lenient decoder both accept a body they
+// agree on whether contact sync is on and on the IM handles.
+func FuzzPersonJSON(f *testing.F) {
+	for _, s := range []string{`{"id":1,"im":[{"value":"a"}]}`, `{"id":1,"ims":[{"value":"a","label":"skype"}],"im":null}`,
+		`{"id":2,"ims":"x"}`, `{"id":3,"ims":[1,"b",{"value":""}]}`, `{"id":4,"postal_address":{"value":"x"}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var p Person
+		if json.Unmarshal(b, &p) != nil {
+			return
+		}
+		d, err := DecodePerson(b)
+		if err != nil {
+			return
+		}
+		if p.HasContactSyncFields != d.HasContactSyncFields {
+			t.Fatalf("contact sync: typed %v, lenient %v", p.HasContactSyncFields, d.HasContactSyncFields)
+		}
+		var typed []string
+		for _, f := range p.IM {
+			if strings.TrimSpace(f.Value) != "" {
+				typed = append(typed, f.Value)
+			}
+		}
+		var lenient []string
+		for _, f := range d.IM {
+			lenient = append(lenient, f.Value)
+		}
+		if !slices.Equal(typed, lenient) {
+			t.Fatalf("im: typed %q, lenient %q", typed, lenient)
+		}
+	})
+}
+
+func TestSplitName(t *testing.T) {
+	tests := []struct{ in, first, last string }{
+		{"", "", ""},
+		{"  Cher ", "Cher", ""},
+		{"Ada Lovelace", "Ada", "Lovelace"},
+		{"Anna  Maria\tSchmidt", "Anna", "Maria Schmidt"},
+		{"Jürgen von der Müller-Lüdenscheidt", "Jürgen", "von der Müller-Lüdenscheidt"},
+	}
+	for _, tc := range tests {
+		if f, l := SplitName(tc.in); f != tc.first || l != tc.last {
+			t.Errorf("SplitName(%q) = %q, %q; want %q, %q", tc.in, f, l, tc.first, tc.last)
+		}
+	}
 }

@@ -75,6 +75,9 @@ func (o ListPersonsOptions) query(cursor string) url.Values {
 // cursor can be stored to resume a first sync after a crash.
 func (c *Client) ListPersonsPage(ctx context.Context, opts ListPersonsOptions, cursor string) (persons []Person, next string, err error) {
 	next, err = c.do(ctx, http.MethodGet, "/api/v2/persons", opts.query(cursor), nil, &persons)
+	if len(persons) > 0 {
+		c.observe(&persons[0])
+	}
 	return persons, next, err
 }
 
@@ -112,6 +115,7 @@ func (c *Client) GetPerson(ctx context.Context, id int64) (*Person, error) {
 	if _, err := c.do(ctx, http.MethodGet, personPath(id), nil, nil, &p); err != nil {
 		return nil, err
 	}
+	c.observe(&p)
 	return &p, nil
 }
 
@@ -122,6 +126,7 @@ func (c *Client) CreatePerson(ctx context.Context, in PersonInput) (*Person, err
 	if _, err := c.do(ctx, http.MethodPost, "/api/v2/persons", nil, in, &p); err != nil {
 		return nil, err
 	}
+	c.observe(&p)
 	return &p, nil
 }
 
@@ -132,6 +137,7 @@ func (c *Client) UpdatePerson(ctx context.Context, id int64, in PersonInput) (*P
 	if _, err := c.do(ctx, http.MethodPatch, personPath(id), nil, in, &p); err != nil {
 		return nil, err
 	}
+	c.observe(&p)
 	return &p, nil
 }
 

@@ -20,14 +20,55 @@ var (
 	ErrUnprocessable = errors.New("pipedrive: unprocessable entity")     // 422 elsewhere
 	ErrRateLimited   = errors.New("pipedrive: rate limited")             // 429 after our retries gave up
 	ErrUnavailable   = errors.New("pipedrive: service unavailable")      // 5xx
+	// ErrDailyBudget is a 429 that is not the 2-second burst window: the
+	// company's daily token budget is spent, and every request is refused
+	// until Pipedrive's daily reset (PRL). It wraps ErrRateLimited, so
+	// checks for that still hold. Back off until DailyBudgetRetryAt.
+	ErrDailyBudget = fmt.Errorf("pipedrive: daily API budget spent: %w", ErrRateLimited)
 )
+
+// DailyBudgetMargin is added to the expected daily reset before trying
+// again, for clock skew between us and Pipedrive.
+const DailyBudgetMargin = 15 * time.Minute
+
+// DailyBudgetRecheck is how often to try again once the expected daily
+// reset has passed and the budget is still refused.
+const DailyBudgetRecheck = time.Hour
+
+// DailyBudgetRetryAt says when to send the next request after
+// ErrDailyBudget, first seen at blockedSince (the zero time: now).
+//
+// Pipedrive resets the budget "at server midnight" (PRL); which time zone
+// that is, and the headers of the daily-budget 429, are undocumented
+// (facts-pipedrive.md, Corrections, "Rate-limit headers"), so no reset
+// time is read from the answer. Assumed: midnight in loc, the company's
+// time zone when known (e.g. users/me timezone_name), else UTC. Until
+// that midnight (plus DailyBudgetMargin) has passed since blockedSince,
+// wait for it; after it, a budget still refused means the assumption was
+// wrong (another zone's midnight): try again every DailyBudgetRecheck
+// rather than skipping a whole day.
+func DailyBudgetRetryAt(now, blockedSince time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	if blockedSince.IsZero() || blockedSince.After(now) {
+		blockedSince = now
+	}
+	b := blockedSince.In(loc)
+	reset := time.Date(b.Year(), b.Month(), b.Day()+1, 0, 0, 0, 0, loc).Add(DailyBudgetMargin)
+	if now.Before(reset) {
+		return reset
+	}
+	return now.Add(DailyBudgetRecheck)
+}
 
 // RateLimit is what the x-ratelimit-* headers of one response said.
 // Zero values mean the header was absent.
 type RateLimit struct {
 	Limit     int
 	Remaining int
-	// Reset is how long until the burst window frees up again.
+	// Reset is how long until the 2-second burst window frees up again;
+	// documented for that window only (PRL), never a daily reset.
 	Reset time.Duration
 	// DailyLeft is x-daily-requests-left (API-token clients, writes only); -1 if absent.
 	DailyLeft int

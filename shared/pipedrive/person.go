@@ -5,6 +5,7 @@ package pipedrive
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -56,20 +57,34 @@ type Person struct {
 	CustomFields         map[string]json.RawMessage `json:"custom_fields,omitempty"`
 }
 
-// UnmarshalJSON records whether the contact-sync fields were present.
+// contactSyncKeys are the keys only a company with contact sync shows
+// (PV2 GET /persons: "Fields `ims`, `postal_address`, `notes`, `birthday`,
+// and `job_title` are only included if contact sync is enabled").
+var contactSyncKeys = []string{"im", "ims", "postal_address", "notes", "birthday", "job_title"}
+
+// UnmarshalJSON records whether the contact-sync fields were present, and
+// reads the IM list under either key: the v2 schema and the PHP SDK model
+// call it "im", while the v2 GET descriptions and the migration guide call
+// it "ims" (facts-pipedrive.md, Corrections, "IM key"). When both are
+// present, a non-null "im" wins.
 func (p *Person) UnmarshalJSON(b []byte) error {
 	type plain Person
-	var probe struct {
-		IM            json.RawMessage `json:"im"`
-		PostalAddress json.RawMessage `json:"postal_address"`
-	}
+	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(b, (*plain)(p)); err != nil {
 		return err
 	}
 	if err := json.Unmarshal(b, &probe); err != nil {
 		return err
 	}
-	p.HasContactSyncFields = probe.IM != nil || probe.PostalAddress != nil
+	p.HasContactSyncFields = false
+	for _, k := range contactSyncKeys {
+		if _, ok := probe[k]; ok {
+			p.HasContactSyncFields = true
+		}
+	}
+	if isNull(probe["im"]) && !isNull(probe["ims"]) {
+		p.IM = looseFields(probe["ims"])
+	}
 	return nil
 }
 
@@ -110,6 +125,27 @@ func (in PersonInput) MarshalJSON() ([]byte, error) {
 	return json.Marshal(m)
 }
 
+// SplitName is how Pipedrive derives first_name and last_name when a person
+// is written with name alone. The migration guide (PMG, POST and PATCH
+// /api/v2/persons) says only that they "are derived from splitting the name
+// with the same logic as in v1 API"; that logic is not documented. Assumed
+// here (doubtful): the first word is the first name and the rest, however
+// many words, the last name. It is the one implementation of the split:
+// the fake applies it, and the mapping uses it to read a person that comes
+// without first and last name. Names are compared whole
+// (contact.AlignPipedriveName), so a different real split only divides a
+// Pipedrive-made name differently in Google; it cannot make a write loop.
+func SplitName(name string) (first, last string) {
+	w := strings.Fields(name)
+	switch len(w) {
+	case 0:
+		return "", ""
+	case 1:
+		return w[0], ""
+	}
+	return w[0], strings.Join(w[1:], " ")
+}
+
 // Organization is a Pipedrive organization (v2), reduced to what we use.
 type Organization struct {
 	ID         int64     `json:"id"`
@@ -127,4 +163,7 @@ type User struct {
 	CompanyID     int64  `json:"company_id"`
 	CompanyName   string `json:"company_name"`
 	CompanyDomain string `json:"company_domain"`
+	// TimezoneName is the user's time zone (e.g. "Europe/Berlin"), the best
+	// guess we have of the company's for DailyBudgetRetryAt.
+	TimezoneName string `json:"timezone_name"`
 }

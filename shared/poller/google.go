@@ -58,7 +58,13 @@ type googlePlan struct {
 // page only) is saved after every change was stored by Pub/Sub.
 func (p *Poller) pollGoogle(ctx context.Context, conn *store.Connection, g *google.Client) error {
 	log := logging.FromContext(ctx)
-	token := conn.GoogleSyncToken
+	stored := conn.GoogleSyncToken
+	token, usable := g.LoadSyncToken(stored)
+	if !usable {
+		// Made with other list parameters (a deploy changed them): Google
+		// would refuse it. Dropped, as an expired one.
+		log.Info("poller: Google sync token was made with other list parameters; listing the whole group to reconcile")
+	}
 	full := token == ""
 	var entries []entry
 	collect := func(pg *google.Page) error {
@@ -70,8 +76,9 @@ func (p *Poller) pollGoogle(ctx context.Context, conn *store.Connection, g *goog
 		return nil
 	}
 	next, err := g.List(ctx, token, collect)
-	if errors.Is(err, google.ErrExpiredSyncToken) {
-		log.Info("poller: Google sync token expired; listing the whole group to reconcile")
+	if errors.Is(err, google.ErrExpiredSyncToken) { // ErrSyncTokenRefused too
+		log.Info("poller: Google sync token expired or refused; listing the whole group to reconcile",
+			"refused", errors.Is(err, google.ErrSyncTokenRefused))
 		full, entries = true, nil
 		next, err = g.List(ctx, "", collect)
 	}
@@ -118,9 +125,9 @@ func (p *Poller) pollGoogle(ctx context.Context, conn *store.Connection, g *goog
 		c.LastPollAt = now
 		// Only if nobody changed the group or the token meanwhile: a token
 		// is worth saving only for the group it was filtered for.
-		saved = c.GoogleGroup == conn.GoogleGroup && c.GoogleSyncToken == token
+		saved = c.GoogleGroup == conn.GoogleGroup && c.GoogleSyncToken == stored
 		if saved {
-			c.GoogleSyncToken = next
+			c.GoogleSyncToken = g.StoreSyncToken(next) // with its parameters' fingerprint
 		}
 	})
 	if err != nil {

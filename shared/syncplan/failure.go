@@ -61,11 +61,6 @@ const (
 	// HeldRetry is how long a transiently failed, held change waits before
 	// the poller publishes it again.
 	HeldRetry = 15 * time.Minute
-	// DailyBudgetRetry is how often a change held for Pipedrive's spent
-	// daily budget is tried again: the reset is "at server midnight" in an
-	// undocumented zone (facts §5), so an hourly try (one refused request)
-	// resumes within the hour after it, whatever the zone.
-	DailyBudgetRetry = time.Hour
 )
 
 // Recover is the failure table. rounds counts the decide rounds of this

@@ -304,13 +304,19 @@ func TestUpdateContact(t *testing.T) {
 		status string
 		msg    string
 	}{
-		{"stale etag", &people.Person{Etag: stale}, "names", 400, "FAILED_PRECONDITION", "Request person.etag is different than the current person.etag. Clear local cache and get the latest person."},
+		{"stale etag", &people.Person{Etag: stale, Metadata: src(up)}, "names", 400, "FAILED_PRECONDITION", "Request person.etag is different than the current person.etag. Clear local cache and get the latest person."},
 		{"stale source etag", &people.Person{Metadata: &people.PersonMetadata{Sources: []*people.Source{{Type: "CONTACT", Etag: p.Metadata.Sources[0].Etag}}}}, "names", 400, "FAILED_PRECONDITION", ""},
-		{"no etag", &people.Person{}, "names", 400, "INVALID_ARGUMENT", "Request must set person.etag"},
-		{"no updatePersonFields", &people.Person{Etag: up.Etag}, "", 400, "INVALID_ARGUMENT", "updatePersonFields mask is required"},
-		{"output-only field", &people.Person{Etag: up.Etag}, "photos", 400, "INVALID_ARGUMENT", "Invalid updatePersonFields mask path"},
-		{"two names", &people.Person{Etag: up.Etag, Names: []*people.Name{{GivenName: "A"}, {GivenName: "B"}}}, "names", 400, "INVALID_ARGUMENT", "Cannot have more than one person.names per source."},
-		{"memberships without a group", &people.Person{Etag: up.Etag}, "memberships", 400, "INVALID_ARGUMENT", ""},
+		// Discovery, updateContact: "returns a 400 error if
+		// person.metadata.sources is not specified"; a current top-level
+		// etag alone is not enough.
+		{"top-level etag alone", &people.Person{Etag: up.Etag}, "names", 400, "INVALID_ARGUMENT", "person.metadata.sources"},
+		{"no etag", &people.Person{}, "names", 400, "INVALID_ARGUMENT", "person.metadata.sources"},
+		{"contact source without etag", &people.Person{Metadata: &people.PersonMetadata{Sources: []*people.Source{{Type: "CONTACT"}}}}, "names", 400, "INVALID_ARGUMENT", "person.metadata.sources.etag"},
+		{"profile source only", &people.Person{Metadata: &people.PersonMetadata{Sources: []*people.Source{{Type: "PROFILE", Etag: up.Metadata.Sources[0].Etag}}}}, "names", 400, "INVALID_ARGUMENT", "person.metadata.sources"},
+		{"no updatePersonFields", &people.Person{Metadata: src(up)}, "", 400, "INVALID_ARGUMENT", "updatePersonFields mask is required"},
+		{"output-only field", &people.Person{Metadata: src(up)}, "photos", 400, "INVALID_ARGUMENT", "Invalid updatePersonFields mask path"},
+		{"two names", &people.Person{Metadata: src(up), Names: []*people.Name{{GivenName: "A"}, {GivenName: "B"}}}, "names", 400, "INVALID_ARGUMENT", "Cannot have more than one person.names per source."},
+		{"memberships without a group", &people.Person{Metadata: src(up)}, "memberships", 400, "INVALID_ARGUMENT", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -362,7 +368,7 @@ func TestBatches(t *testing.T) {
 	upd := map[string]people.Person{}
 	for _, r := range resp.CreatedPeople {
 		rns = append(rns, r.Person.ResourceName)
-		upd[r.Person.ResourceName] = people.Person{Etag: r.Person.Etag, Names: []*people.Name{{GivenName: "U"}}}
+		upd[r.Person.ResourceName] = people.Person{Metadata: src(r.Person), Names: []*people.Name{{GivenName: "U"}}}
 	}
 	if len(rns) != 200 {
 		t.Fatalf("created %d", len(rns))
@@ -438,14 +444,14 @@ func TestBatches(t *testing.T) {
 func TestQuota(t *testing.T) {
 	e := newEnv(t)
 	p, _ := e.s.SeedContact(googlefake.DemoUser, person("Q", "", ""))
-	etag := p.Etag
+	md := src(p)
 	for i := range 31 {
-		up, err := e.svc.People.UpdateContact(p.ResourceName, &people.Person{Etag: etag, Names: []*people.Name{{GivenName: fmt.Sprint(i)}}}).UpdatePersonFields("names").Do()
+		up, err := e.svc.People.UpdateContact(p.ResourceName, &people.Person{Metadata: md, Names: []*people.Name{{GivenName: fmt.Sprint(i)}}}).UpdatePersonFields("names").Do()
 		if i < 30 {
 			if err != nil {
 				t.Fatalf("update %d: %v", i, err)
 			}
-			etag = up.Etag
+			md = src(up)
 			continue
 		}
 		ge := apiErr(t, err)
@@ -457,7 +463,7 @@ func TestQuota(t *testing.T) {
 		t.Errorf("stats = %+v", st)
 	}
 	e.clk.Advance(time.Minute)
-	if _, err := e.svc.People.UpdateContact(p.ResourceName, &people.Person{Etag: etag}).UpdatePersonFields("names").Do(); err != nil {
+	if _, err := e.svc.People.UpdateContact(p.ResourceName, &people.Person{Metadata: md}).UpdatePersonFields("names").Do(); err != nil {
 		t.Errorf("next minute: %v", err)
 	}
 
@@ -770,5 +776,112 @@ func TestManualClock(t *testing.T) {
 	<-c.After(time.Hour)
 	if got := c.Now(); !got.Equal(t0.Add(time.Hour + time.Minute)) {
 		t.Errorf("auto-advance: now %v", got)
+	}
+}
+
+// src is p's CONTACT source with its etag, as updateContact needs it.
+func src(p *people.Person) *people.PersonMetadata {
+	for _, s := range p.Metadata.Sources {
+		if s.Type == "CONTACT" {
+			return &people.PersonMetadata{Sources: []*people.Source{{Type: "CONTACT", Id: s.Id, Etag: s.Etag}}}
+		}
+	}
+	panic("no contact source")
+}
+
+// TestRequestValidationPerMethod: each method checks its own masks and
+// query parameters as the discovery document lists them (the tables are
+// checked against the document in TestMaskRulesMatchDiscovery).
+func TestRequestValidationPerMethod(t *testing.T) {
+	e := newEnv(t, googlefake.WithoutQuota())
+	ctx := context.Background()
+	g, err := e.svc.ContactGroups.Create(&people.CreateContactGroupRequest{ContactGroup: &people.ContactGroup{Name: "Masks"}}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Create's default read mask is metadata, groupType, name: no memberCount.
+	if g.Name != "Masks" || g.GroupType == "" || g.Metadata == nil {
+		t.Errorf("create default mask: %+v", g)
+	}
+	cases := []struct {
+		name string
+		do   func() error
+		ok   bool
+	}{
+		{"create: readGroupFields memberCount (not valid for create)", func() error {
+			_, err := e.svc.ContactGroups.Create(&people.CreateContactGroupRequest{ContactGroup: &people.ContactGroup{Name: "Other"},
+				ReadGroupFields: "metadata,memberCount"}).Do()
+			return err
+		}, false},
+		{"create: readGroupFields without memberCount", func() error {
+			_, err := e.svc.ContactGroups.Create(&people.CreateContactGroupRequest{ContactGroup: &people.ContactGroup{Name: "Third"},
+				ReadGroupFields: "metadata,groupType,name,clientData"}).Do()
+			return err
+		}, true},
+		{"get: groupFields memberCount", func() error {
+			_, err := e.svc.ContactGroups.Get(g.ResourceName).GroupFields("memberCount").Do()
+			return err
+		}, true},
+		{"update: readGroupFields memberCount (valid for update)", func() error {
+			_, err := e.svc.ContactGroups.Update(g.ResourceName, &people.UpdateContactGroupRequest{
+				ContactGroup: &people.ContactGroup{Name: "Masks 2"}, ReadGroupFields: "memberCount"}).Do()
+			return err
+		}, true},
+		{"update: updateGroupFields groupType (not updatable)", func() error {
+			_, err := e.svc.ContactGroups.Update(g.ResourceName, &people.UpdateContactGroupRequest{
+				ContactGroup: &people.ContactGroup{Name: "Masks 3"}, UpdateGroupFields: "groupType"}).Do()
+			return err
+		}, false},
+		{"get person: personFields missing", func() error {
+			_, err := e.svc.People.Get("people/c1").Do()
+			return err
+		}, false},
+		{"createContact: personFields skills (readable)", func() error {
+			_, err := e.svc.People.CreateContact(person("M", "", "")).PersonFields("skills").Do()
+			return err
+		}, true},
+		{"createContact: personFields foo", func() error {
+			_, err := e.svc.People.CreateContact(person("M", "", "")).PersonFields("foo").Do()
+			return err
+		}, false},
+		{"batchUpdate: updateMask photos (output only)", func() error {
+			_, err := e.svc.People.BatchUpdateContacts(&people.BatchUpdateContactsRequest{
+				Contacts: map[string]people.Person{"people/c1": {}}, UpdateMask: "photos", ReadMask: "names"}).Do()
+			return err
+		}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.do()
+			if tc.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tc.ok {
+				if ge := apiErr(t, err); ge.Code != 400 || !strings.Contains(ge.Body, "INVALID_ARGUMENT") {
+					t.Fatalf("got %d %s", ge.Code, ge.Body)
+				}
+			}
+		})
+	}
+	// A query parameter the method does not take is refused, as Google
+	// does; the discovery document's global parameters are fine.
+	tok, err := e.s.IssueToken(googlefake.DemoUser, "test-client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := oauth2.NewClient(ctx, oauth2.StaticTokenSource(tok))
+	for path, want := range map[string]int{
+		"/v1/" + g.ResourceName + "?groupFields=name&alt=json&prettyPrint=false": 200,
+		"/v1/" + g.ResourceName + "?groupFields=name&personFields=names":         400,
+		"/v1/people/me/connections?personFields=names&maxMembers=3":              400,
+	} {
+		resp, err := hc.Get(e.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
 	}
 }

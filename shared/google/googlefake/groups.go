@@ -46,17 +46,6 @@ func newGroupID() string {
 	return hex.EncodeToString(b[:])
 }
 
-var groupFieldsValid = set("clientData", "groupType", "memberCount", "metadata", "name")
-var groupFieldsDefault = set("metadata", "groupType", "memberCount", "name")
-
-func parseGroupMask(raw, param string) (map[string]bool, *apiError) {
-	m, e := parseMask(raw, param, "contactGroups", groupFieldsValid, false)
-	if e != nil || m != nil {
-		return m, e
-	}
-	return groupFieldsDefault, nil
-}
-
 func renderGroup(u *user, g *group, mask map[string]bool, maxMembers int) map[string]any {
 	out := map[string]any{"resourceName": g.resourceName(), "etag": g.etag}
 	if g.deleted {
@@ -115,7 +104,7 @@ func (u *user) sortedGroups() []*group {
 
 func (s *Server) listGroups(u *user, r *http.Request, _ string) (any, *apiError) {
 	q := r.URL.Query()
-	mask, e := parseGroupMask(q.Get("groupFields"), "groupFields")
+	mask, e := fieldMask(MethodGroupsList, "groupFields", q.Get("groupFields"))
 	if e != nil {
 		return nil, e
 	}
@@ -189,7 +178,7 @@ func parseMaxMembers(v string) (int, *apiError) {
 
 func (s *Server) getGroup(u *user, r *http.Request, name string) (any, *apiError) {
 	q := r.URL.Query()
-	mask, e := parseGroupMask(q.Get("groupFields"), "groupFields")
+	mask, e := fieldMask(MethodGroupsGet, "groupFields", q.Get("groupFields"))
 	if e != nil {
 		return nil, e
 	}
@@ -206,7 +195,7 @@ func (s *Server) getGroup(u *user, r *http.Request, name string) (any, *apiError
 
 func (s *Server) batchGetGroups(u *user, r *http.Request, _ string) (any, *apiError) {
 	q := r.URL.Query()
-	mask, e := parseGroupMask(q.Get("groupFields"), "groupFields")
+	mask, e := fieldMask(MethodGroupsBatchGet, "groupFields", q.Get("groupFields"))
 	if e != nil {
 		return nil, e
 	}
@@ -271,7 +260,7 @@ func (s *Server) createGroup(u *user, r *http.Request, _ string) (any, *apiError
 	if e := decodeStrict(r.Body, &req, "*"); e != nil {
 		return nil, e
 	}
-	mask, e := parseGroupMask(req.ReadGroupFields, "readGroupFields")
+	mask, e := fieldMask(MethodGroupsCreate, "readGroupFields", req.ReadGroupFields)
 	if e != nil {
 		return nil, e
 	}
@@ -290,16 +279,13 @@ func (s *Server) updateGroup(u *user, r *http.Request, name string) (any, *apiEr
 	if e := decodeStrict(r.Body, &req, "*"); e != nil {
 		return nil, e
 	}
-	mask, e := parseGroupMask(req.ReadGroupFields, "readGroupFields")
+	mask, e := fieldMask(MethodGroupsUpdate, "readGroupFields", req.ReadGroupFields)
 	if e != nil {
 		return nil, e
 	}
-	upd, e := parseMask(req.UpdateGroupFields, "updateGroupFields", "contactGroups/update", set("name", "clientData"), false)
+	upd, e := fieldMask(MethodGroupsUpdate, "updateGroupFields", req.UpdateGroupFields)
 	if e != nil {
 		return nil, e
-	}
-	if upd == nil {
-		upd = set("name")
 	}
 	g := u.findGroup(name)
 	if g == nil {

@@ -463,7 +463,7 @@ func (s *Server) profile(u *user, mask map[string]bool) map[string]any {
 
 func (s *Server) getPerson(u *user, r *http.Request, name string) (any, *apiError) {
 	q := r.URL.Query()
-	mask, e := parseMask(q.Get("personFields"), "personFields", "people/get", readableFields, true)
+	mask, e := fieldMask(MethodGet, "personFields", q.Get("personFields"))
 	if e != nil {
 		return nil, e
 	}
@@ -493,7 +493,7 @@ func statusOf(e *apiError) map[string]any {
 
 func (s *Server) batchGetPeople(u *user, r *http.Request, _ string) (any, *apiError) {
 	q := r.URL.Query()
-	mask, e := parseMask(q.Get("personFields"), "personFields", "people/getBatchGet", readableFields, true)
+	mask, e := fieldMask(MethodGetBatchGet, "personFields", q.Get("personFields"))
 	if e != nil {
 		return nil, e
 	}
@@ -536,7 +536,7 @@ func (s *Server) newContactSnap(u *user, c *contact, p *people.Person) (*snap, *
 
 func (s *Server) createContact(u *user, r *http.Request, _ string) (any, *apiError) {
 	q := r.URL.Query()
-	mask, e := parseMask(q.Get("personFields"), "personFields", "people/createContact", readableFields, false)
+	mask, e := fieldMask(MethodCreateContact, "personFields", q.Get("personFields"))
 	if e != nil {
 		return nil, e
 	}
@@ -562,27 +562,36 @@ func (s *Server) createContact(u *user, r *http.Request, _ string) (any, *apiErr
 
 const msgStaleEtag = "Request person.etag is different than the current person.etag. Clear local cache and get the latest person."
 
-// checkEtag applies the etag rule of updateContact: person.etag or the
-// CONTACT source's etag must be set, and every one set must be current.
+// checkEtag applies the etag rule of updateContact (discovery document):
+// "The server returns a 400 error if person.metadata.sources is not
+// specified for the contact to be updated or if there is no contact
+// source. The server returns a 400 error with reason failedPrecondition if
+// person.metadata.sources.etag is different than the contact's etag". So
+// the CONTACT source with its etag is required; a top-level person.etag
+// alone is refused, and one sent as well must be current too (the observed
+// message names person.etag). batchUpdateContacts says nothing about etags;
+// the same rule is applied there [inf].
 func checkEtag(c *contact, p *people.Person) *apiError {
-	var given []string
-	if p.Etag != "" {
-		given = append(given, p.Etag)
-	}
+	var src *people.Source
 	if p.Metadata != nil {
-		for _, src := range p.Metadata.Sources {
-			if src != nil && src.Type == "CONTACT" && src.Etag != "" {
-				given = append(given, src.Etag)
+		for _, s := range p.Metadata.Sources {
+			if s != nil && s.Type == "CONTACT" {
+				src = s
+				break
 			}
 		}
 	}
-	if len(given) == 0 {
-		return errInvalid("Request must set person.etag or person.metadata.sources.etag for the source that is being updated.")
+	if src == nil {
+		return errInvalid("person.metadata.sources must specify the contact source of the person to update.") // wording [inf]
 	}
-	for _, g := range given {
-		if g != c.cur.etag && g != c.cur.srcEtag {
-			return errFailedPrecondition(msgStaleEtag)
-		}
+	if src.Id != "" && src.Id != c.sourceID() {
+		return errInvalid("person.metadata.sources does not match the person to update.") // wording [inf]
+	}
+	if src.Etag == "" {
+		return errInvalid("person.metadata.sources.etag is required.") // wording [inf]
+	}
+	if src.Etag != c.cur.srcEtag || p.Etag != "" && p.Etag != c.cur.etag {
+		return errFailedPrecondition(msgStaleEtag)
 	}
 	return nil
 }
@@ -615,11 +624,11 @@ func (s *Server) updatedSnap(u *user, c *contact, p *people.Person, mask map[str
 
 func (s *Server) updateContact(u *user, r *http.Request, name string) (any, *apiError) {
 	q := r.URL.Query()
-	mask, e := parseMask(q.Get("updatePersonFields"), "updatePersonFields", "people/updateContact", writableFields, true)
+	mask, e := fieldMask(MethodUpdateContact, "updatePersonFields", q.Get("updatePersonFields"))
 	if e != nil {
 		return nil, e
 	}
-	read, e := parseMask(q.Get("personFields"), "personFields", "people/updateContact", readableFields, false)
+	read, e := fieldMask(MethodUpdateContact, "personFields", q.Get("personFields"))
 	if e != nil {
 		return nil, e
 	}
@@ -692,7 +701,7 @@ func (s *Server) batchCreate(u *user, r *http.Request, _ string) (any, *apiError
 	if len(req.Contacts) == 0 || len(req.Contacts) > MaxBatchCreate {
 		return nil, errInvalid(fmt.Sprintf("contacts must contain between 1 and %d contacts.", MaxBatchCreate)) // wording [inf]
 	}
-	mask, e := parseMask(req.ReadMask, "readMask", "people/batchCreateContacts", readableFields, false)
+	mask, e := fieldMask(MethodBatchCreateContacts, "readMask", req.ReadMask)
 	if e != nil {
 		return nil, e
 	}
@@ -742,11 +751,11 @@ func (s *Server) batchUpdate(u *user, r *http.Request, _ string) (any, *apiError
 	if len(req.Contacts) == 0 || len(req.Contacts) > MaxBatchUpdate {
 		return nil, errInvalid(fmt.Sprintf("contacts must contain between 1 and %d contacts.", MaxBatchUpdate)) // wording [inf]
 	}
-	mask, e := parseMask(req.UpdateMask, "updateMask", "people/batchUpdateContacts", writableFields, true)
+	mask, e := fieldMask(MethodBatchUpdateContacts, "updateMask", req.UpdateMask)
 	if e != nil {
 		return nil, e
 	}
-	read, e := parseMask(req.ReadMask, "readMask", "people/batchUpdateContacts", readableFields, false)
+	read, e := fieldMask(MethodBatchUpdateContacts, "readMask", req.ReadMask)
 	if e != nil {
 		return nil, e
 	}

@@ -463,7 +463,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if id == MethodConnectionsList && r.URL.Query().Get("syncToken") == "" && r.URL.Query().Get("pageToken") == "" {
 			c[bFullSync] = 1
 		}
-		aerr := s.charge(u, c)
+		aerr := checkQuery(id, r.URL.Query())
+		if aerr == nil {
+			aerr = s.charge(u, c)
+		}
 		var body any
 		if aerr == nil {
 			body, aerr = handlers[id](s, u, r, name)

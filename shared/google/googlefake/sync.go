@@ -118,7 +118,7 @@ func (s *Server) listConnections(u *user, r *http.Request, name string) (any, *a
 		return nil, errInvalid("") // only people/me is valid
 	}
 	q := r.URL.Query()
-	mask, e := parseMask(q.Get("personFields"), "personFields", "people.connections/list", readableFields, true)
+	mask, e := fieldMask(MethodConnectionsList, "personFields", q.Get("personFields"))
 	if e != nil {
 		return nil, e
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -32,7 +33,17 @@ func (s *Server) routes() {
 	m := http.NewServeMux()
 	s.mux = m
 	raw := func(pattern string, h http.HandlerFunc) { m.Handle(pattern, s.wrap(pattern, h)) }
-	api := func(pattern string, h apiHandler) { m.Handle(pattern, s.wrap(pattern, s.authed(pattern, h))) }
+	api := func(pattern string, h apiHandler) {
+		m.Handle(pattern, s.wrap(pattern, s.authed(pattern, h)))
+		// v1 is served under both base paths real clients use: /v1/… (the
+		// api.pipedrive.com form of Pipedrive's API-token examples) and
+		// /api/v1/… (OAuth's {api_domain}/api/v1/…); v2 only under
+		// /api/v2/ (PMG: "Only /api/v2/... prefix is supported").
+		// Counted and charged under the /api/v1/ route.
+		if method, path, ok := strings.Cut(pattern, " /api/v1/"); ok {
+			m.Handle(method+" /v1/"+path, s.wrap(pattern, s.authed(pattern, h)))
+		}
+	}
 
 	raw("GET /oauth/authorize", s.handleAuthorize)
 	raw("POST /oauth/token", s.handleToken)
@@ -90,15 +101,19 @@ func (s *Server) wrap(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := s.takeFault(r.Method, r.URL.Path)
 		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			s.mu.Lock()
-			s.calls[route]++
-			s.log2 = append(s.log2, Call{Route: route, Path: r.URL.Path, Status: sw.status, At: s.now()})
-			if r.Method != http.MethodGet && sw.status/100 == 2 && strings.HasPrefix(route, r.Method+" /api/") {
-				s.writes[route]++
-			}
-			s.mu.Unlock()
-		}()
+		var once sync.Once
+		record := func() {
+			once.Do(func() {
+				s.mu.Lock()
+				s.calls[route]++
+				s.log2 = append(s.log2, Call{Route: route, Path: r.URL.Path, Status: sw.status, At: s.now()})
+				if r.Method != http.MethodGet && sw.status/100 == 2 && strings.HasPrefix(route, r.Method+" /api/") {
+					s.writes[route]++
+				}
+				s.mu.Unlock()
+			})
+		}
+		defer record()
 		if f == nil {
 			next.ServeHTTP(sw, r)
 			return
@@ -132,6 +147,7 @@ func (s *Server) wrap(route string, next http.Handler) http.Handler {
 			rec := httptest.NewRecorder()
 			next.ServeHTTP(rec, r)
 			sw.status = rec.Code // the write happened: count it
+			record()             // before the client can see the dropped answer
 			dropConnection(w)
 		}
 	})

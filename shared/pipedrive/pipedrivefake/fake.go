@@ -29,6 +29,7 @@ type Server struct {
 	log            *slog.Logger
 	baseURL        string
 	deletedVisible bool
+	refuseCS       bool
 	phoneNormalize bool
 	typeDrift      bool
 	hang           time.Duration
@@ -76,6 +77,15 @@ func WithBaseURL(u string) Option { return func(s *Server) { s.baseURL = strings
 // unconfirmed; the default is 404). Lists never include deleted persons.
 func WithDeletedPersonsVisible(on bool) Option { return func(s *Server) { s.deletedVisible = on } }
 
+// WithContactSyncFieldsRefused sets whether an API write of a contact-sync
+// field (im, postal_address, notes, birthday, job_title) to a company
+// without contact sync is refused with a 400 (default: refused). What the
+// real API does is undocumented ("only created when contact sync is set
+// up", PHP SDK 17.5.0 changelog), so contactsync must never send them
+// there; switched off, the fake ignores them instead, so the sandbox can
+// show both.
+func WithContactSyncFieldsRefused(on bool) Option { return func(s *Server) { s.refuseCS = on } }
+
 // WithPhoneSearchNormalized makes phone search compare digits only
 // (unconfirmed for the real API; default: substring of the stored text).
 func WithPhoneSearchNormalized(on bool) Option { return func(s *Server) { s.phoneNormalize = on } }
@@ -108,7 +118,7 @@ func New(opts ...Option) *Server {
 		deliveryTO: 10 * time.Second, oauthClients: map[string]string{},
 		companies: map[int64]*company{}, users: map[int64]*user{}, apiTokens: map[string]int64{},
 		codes: map[string]*authCode{}, access: map[string]*accessToken{}, refresh: map[string]*refreshToken{},
-		persons: map[int64]*person{}, orgs: map[int64]*org{}, hooks: map[int64]*hook{},
+		persons: map[int64]*person{}, orgs: map[int64]*org{}, hooks: map[int64]*hook{}, refuseCS: true,
 		rl: DefaultRateLimits(), rlState: map[string]*burstState{},
 		calls: map[string]int{}, writes: map[string]int{},
 	}

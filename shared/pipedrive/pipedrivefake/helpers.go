@@ -170,6 +170,29 @@ func (s *Server) UIEditPerson(userID, personID int64, in pipedrive.PersonInput) 
 	return err
 }
 
+// UISetVisibility sets a person's visible_to in the UI (1 = owner and
+// followers, 3, 5, 7 = wider): webhooks of users who cannot see the person
+// afterwards are not sent.
+func (s *Server) UISetVisibility(userID, personID int64, visibleTo int) error {
+	body, _ := json.Marshal(map[string]any{"visible_to": visibleTo})
+	pp, err := parsePersonBody(body)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, err := s.userLocked(userID)
+	if err != nil {
+		return err
+	}
+	p := s.personLocked(u.companyID, personID)
+	if p == nil || p.isDeleted {
+		return fmt.Errorf("pipedrivefake: person %d: %w", personID, errNotFound)
+	}
+	_, err = s.patchPersonLocked(u, p, pp, "app")
+	return err
+}
+
 // UISetCustomField sets (or, with nil, clears) a custom field in the UI.
 func (s *Server) UISetCustomField(userID, personID int64, key string, value any) error {
 	v, err := json.Marshal(value)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -269,11 +270,42 @@ func badf(format string, args ...any) error {
 }
 
 // personPatch is a decoded v2 POST/PATCH body: only sent keys are set.
+// strict is set for API requests: the body was checked against the
+// documented request schema (check), and apply refuses what the docs do
+// not allow. The sandbox's UI helpers are not strict: the UI has its own
+// first and last name fields.
 type personPatch struct {
-	sent map[string]json.RawMessage
+	sent   map[string]json.RawMessage
+	strict bool
 }
 
 var readOnly = []string{"id", "add_time", "update_time", "is_deleted", "delete_time", "company_id"}
+
+// Documented v2 request keys: the PHP SDK 17.5.1 PostPersonRequestBody and
+// UpdatePersonRequestBody (name, owner_id, org_id, emails, phones,
+// visible_to, label_ids, marketing_status, custom_fields and the
+// contact-sync fields postal_address, notes, im, birthday, job_title),
+// plus first_name and last_name, which the migration guide documents for
+// POST and PATCH. add_time (POST only in the SDK, format undocumented) is
+// refused: stricter than the docs, and never sent by contactsync.
+var personKeys = set("name", "first_name", "last_name", "owner_id", "org_id", "emails", "phones", "visible_to",
+	"label_ids", "marketing_status", "custom_fields", "postal_address", "notes", "im", "birthday", "job_title")
+
+// contactSyncKeys exist only in a company with contact sync ("don't exist
+// by default in Pipedrive and are only created when you set up your
+// contact sync", PHP 17.5.0 changelog).
+var contactSyncKeys = []string{"postal_address", "notes", "im", "birthday", "job_title"}
+
+var addressKeys = set("value", "country", "admin_area_level_1", "admin_area_level_2", "locality",
+	"sublocality", "route", "street_number", "subpremise", "postal_code")
+
+func set(xs ...string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}
 
 func parsePersonBody(raw []byte) (*personPatch, error) {
 	var m map[string]json.RawMessage
@@ -287,6 +319,196 @@ func parsePersonBody(raw []byte) (*personPatch, error) {
 		}
 	}
 	return &personPatch{sent: m}, nil
+}
+
+// parseStrictPersonBody is parsePersonBody for an API request: v2's
+// "significantly stricter input validation" (PMG, General API Changes):
+// unknown keys and wrongly typed values are refused, numbers are not
+// coerced from strings, booleans are only true and false.
+func parseStrictPersonBody(raw []byte) (*personPatch, error) {
+	pp, err := parsePersonBody(raw)
+	if err != nil {
+		return nil, err
+	}
+	pp.strict = true
+	if err := pp.check(); err != nil {
+		return nil, err
+	}
+	return pp, nil
+}
+
+// jsonKind is the JSON type of a raw value: "string", "number", "bool",
+// "null", "array" or "object".
+func jsonKind(r json.RawMessage) string {
+	r = bytes.TrimSpace(r)
+	if len(r) == 0 {
+		return ""
+	}
+	switch r[0] {
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	case '[':
+		return "array"
+	case '{':
+		return "object"
+	}
+	return "number"
+}
+
+func isInt(r json.RawMessage) bool {
+	var n json.Number
+	if jsonKind(r) != "number" || json.Unmarshal(r, &n) != nil {
+		return false
+	}
+	_, err := strconv.ParseInt(n.String(), 10, 64)
+	return err == nil
+}
+
+// check validates the body against the documented request schema.
+func (pp *personPatch) check() error {
+	for k, v := range pp.sent {
+		if !personKeys[k] {
+			return badf("unknown field %s", k) // wording [inf]
+		}
+		kind := jsonKind(v)
+		switch k {
+		case "name", "first_name", "last_name", "marketing_status", "notes", "birthday", "job_title":
+			if kind != "string" {
+				return badf("%s must be a string", k)
+			}
+		case "owner_id", "visible_to":
+			if !isInt(v) {
+				return badf("%s must be an integer", k)
+			}
+		case "org_id":
+			// Doubtful: null (to unlink) is undocumented on input; the
+			// schema says integer. Accepted because contactsync needs some
+			// way to unlink and null is the least doubtful one (it clears
+			// custom fields, and org_id is nullable in responses).
+			if kind != "null" && !isInt(v) {
+				return badf("org_id must be an integer")
+			}
+		case "label_ids":
+			var ids []json.RawMessage
+			if kind != "array" || json.Unmarshal(v, &ids) != nil {
+				return badf("label_ids must be an array of integers")
+			}
+			for _, id := range ids {
+				if !isInt(id) {
+					return badf("label_ids must be an array of integers")
+				}
+			}
+		case "custom_fields":
+			if kind != "object" {
+				return badf("custom_fields must be an object")
+			}
+		case "emails", "phones", "im":
+			if err := checkItems(k, v); err != nil {
+				return err
+			}
+		case "postal_address":
+			if err := checkAddress(v); err != nil {
+				return err
+			}
+		}
+	}
+	if s, ok := pp.sent["marketing_status"]; ok {
+		var v string
+		_ = json.Unmarshal(s, &v)
+		if !set("no_consent", "unsubscribed", "subscribed", "archived")[v] {
+			return badf("marketing_status: invalid value")
+		}
+	}
+	if s, ok := pp.sent["visible_to"]; ok {
+		var v int
+		_ = json.Unmarshal(s, &v)
+		if v != 1 && v != 3 && v != 5 && v != 7 {
+			return badf("visible_to must be one of 1, 3, 5, 7")
+		}
+	}
+	if s, ok := pp.sent["notes"]; ok {
+		var v string
+		_ = json.Unmarshal(s, &v)
+		if len([]rune(v)) > 10000 {
+			return badf("notes: at most 10000 characters")
+		}
+	}
+	// Names (PMG, POST and PATCH): "Either name or both first_name and
+	// last_name must be provided"; sending all three is documented
+	// nowhere, and only one of the two is not enough.
+	_, n := pp.sent["name"]
+	_, f := pp.sent["first_name"]
+	_, l := pp.sent["last_name"]
+	switch {
+	case n && (f || l):
+		return badf("send either name or first_name and last_name, not both")
+	case f != l:
+		return badf("first_name and last_name must be provided together")
+	}
+	return nil
+}
+
+// checkItems: phones, emails and IMs "can only be sent as an object ...
+// Only the value field is required" (PMG); label is a string (the guide's
+// example; the v2 schema's "boolean" is taken for a typo), primary a
+// boolean.
+func checkItems(k string, v json.RawMessage) error {
+	var items []json.RawMessage
+	if jsonKind(v) != "array" || json.Unmarshal(v, &items) != nil {
+		return badf("%s must be an array of objects", k)
+	}
+	for i, it := range items {
+		var obj map[string]json.RawMessage
+		if jsonKind(it) != "object" || json.Unmarshal(it, &obj) != nil {
+			return badf("%s[%d] must be an object", k, i)
+		}
+		for ik, iv := range obj {
+			switch ik {
+			case "value", "label":
+				if jsonKind(iv) != "string" {
+					return badf("%s[%d].%s must be a string", k, i, ik)
+				}
+			case "primary":
+				if jsonKind(iv) != "bool" {
+					return badf("%s[%d].primary must be a boolean", k, i)
+				}
+			default:
+				return badf("%s[%d]: unknown field %s", k, i, ik)
+			}
+		}
+		if _, ok := obj["value"]; !ok {
+			return badf("%s[%d].value is required", k, i)
+		}
+	}
+	return nil
+}
+
+// checkAddress: "Only value subfield is required when setting an address
+// value" (PMG): an object without value (e.g. {}) is not a documented
+// write, and neither is clearing with null (undocumented for a person's
+// postal_address) or v1's plain string.
+func checkAddress(v json.RawMessage) error {
+	var obj map[string]json.RawMessage
+	if jsonKind(v) != "object" || json.Unmarshal(v, &obj) != nil {
+		return badf("postal_address must be an object with a value")
+	}
+	for k, sv := range obj {
+		if !addressKeys[k] {
+			return badf("postal_address: unknown field %s", k)
+		}
+		if kind := jsonKind(sv); kind != "string" && (kind != "null" || k == "value") {
+			return badf("postal_address.%s must be a string", k)
+		}
+	}
+	var value string
+	if json.Unmarshal(obj["value"], &value) != nil || strings.TrimSpace(value) == "" {
+		return badf("postal_address.value is required")
+	}
+	return nil
 }
 
 func (pp *personPatch) has(k string) bool { _, ok := pp.sent[k]; return ok }
@@ -352,19 +574,22 @@ func (pp *personPatch) fields(k string) ([]pipedrive.Field, error) {
 	return out, nil
 }
 
-func splitName(name string) (first, last string) {
-	name = strings.TrimSpace(name)
-	first, last, _ = strings.Cut(name, " ")
-	return first, strings.TrimSpace(last)
-}
-
-// apply writes the sent fields into p. Contact-sync fields are silently
-// ignored when contact sync is off (assumption: the docs say they "are only
-// created when contact sync is set up"; whether writing them then errors is
-// unconfirmed).
-func (pp *personPatch) apply(p *person, creating, contactSync bool, orgExists func(int64) bool) error {
+// apply writes the sent fields into p. Contact-sync fields sent to a
+// company without contact sync are refused with a 400 when refuseCS is set
+// (an API request to a fake with WithContactSyncFieldsRefused, the
+// default), else ignored: the docs say only that they "are only created
+// when contact sync is set up"; what writing them then does is
+// undocumented, so our client must not do it and the fake refuses it.
+func (pp *personPatch) apply(p *person, creating, contactSync, refuseCS bool, orgExists func(int64) bool) error {
 	if len(pp.sent) == 0 {
 		return badf("no fields to update")
+	}
+	if !contactSync && refuseCS {
+		for _, k := range contactSyncKeys {
+			if pp.has(k) {
+				return badf("%s: this field requires contact sync to be set up for the company", k) // wording [inf]
+			}
+		}
 	}
 	name, first, last := p.name, p.firstName, p.lastName
 	var err error
@@ -390,7 +615,7 @@ func (pp *personPatch) apply(p *person, creating, contactSync bool, orgExists fu
 	switch {
 	case sName != nil:
 		name = strings.TrimSpace(*sName)
-		first, last = splitName(name)
+		first, last = pipedrive.SplitName(name)
 		if sFirst != nil || sLast != nil {
 			first, last = deref(sFirst, first), deref(sLast, last)
 		}
@@ -399,6 +624,7 @@ func (pp *personPatch) apply(p *person, creating, contactSync bool, orgExists fu
 		name = strings.TrimSpace(strings.TrimSpace(first) + " " + strings.TrimSpace(last))
 	}
 	if name == "" {
+		// PMG: "both can not be empty strings at the same time".
 		return badf("name is required")
 	}
 	p.name, p.firstName, p.lastName = name, strings.TrimSpace(first), strings.TrimSpace(last)
@@ -413,6 +639,9 @@ func (pp *personPatch) apply(p *person, creating, contactSync bool, orgExists fu
 		var id *int64
 		if err := decodeStrict(pp.sent["org_id"], &id, "org_id"); err != nil {
 			return err
+		}
+		if id != nil && *id == 0 && pp.strict {
+			return badf("organization 0 not found")
 		}
 		if id == nil || *id == 0 {
 			p.orgID = 0

@@ -1,6 +1,7 @@
 package pipedrivefake
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -16,6 +17,10 @@ func (s *Server) handleCreateOrg(w http.ResponseWriter, r *http.Request, a *auth
 	body, err := readBody(r)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "cannot read body")
+		return
+	}
+	if err := checkOrgBody(body); err != nil {
+		apiError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	var in struct {
@@ -101,4 +106,30 @@ func (s *Server) handleSearchOrgs(w http.ResponseWriter, r *http.Request, a *aut
 		}
 	}
 	ok(w, http.StatusOK, map[string]any{"items": items}, map[string]any{"next_cursor": nil})
+}
+
+// orgKeys are the documented v2 organization request keys (PHP SDK 17.5
+// organization request body); name and owner_id are the ones the fake
+// keeps, the others are accepted and dropped.
+var orgKeys = set("name", "owner_id", "visible_to", "label_ids", "address", "custom_fields",
+	"website", "linkedin", "industry", "annual_revenue", "employee_count")
+
+// checkOrgBody refuses unknown keys and wrongly typed name and owner_id,
+// as v2's strict validation does.
+func checkOrgBody(body []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil || m == nil {
+		return badf("request body must be a JSON object")
+	}
+	for k, v := range m {
+		switch {
+		case !orgKeys[k]:
+			return badf("unknown field %s", k)
+		case k == "name" && jsonKind(v) != "string":
+			return badf("name must be a string")
+		case (k == "owner_id" || k == "visible_to") && !isInt(v):
+			return badf("%s must be an integer", k)
+		}
+	}
+	return nil
 }

@@ -212,7 +212,7 @@ func (s *Server) handleCreatePerson(w http.ResponseWriter, r *http.Request, a *a
 		apiError(w, http.StatusBadRequest, "cannot read body")
 		return
 	}
-	pp, err := parsePersonBody(body)
+	pp, err := parseStrictPersonBody(body)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, err.Error())
 		return
@@ -235,7 +235,7 @@ func (s *Server) createPersonLocked(u *user, pp *personPatch, source string) (*p
 	c := s.companies[u.companyID]
 	now := s.now().Truncate(time.Second)
 	p := &person{companyID: c.id, ownerID: u.id, visibleTo: 3, addTime: now, updateTime: now}
-	if err := pp.apply(p, true, c.contactSync, s.orgExistsFn(c.id)); err != nil {
+	if err := pp.apply(p, true, c.contactSync, pp.strict && s.refuseCS, s.orgExistsFn(c.id)); err != nil {
 		return nil, err
 	}
 	if p.ownerID != u.id {
@@ -266,7 +266,7 @@ func (s *Server) handlePatchPerson(w http.ResponseWriter, r *http.Request, a *au
 		apiError(w, http.StatusNotFound, "Person not found")
 		return
 	}
-	pp, err := parsePersonBody(body)
+	pp, err := parseStrictPersonBody(body)
 	if err == nil {
 		_, err = s.patchPersonLocked(a.user, p, pp, "api")
 	}
@@ -288,7 +288,7 @@ func (s *Server) patchPersonLocked(u *user, p *person, pp *personPatch, source s
 	c := s.companies[p.companyID]
 	before := p.clone()
 	work := p.clone()
-	if err := pp.apply(work, false, c.contactSync, s.orgExistsFn(c.id)); err != nil {
+	if err := pp.apply(work, false, c.contactSync, pp.strict && s.refuseCS, s.orgExistsFn(c.id)); err != nil {
 		return nil, err
 	}
 	if work.ownerID != before.ownerID {

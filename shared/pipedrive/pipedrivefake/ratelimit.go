@@ -157,7 +157,8 @@ func (s *Server) rateLimit(w http.ResponseWriter, r *http.Request, route string,
 	if !ok {
 		cost = 1
 	}
-	deny := func(lim, rem int, rst time.Duration) bool {
+	write := r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch
+	deny := func(setHeaders func()) bool {
 		st.over429++
 		if rl.CloudflareAfter > 0 && !a.oauth && st.over429 > rl.CloudflareAfter {
 			h.Set("Content-Type", "text/html")
@@ -165,18 +166,31 @@ func (s *Server) rateLimit(w http.ResponseWriter, r *http.Request, route string,
 			_, _ = w.Write([]byte("<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head><body>Sorry, you have been blocked</body></html>"))
 			return false
 		}
-		h.Set("x-ratelimit-limit", strconv.Itoa(lim))
-		h.Set("x-ratelimit-remaining", strconv.Itoa(rem))
-		h.Set("x-ratelimit-reset", secondsCeil(rst))
+		setHeaders()
 		// The full 429 body is unconfirmed; the message is the documented one.
 		apiError(w, http.StatusTooManyRequests, "Request over limit")
 		return false
 	}
 	if limit > 0 && len(kept) >= limit {
-		return deny(limit, 0, reset)
+		return deny(func() {
+			h.Set("x-ratelimit-limit", strconv.Itoa(limit))
+			h.Set("x-ratelimit-remaining", "0")
+			h.Set("x-ratelimit-reset", secondsCeil(reset))
+		})
 	}
 	if c.dailyUsed+cost > budget {
-		return deny(budget, max(budget-c.dailyUsed, 0), c.day.Add(24*time.Hour).Sub(now))
+		// The daily-budget 429's headers are undocumented (PRL documents
+		// x-ratelimit-* for the 2-second window only): the burst headers
+		// tell the truth about that window, which still has room, and no
+		// x-ratelimit-reset is made up for the daily reset. API-token
+		// writes carry the documented x-daily-requests-left.
+		return deny(func() {
+			h.Set("x-ratelimit-limit", strconv.Itoa(limit))
+			h.Set("x-ratelimit-remaining", strconv.Itoa(max(limit-len(kept), 0)))
+			if !a.oauth && write {
+				h.Set("x-daily-requests-left", "0")
+			}
+		})
 	}
 	st.over429 = 0
 	*window = append(*window, now)
@@ -184,7 +198,7 @@ func (s *Server) rateLimit(w http.ResponseWriter, r *http.Request, route string,
 	h.Set("x-ratelimit-limit", strconv.Itoa(limit))
 	h.Set("x-ratelimit-remaining", strconv.Itoa(max(limit-len(*window), 0)))
 	h.Set("x-ratelimit-reset", secondsCeil(reset))
-	if !a.oauth && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch) {
+	if !a.oauth && write {
 		h.Set("x-daily-requests-left", strconv.Itoa(budget-c.dailyUsed))
 	}
 	return true

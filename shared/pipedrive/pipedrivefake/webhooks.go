@@ -34,20 +34,42 @@ type hook struct {
 // maxHooksPerUser is Pipedrive's limit; one more answers 422.
 const maxHooksPerUser = 40
 
+// hookJSON renders a webhook as PV1's GET /webhooks and POST /webhooks
+// examples show it: http_auth_user and http_auth_password null (whatever
+// was sent), event_action in v1's naming ("added" for create), times as
+// "2019-10-25T08:25:27.000Z". Clients must not rely on the listing echoing
+// what they sent (facts-pipedrive.md, Corrections, "Webhook listing").
 func (s *Server) hookJSON(h *hook) map[string]any {
 	m := map[string]any{"id": h.id, "company_id": h.companyID, "owner_id": h.ownerID, "user_id": h.userID,
-		"event_action": h.action, "event_object": h.object, "subscription_url": h.url, "is_active": 1,
-		"add_time": v1Time(h.addTime), "remove_time": nil, "type": "general", "http_auth_user": nullIfEmpty(h.authUser),
-		"http_auth_password": nil, "additional_data": map[string]any{}, "remove_reason": nil,
-		"last_delivery_time": v1Time(h.lastDelivery), "last_http_status": nil, "admin_id": h.ownerID,
+		"event_action": v1ActionName(h.action), "event_object": h.object, "subscription_url": h.url, "is_active": 1,
+		"add_time": hookTime(h.addTime), "remove_time": nil, "type": "general", "http_auth_user": nil,
+		"http_auth_password": nil, "remove_reason": nil,
+		"last_delivery_time": hookTime(h.lastDelivery), "last_http_status": nil, "admin_id": h.ownerID,
 		"name": h.name, "version": h.version}
-	if h.authPassword != "" {
-		m["http_auth_password"] = "******"
-	}
 	if h.lastStatus != 0 {
 		m["last_http_status"] = h.lastStatus
 	}
 	return m
+}
+
+// v1ActionName is the v1 name of an event_action (PV1 example: "added").
+func v1ActionName(a string) string {
+	switch a {
+	case "create":
+		return "added"
+	case "change":
+		return "updated"
+	case "delete":
+		return "deleted"
+	}
+	return a
+}
+
+func hookTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
 func (s *Server) handleListWebhooks(w http.ResponseWriter, _ *http.Request, a *authCtx) {
@@ -71,11 +93,34 @@ func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request, a *
 	in := map[string]string{}
 	var raw map[string]json.RawMessage
 	if json.Unmarshal(body, &raw) == nil {
+		// The documented body (PV1 addWebhook): unknown keys and wrongly
+		// typed values are refused.
 		for k, v := range raw {
+			kind := jsonKind(v)
+			switch k {
+			case "subscription_url", "event_action", "event_object", "name", "version":
+				if kind != "string" {
+					v1FieldErrors(w, http.StatusBadRequest, k, "must be a string")
+					return
+				}
+			case "http_auth_user", "http_auth_password":
+				if kind != "string" && kind != "null" {
+					v1FieldErrors(w, http.StatusBadRequest, k, "must be a string")
+					return
+				}
+			case "user_id":
+				if !isInt(v) {
+					v1FieldErrors(w, http.StatusBadRequest, k, "must be an integer")
+					return
+				}
+			default:
+				v1FieldErrors(w, http.StatusBadRequest, k, "unknown field")
+				return
+			}
 			var sv string
 			if json.Unmarshal(v, &sv) == nil {
 				in[k] = sv
-			} else {
+			} else if kind != "null" {
 				in[k] = strings.TrimSpace(string(v))
 			}
 		}
@@ -89,13 +134,12 @@ func (s *Server) handleCreateWebhook(w http.ResponseWriter, r *http.Request, a *
 		v1FieldErrors(w, http.StatusBadRequest, "subscription_url", "invalid or non-reachable URL")
 		return
 	}
-	switch in["event_action"] {
-	case "create", "change", "delete", "*", "added", "updated", "deleted", "merged":
-	default:
+	// PV1 addWebhook enums; the listing's v1 names ("added") are output only.
+	if !set("create", "change", "delete", "*")[in["event_action"]] {
 		v1FieldErrors(w, http.StatusBadRequest, "event_action", "invalid value")
 		return
 	}
-	if in["event_object"] == "" {
+	if !set("activity", "deal", "lead", "note", "organization", "person", "pipeline", "product", "stage", "user", "*")[in["event_object"]] {
 		v1FieldErrors(w, http.StatusBadRequest, "event_object", "invalid value")
 		return
 	}
@@ -185,15 +229,15 @@ func hookMatches(h *hook, ev personEvent) bool {
 	if h.object != "*" && h.object != "person" {
 		return false
 	}
-	switch h.action {
-	case "*":
-		return true
-	case ev.action:
-		return true
-	case "added", "updated", "deleted", "merged":
-		return h.action == v1Action(ev)
-	}
-	return false
+	return h.action == "*" || h.action == ev.action
+}
+
+// visibleTo says whether userID can see p: a person with visibility 1
+// ("owner & followers") is seen by its owner only (followers and admin
+// rights are not modelled). PV1 POST /webhooks user_id: "the webhook will
+// only be sent if the user has access to the specified object(s)".
+func visibleTo(userID int64, p *person) bool {
+	return p == nil || p.visibleTo != 1 || p.ownerID == userID
 }
 
 // emitLocked renders the event for every matching webhook and queues the
@@ -204,6 +248,10 @@ func (s *Server) emitLocked(ev personEvent) {
 	for id := int64(1); id <= s.nextID; id++ {
 		h := s.hooks[id]
 		if h == nil || h.companyID != ev.company.id || !hookMatches(h, ev) {
+			continue
+		}
+		// The person as it is after the event (before it, for a delete).
+		if seen := ev.after; seen == nil && !visibleTo(h.userID, ev.before) || seen != nil && !visibleTo(h.userID, seen) {
 			continue
 		}
 		var payload map[string]any
