@@ -14,12 +14,15 @@ package terraform_test
 //	    dead-letter and retry settings);
 //	(d) any principal holds a role outside allowedGrants below;
 //	(e) Poll or Apply can be invoked by allUsers / allAuthenticatedUsers, or
-//	    Settings and Intake cannot be invoked publicly;
+//	    Settings and Intake cannot be invoked publicly (allUsers, or with
+//	    disable_invoker_iam_check their invoker check turned off, and then
+//	    no allUsers grant, which domain-restricted sharing refuses);
 //	(f) a function's runtime is not go126, or the source zip's object name
 //	    does not carry the zip's hash;
 //
 // plus the other requirements of issue 7 that can be checked offline
-// (Firestore TTL, KMS prevent_destroy, the scheduler's /tick call, outputs).
+// (Firestore TTL, KMS prevent_destroy, the scheduler's /tick call, outputs)
+// and those of issue 15 (checkVersions; the variants in deploycases_test.go).
 //
 // Run: go test ./terraform/
 
@@ -390,6 +393,7 @@ func checkDrift(ev *evaluated, code codeModel) []string {
 	d.checkInvokers()
 	d.checkSource()
 	d.checkRest()
+	d.checkVersions()
 	sort.Strings(d.problems)
 	return slices.Compact(d.problems)
 }
@@ -778,11 +782,130 @@ func (d *drift) checkInvokers() {
 			public[strings.TrimPrefix(g.On, "function:")] = true
 		}
 	}
-	for _, fn := range publicFunctions {
-		if _, deployed := d.fnByEntry[fn]; deployed && !public[fn] {
-			d.addf("%s is not publicly invokable (allUsers roles/run.invoker); browsers and Pipedrive call it", fn)
+	// The services whose invoker IAM check scripts/deploy turns off.
+	checkOff := map[string]bool{}
+	out, ok := d.ev.Outputs[invokerCheckOutput]
+	if !ok {
+		d.addf("output %q is missing: with disable_invoker_iam_check nothing would say which services to open", invokerCheckOutput)
+	}
+	for _, svc := range strings.Split(asString(out), "\n") {
+		if svc == "" {
+			continue
+		}
+		fn, ok := d.fnByService[svc]
+		if !ok {
+			d.addf("output %s names %q, which is no function's Cloud Run service", invokerCheckOutput, svc)
+			continue
+		}
+		checkOff[fn] = true
+		if slices.Contains(privateFunctions, fn) {
+			d.addf("%s is publicly invokable (output %s turns its invoker IAM check off); only its Scheduler/Pub/Sub callers may be", fn, invokerCheckOutput)
 		}
 	}
+	disabled, ok := d.ev.Vars["disable_invoker_iam_check"]
+	if !ok {
+		d.addf("variable disable_invoker_iam_check is missing: organisations with domain-restricted sharing cannot grant allUsers")
+		return
+	}
+	for _, fn := range publicFunctions {
+		if _, deployed := d.fnByEntry[fn]; !deployed {
+			continue
+		}
+		switch {
+		case disabled.True() && public[fn]:
+			d.addf("%s: allUsers holds roles/run.invoker although disable_invoker_iam_check is true; domain-restricted sharing refuses that grant", fn)
+		case disabled.True() && !checkOff[fn]:
+			d.addf("%s is not publicly invokable: disable_invoker_iam_check is true but output %s does not name its service", fn, invokerCheckOutput)
+		case !disabled.True() && !public[fn]:
+			d.addf("%s is not publicly invokable (allUsers roles/run.invoker); browsers and Pipedrive call it", fn)
+		case !disabled.True() && checkOff[fn]:
+			d.addf("%s: output %s names it although disable_invoker_iam_check is false", fn, invokerCheckOutput)
+		}
+	}
+}
+
+// invokerCheckOutput lists, one per line, the Cloud Run services whose
+// invoker IAM check is turned off (disable_invoker_iam_check).
+const invokerCheckOutput = "invoker_iam_check_disabled_services"
+
+// minProviderVersions are the lowest provider versions the configuration
+// works with, and why.
+var minProviderVersions = map[string]struct{ version, why string }{
+	"google":  {"6.25.0", "the lowest version validated and tested (secret_data_wo, ephemeral resources)"},
+	"archive": {"2.5.0", "the first version whose glob excludes work (source.tf)"},
+	"random":  {"3.7.1", "the first version with the ephemeral random_password"},
+	"time":    {"0.11.1", "the lowest version validated and tested (time_sleep with triggers)"},
+}
+
+// (g) every provider the configuration uses is pinned to a range that starts
+// at or above its minimum and has an upper bound (both ends are tested).
+func (d *drift) checkVersions() {
+	used := map[string]bool{}
+	for _, i := range d.ev.Instances {
+		used[strings.SplitN(i.Block.Type, "_", 2)[0]] = true
+	}
+	for _, name := range sortedKeys(used) {
+		rp, ok := d.ev.RequiredProviders[name]
+		if !ok {
+			d.addf("provider %q is used but not in required_providers (versions.tf)", name)
+			continue
+		}
+		if rp.Source != "hashicorp/"+name {
+			d.addf("provider %q: source %q, want hashicorp/%s", name, rp.Source, name)
+		}
+		lower, upper := versionBounds(rp.Version)
+		if minimum, ok := minProviderVersions[name]; ok && (lower == nil || compareVersions(lower, parseVersion(minimum.version)) < 0) {
+			d.addf("provider %q: version %q allows versions below %s, %s", name, rp.Version, minimum.version, minimum.why)
+		}
+		if lower == nil {
+			d.addf("provider %q: version %q has no lower bound (>=)", name, rp.Version)
+		}
+		if upper == nil {
+			d.addf("provider %q: version %q has no upper bound (<): a new major version could break the deploy", name, rp.Version)
+		}
+	}
+}
+
+// versionBounds returns the ">=" and "<" versions of a constraint such as
+// ">= 2.5.0, < 3.0" (nil where there is none).
+func versionBounds(constraint string) (lower, upper []int) {
+	for _, part := range strings.Split(constraint, ",") {
+		part = strings.TrimSpace(part)
+		switch {
+		case strings.HasPrefix(part, ">="):
+			lower = parseVersion(strings.TrimSpace(strings.TrimPrefix(part, ">=")))
+		case strings.HasPrefix(part, "<") && !strings.HasPrefix(part, "<="):
+			upper = parseVersion(strings.TrimSpace(strings.TrimPrefix(part, "<")))
+		}
+	}
+	return lower, upper
+}
+
+// parseVersion parses "X", "X.Y" or "X.Y.Z" into three numbers (nil if it
+// is not a version).
+func parseVersion(s string) []int {
+	v := []int{0, 0, 0}
+	parts := strings.Split(s, ".")
+	if len(parts) == 0 || len(parts) > 3 {
+		return nil
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return nil
+		}
+		v[i] = n
+	}
+	return v
+}
+
+func compareVersions(a, b []int) int {
+	for i := range 3 {
+		if a[i] != b[i] {
+			return a[i] - b[i]
+		}
+	}
+	return 0
 }
 
 // (f) one source zip, named by its hash.
@@ -1016,6 +1139,8 @@ func TestDriftCatchesBrokenConfig(t *testing.T) {
 		{"Poll public", "function_poll.tf", `member   = "serviceAccount:${google_service_account.scheduler.email}"`, `member   = "allUsers"`, "Poll is publicly invokable"},
 		{"Apply for all authenticated", "function_apply.tf", `member   = "serviceAccount:${google_service_account.pubsub_push.email}"`, `member   = "allAuthenticatedUsers"`, "Apply is publicly invokable"},
 		{"Intake not public", "function_intake.tf", `member   = "allUsers"`, `member   = "serviceAccount:${google_service_account.intake.email}"`, "Intake is not publicly invokable"},
+		{"archive pin too low", "versions.tf", `version = ">= 2.5.0, < 3.0"`, `version = ">= 2.4.1, < 3.0"`, `provider "archive": version ">= 2.4.1, < 3.0" allows versions below 2.5.0`},
+		{"archive pin unbounded", "versions.tf", `version = ">= 2.5.0, < 3.0"`, `version = ">= 2.5.0"`, `provider "archive": version ">= 2.5.0" has no upper bound`},
 		{"role outside allow-list", "function_intake.tf", `role    = "roles/datastore.viewer"`, `role    = "roles/datastore.owner"`, "runtime:Intake holds roles/datastore.owner on project, which is not in the drift test's allow-list"},
 		{"project-wide publisher", "function_intake.tf", "resource \"google_pubsub_topic_iam_member\" \"intake_changes\" {\n  topic  = google_pubsub_topic.topic[\"changes\"].id", "resource \"google_project_iam_member\" \"intake_changes\" {\n  project = var.project_id", "runtime:Intake holds roles/pubsub.publisher on project"},
 		{"missing push invoker", "function_apply.tf", `role     = "roles/run.invoker"`, `role     = "roles/run.viewer"`, "missing grant: pubsub-push holds roles/run.invoker on function:Apply"},

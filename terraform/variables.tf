@@ -147,6 +147,12 @@ variable "max_instances" {
   }
 }
 
+variable "disable_invoker_iam_check" {
+  description = "false (default): anyone may call Settings and Intake because allUsers holds roles/run.invoker on them. true: no allUsers grant (organisations with domain-restricted sharing refuse it); Cloud Run's invoker IAM check is turned off on those two services instead, by scripts/deploy after every apply. Either way both functions authenticate every caller themselves."
+  type        = bool
+  default     = false
+}
+
 variable "firestore_deletion_policy" {
   description = "What `terraform destroy` does with the Firestore database: ABANDON keeps it and its data (default), DELETE deletes it."
   type        = string

@@ -1,0 +1,126 @@
+package terraform_test
+
+// The projects people really have (issue 15): the configuration evaluated
+// with the variables that README.md's "If your project…" cases set, each
+// checked with checkDrift plus what that case needs:
+//
+//   - domain-restricted sharing: disable_invoker_iam_check = true grants
+//     nothing to allUsers and names Settings' and Intake's services in the
+//     output scripts/deploy reads.
+//
+// TestDeployCasesCatchBrokenConfig breaks the configuration one way at a
+// time, so that each check is seen to bite.
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// loadConfigWith evaluates files with testVars plus overrides.
+func loadConfigWith(files map[string][]byte, overrides map[string]cty.Value) (*evaluated, error) {
+	m, err := parseModule(files)
+	if err != nil {
+		return nil, err
+	}
+	vars := testVars()
+	for k, v := range overrides {
+		vars[k] = v
+	}
+	return evaluate(m, vars, "project_id", "region")
+}
+
+// deployCase is one "If your project…" case: the variables it sets and what
+// must hold of the configuration evaluated with them.
+type deployCase struct {
+	name  string
+	vars  map[string]cty.Value
+	check func(base, ev *evaluated) []string
+}
+
+func deployCases() []deployCase {
+	return []deployCase{
+		{
+			name: "domain-restricted sharing",
+			vars: map[string]cty.Value{"disable_invoker_iam_check": cty.True},
+			check: func(_, ev *evaluated) []string {
+				// checkDrift (run for every case) requires both public
+				// functions to be named in the output and no allUsers grant.
+				var p []string
+				if n := len(strings.Split(asString(ev.Outputs[invokerCheckOutput]), "\n")); n != len(publicFunctions) {
+					p = append(p, fmt.Sprintf("output %s names %d services, want %d (Settings and Intake)", invokerCheckOutput, n, len(publicFunctions)))
+				}
+				return p
+			},
+		},
+	}
+}
+
+// checkDeployCases evaluates files with each case's variables and returns
+// every problem, prefixed by the case's name.
+func checkDeployCases(files map[string][]byte) []string {
+	base, err := loadConfigWith(files, nil)
+	if err != nil {
+		return []string{"defaults: " + err.Error()}
+	}
+	var problems []string
+	for _, c := range deployCases() {
+		ev, err := loadConfigWith(files, c.vars)
+		if err != nil {
+			problems = append(problems, c.name+": "+err.Error())
+			continue
+		}
+		for _, p := range checkDrift(ev, expectedCode()) {
+			problems = append(problems, c.name+": "+p)
+		}
+		for _, p := range c.check(base, ev) {
+			problems = append(problems, c.name+": "+p)
+		}
+	}
+	return problems
+}
+
+// TestDeployCases checks the repository's configuration in every case.
+func TestDeployCases(t *testing.T) {
+	files, _ := loadRepoConfig(t)
+	for _, p := range checkDeployCases(files) {
+		t.Error(p)
+	}
+}
+
+// TestDeployCasesCatchBrokenConfig breaks the configuration one way at a
+// time and requires a problem that mentions want.
+func TestDeployCasesCatchBrokenConfig(t *testing.T) {
+	files, _ := loadRepoConfig(t)
+	tests := []struct {
+		name     string
+		file     string
+		old, new string
+		want     string
+	}{
+		{"allUsers grant kept", "function_intake.tf", "  count = var.disable_invoker_iam_check ? 0 : 1\n", "", "domain-restricted sharing: Intake: allUsers holds roles/run.invoker although disable_invoker_iam_check is true"},
+		{"Intake's check left on", "outputs.tf", "[google_cloudfunctions2_function.settings, google_cloudfunctions2_function.intake]", "[google_cloudfunctions2_function.settings]", "domain-restricted sharing: Intake is not publicly invokable: disable_invoker_iam_check is true"},
+		{"Poll's check turned off", "outputs.tf", "google_cloudfunctions2_function.intake] : fn", "google_cloudfunctions2_function.intake, google_cloudfunctions2_function.poll] : fn", "domain-restricted sharing: Poll is publicly invokable (output invoker_iam_check_disabled_services"},
+		{"no invoker-check variable", "variables.tf", "variable \"disable_invoker_iam_check\" {", "variable \"keep_invoker_iam_check\" {", "disable_invoker_iam_check"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := string(files[tt.file])
+			if !strings.Contains(src, tt.old) {
+				t.Fatalf("%s no longer contains %q: update this test case", tt.file, tt.old)
+			}
+			broken := map[string][]byte{}
+			for k, v := range files {
+				broken[k] = v
+			}
+			broken[tt.file] = []byte(strings.Replace(src, tt.old, tt.new, 1))
+			problems := checkDeployCases(broken)
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tt.want) }) {
+				t.Errorf("no problem mentions %q; got:\n  %s", tt.want, strings.Join(problems, "\n  "))
+			}
+		})
+	}
+}
