@@ -7,6 +7,10 @@ package terraform_test
 //   - domain-restricted sharing: disable_invoker_iam_check = true grants
 //     nothing to allUsers and names Settings' and Intake's services in the
 //     output scripts/deploy reads.
+//   - resource-location policies: secrets are replicated in the region and in
+//     secret_replica_regions (checkDrift), and changing those changes every
+//     secret's id, so that the replacement secret does not collide with the
+//     old one (create_before_destroy).
 //
 // TestDeployCasesCatchBrokenConfig breaks the configuration one way at a
 // time, so that each check is seen to bite.
@@ -52,6 +56,23 @@ func deployCases() []deployCase {
 				var p []string
 				if n := len(strings.Split(asString(ev.Outputs[invokerCheckOutput]), "\n")); n != len(publicFunctions) {
 					p = append(p, fmt.Sprintf("output %s names %d services, want %d (Settings and Intake)", invokerCheckOutput, n, len(publicFunctions)))
+				}
+				return p
+			},
+		},
+		{
+			name: "extra secret replicas",
+			vars: map[string]cty.Value{"secret_replica_regions": cty.ListVal([]cty.Value{cty.StringVal("europe-west4")})},
+			check: func(base, ev *evaluated) []string {
+				var p []string
+				ids := map[string]string{}
+				for _, s := range base.ofType("google_secret_manager_secret") {
+					ids[s.Key] = str(s.Val, "secret_id")
+				}
+				for _, s := range ev.ofType("google_secret_manager_secret") {
+					if id := str(s.Val, "secret_id"); id == ids[s.Key] {
+						p = append(p, fmt.Sprintf("%s keeps its id %q when its replicas change: the replacement would collide with the old secret", s, id))
+					}
 				}
 				return p
 			},
@@ -104,6 +125,8 @@ func TestDeployCasesCatchBrokenConfig(t *testing.T) {
 		{"allUsers grant kept", "function_intake.tf", "  count = var.disable_invoker_iam_check ? 0 : 1\n", "", "domain-restricted sharing: Intake: allUsers holds roles/run.invoker although disable_invoker_iam_check is true"},
 		{"Intake's check left on", "outputs.tf", "[google_cloudfunctions2_function.settings, google_cloudfunctions2_function.intake]", "[google_cloudfunctions2_function.settings]", "domain-restricted sharing: Intake is not publicly invokable: disable_invoker_iam_check is true"},
 		{"Poll's check turned off", "outputs.tf", "google_cloudfunctions2_function.intake] : fn", "google_cloudfunctions2_function.intake, google_cloudfunctions2_function.poll] : fn", "domain-restricted sharing: Poll is publicly invokable (output invoker_iam_check_disabled_services"},
+		{"extra replica regions ignored", "secrets.tf", "for_each = local.secret_locations", "for_each = [var.region]", "extra secret replicas: google_secret_manager_secret.this[\"session_key\"] is replicated to [europe-west1], want [europe-west1 europe-west4]"},
+		{"secret ids without the replicas", "secrets.tf", "-session-key-${local.secret_suffix}", "-session-key", "keeps its id \"contactsync-session-key\" when its replicas change"},
 		{"no invoker-check variable", "variables.tf", "variable \"disable_invoker_iam_check\" {", "variable \"keep_invoker_iam_check\" {", "disable_invoker_iam_check"},
 	}
 	for _, tt := range tests {

@@ -394,6 +394,7 @@ func checkDrift(ev *evaluated, code codeModel) []string {
 	d.checkSource()
 	d.checkRest()
 	d.checkVersions()
+	d.checkSecretReplication()
 	sort.Strings(d.problems)
 	return slices.Compact(d.problems)
 }
@@ -828,6 +829,33 @@ func (d *drift) checkInvokers() {
 // invoker IAM check is turned off (disable_invoker_iam_check).
 const invokerCheckOutput = "invoker_iam_check_disabled_services"
 
+// checkSecretReplication requires user-managed replication in the region
+// and in each of secret_replica_regions, and nowhere else: automatic
+// replication stores secrets in "global", which resource-location
+// organisation policies refuse.
+func (d *drift) checkSecretReplication() {
+	want := []string{d.ev.Region}
+	for _, r := range list(d.ev.Vars["secret_replica_regions"]) {
+		want = append(want, asString(r))
+	}
+	slices.Sort(want)
+	want = slices.Compact(want)
+	for _, sec := range d.ev.ofType("google_secret_manager_secret") {
+		if len(list(at(sec.Val, "replication", 0, "auto"))) > 0 {
+			d.addf("%s uses automatic replication (location global), which resource-location policies refuse; use user_managed replicas in the region", sec)
+			continue
+		}
+		var got []string
+		for _, r := range list(at(sec.Val, "replication", 0, "user_managed", 0, "replicas")) {
+			got = append(got, str(r, "location"))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			d.addf("%s is replicated to %v, want %v (region and secret_replica_regions)", sec, got, want)
+		}
+	}
+}
+
 // minProviderVersions are the lowest provider versions the configuration
 // works with, and why.
 var minProviderVersions = map[string]struct{ version, why string }{
@@ -1139,6 +1167,7 @@ func TestDriftCatchesBrokenConfig(t *testing.T) {
 		{"Poll public", "function_poll.tf", `member   = "serviceAccount:${google_service_account.scheduler.email}"`, `member   = "allUsers"`, "Poll is publicly invokable"},
 		{"Apply for all authenticated", "function_apply.tf", `member   = "serviceAccount:${google_service_account.pubsub_push.email}"`, `member   = "allAuthenticatedUsers"`, "Apply is publicly invokable"},
 		{"Intake not public", "function_intake.tf", `member   = "allUsers"`, `member   = "serviceAccount:${google_service_account.intake.email}"`, "Intake is not publicly invokable"},
+		{"automatic secret replication", "secrets.tf", "    user_managed {\n      dynamic \"replicas\" {\n        for_each = local.secret_locations\n        content {\n          location = replicas.value\n        }\n      }\n    }\n", "    auto {}\n", "uses automatic replication"},
 		{"archive pin too low", "versions.tf", `version = ">= 2.5.0, < 3.0"`, `version = ">= 2.4.1, < 3.0"`, `provider "archive": version ">= 2.4.1, < 3.0" allows versions below 2.5.0`},
 		{"archive pin unbounded", "versions.tf", `version = ">= 2.5.0, < 3.0"`, `version = ">= 2.5.0"`, `provider "archive": version ">= 2.5.0" has no upper bound`},
 		{"role outside allow-list", "function_intake.tf", `role    = "roles/datastore.viewer"`, `role    = "roles/datastore.owner"`, "runtime:Intake holds roles/datastore.owner on project, which is not in the drift test's allow-list"},

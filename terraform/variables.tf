@@ -147,6 +147,17 @@ variable "max_instances" {
   }
 }
 
+variable "secret_replica_regions" {
+  description = "Regions besides region where Secret Manager keeps replicas of the secrets (user-managed replication; none by default). Changing it replaces the three secrets (their ids name the regions), which signs every user out."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.secret_replica_regions : can(regex("^[a-z]+-[a-z]+[0-9]+$", r))])
+    error_message = "secret_replica_regions must be Google Cloud regions such as europe-west4."
+  }
+}
+
 variable "disable_invoker_iam_check" {
   description = "false (default): anyone may call Settings and Intake because allUsers holds roles/run.invoker on them. true: no allUsers grant (organisations with domain-restricted sharing refuse it); Cloud Run's invoker IAM check is turned off on those two services instead, by scripts/deploy after every apply. Either way both functions authenticate every caller themselves."
   type        = bool
