@@ -19,10 +19,16 @@ package terraform_test
 //	    no allUsers grant, which domain-restricted sharing refuses);
 //	(f) a function's runtime is not go126, or the source zip's object name
 //	    does not carry the zip's hash;
+//	(g) a provider is not pinned (versions.tf) or allows versions below its
+//	    minimum (archive >= 2.5.0 for glob excludes);
+//	(h) secrets are not replicated exactly in the region and the extra
+//	    replica regions (automatic replication means "global");
+//	(i) a function does not wait for a time_sleep of at least 60 s after the
+//	    build account's and its own secret grants (fresh projects);
 //
 // plus the other requirements of issue 7 that can be checked offline
 // (Firestore TTL, KMS prevent_destroy, the scheduler's /tick call, outputs)
-// and those of issue 15 (checkVersions; the variants in deploycases_test.go).
+// and the deployment cases of issue 15 (deploycases_test.go).
 //
 // Run: go test ./terraform/
 
@@ -43,6 +49,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -395,6 +402,7 @@ func checkDrift(ev *evaluated, code codeModel) []string {
 	d.checkRest()
 	d.checkVersions()
 	d.checkSecretReplication()
+	d.checkIAMWait()
 	sort.Strings(d.problems)
 	return slices.Compact(d.problems)
 }
@@ -856,6 +864,79 @@ func (d *drift) checkSecretReplication() {
 	}
 }
 
+// minIAMWait is how long the functions wait for fresh IAM grants: the
+// provider's own example of a build service account waits 60 s.
+const minIAMWait = 60 * time.Second
+
+// checkIAMWait requires each function to wait (depends_on) for a time_sleep
+// of at least minIAMWait that runs again (triggers) whenever the build
+// account's grants or the function's own secret grants are replaced: on a
+// fresh project builds fail until the build account's roles have
+// propagated.
+func (d *drift) checkIAMWait() {
+	grantAddrs := map[string]map[string]bool{} // principal → IAM resource addresses
+	for _, inst := range d.ev.Instances {
+		if inst.Block.Mode != "resource" || !strings.HasSuffix(inst.Block.Type, "_iam_member") {
+			continue
+		}
+		who := d.memberPrincipal(str(inst.Val, "member"))
+		if who == "build" || (strings.HasPrefix(who, "runtime:") && inst.Block.Type == "google_secret_manager_secret_iam_member") {
+			if grantAddrs[who] == nil {
+				grantAddrs[who] = map[string]bool{}
+			}
+			grantAddrs[who][inst.Block.addr()] = true
+		}
+	}
+	if len(grantAddrs["build"]) == 0 {
+		d.addf("no IAM grant to the build service account")
+	}
+	sleeps := map[string]*instance{}
+	for _, s := range d.ev.ofType("time_sleep") {
+		sleeps[s.Block.addr()] = s
+	}
+	for _, entry := range sortedKeys(d.fnByEntry) {
+		fn := d.fnByEntry[entry]
+		need := map[string]bool{}
+		for a := range grantAddrs["build"] {
+			need[a] = true
+		}
+		for a := range grantAddrs["runtime:"+entry] {
+			need[a] = true
+		}
+		var reasons []string
+		ok := false
+		for _, addr := range sortedKeys(fn.Block.Refs) {
+			s, isSleep := sleeps[addr]
+			if !isSleep {
+				continue
+			}
+			dur, err := time.ParseDuration(str(s.Val, "create_duration"))
+			if err != nil || dur < minIAMWait {
+				reasons = append(reasons, fmt.Sprintf("%s waits %q, less than %s", s, str(s.Val, "create_duration"), minIAMWait))
+				continue
+			}
+			var triggers map[string]bool
+			if a, ok := s.Block.Body.Attributes["triggers"]; ok {
+				triggers = references(a.Expr)
+			}
+			var missing []string
+			for _, g := range sortedKeys(need) {
+				if !triggers[g] {
+					missing = append(missing, g)
+				}
+			}
+			if len(missing) > 0 {
+				reasons = append(reasons, fmt.Sprintf("%s's triggers lack %v", s, missing))
+				continue
+			}
+			ok = true
+		}
+		if !ok {
+			d.addf("%s does not wait for IAM to propagate (depends_on a time_sleep of at least %s triggered by the build and secret grants)%s", fn, minIAMWait, strings.Join(append([]string{""}, reasons...), "; "))
+		}
+	}
+}
+
 // minProviderVersions are the lowest provider versions the configuration
 // works with, and why.
 var minProviderVersions = map[string]struct{ version, why string }{
@@ -1168,6 +1249,11 @@ func TestDriftCatchesBrokenConfig(t *testing.T) {
 		{"Apply for all authenticated", "function_apply.tf", `member   = "serviceAccount:${google_service_account.pubsub_push.email}"`, `member   = "allAuthenticatedUsers"`, "Apply is publicly invokable"},
 		{"Intake not public", "function_intake.tf", `member   = "allUsers"`, `member   = "serviceAccount:${google_service_account.intake.email}"`, "Intake is not publicly invokable"},
 		{"automatic secret replication", "secrets.tf", "    user_managed {\n      dynamic \"replicas\" {\n        for_each = local.secret_locations\n        content {\n          location = replicas.value\n        }\n      }\n    }\n", "    auto {}\n", "uses automatic replication"},
+		{"function does not wait for IAM", "function_poll.tf", "depends_on = [time_sleep.iam_propagation]", "depends_on = [google_project_iam_member.build_builder]", "google_cloudfunctions2_function.poll does not wait for IAM to propagate"},
+		{"IAM wait too short", "source.tf", `create_duration = "60s"`, `create_duration = "10s"`, `time_sleep.iam_propagation waits "10s", less than 1m0s`},
+		{"IAM wait without the builder grant", "source.tf", "      build_builder       = google_project_iam_member.build_builder.id\n", "", "triggers lack [google_project_iam_member.build_builder]"},
+		{"IAM wait without the secret grants", "source.tf", "    { for k, m in google_secret_manager_secret_iam_member.apply : \"apply_${k}\" => m.id },\n", "", "triggers lack [google_secret_manager_secret_iam_member.apply]"},
+		{"time provider not pinned", "versions.tf", "    time = {\n      source  = \"hashicorp/time\"\n      version = \">= 0.11.1, < 1.0\"\n    }\n", "", `provider "time" is used but not in required_providers`},
 		{"archive pin too low", "versions.tf", `version = ">= 2.5.0, < 3.0"`, `version = ">= 2.4.1, < 3.0"`, `provider "archive": version ">= 2.4.1, < 3.0" allows versions below 2.5.0`},
 		{"archive pin unbounded", "versions.tf", `version = ">= 2.5.0, < 3.0"`, `version = ">= 2.5.0"`, `provider "archive": version ">= 2.5.0" has no upper bound`},
 		{"role outside allow-list", "function_intake.tf", `role    = "roles/datastore.viewer"`, `role    = "roles/datastore.owner"`, "runtime:Intake holds roles/datastore.owner on project, which is not in the drift test's allow-list"},

@@ -51,10 +51,8 @@ resource "google_cloudfunctions2_function" "intake" {
     environment_variables = local.common_env
   }
 
-  depends_on = [
-    google_project_iam_member.build_builder,
-    google_storage_bucket_iam_member.build_source_reader,
-  ]
+  # IAM grants (build account, secrets) have had time to propagate.
+  depends_on = [time_sleep.iam_propagation]
 }
 
 # Public: Pipedrive delivers webhooks without a Google identity.

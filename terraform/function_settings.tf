@@ -84,11 +84,8 @@ resource "google_cloudfunctions2_function" "settings" {
     }
   }
 
-  depends_on = [
-    google_project_iam_member.build_builder,
-    google_storage_bucket_iam_member.build_source_reader,
-    google_secret_manager_secret_iam_member.settings,
-  ]
+  # IAM grants (build account, secrets) have had time to propagate.
+  depends_on = [time_sleep.iam_propagation]
 }
 
 # Public: browsers call it directly.

@@ -43,10 +43,11 @@ type tfBlock struct {
 	Refs map[string]bool
 }
 
-// references returns the addresses of the blocks that body refers to.
-func references(body *hclsyntax.Body) map[string]bool {
+// references returns the addresses of the blocks that n (a body or an
+// expression) refers to.
+func references(n hclsyntax.Node) map[string]bool {
 	refs := map[string]bool{}
-	hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+	hclsyntax.VisitAll(n, func(n hclsyntax.Node) hcl.Diagnostics {
 		e, ok := n.(*hclsyntax.ScopeTraversalExpr)
 		if !ok {
 			return nil
