@@ -11,6 +11,9 @@ package terraform_test
 //     secret_replica_regions (checkDrift), and changing those changes every
 //     secret's id, so that the replacement secret does not collide with the
 //     old one (create_before_destroy).
+//   - a fresh project imports nothing (importing a missing object fails);
+//   - redeploy after tear-down: kms_import_existing imports the key ring and
+//     the key, with their ids (checkDrift).
 //
 // TestDeployCasesCatchBrokenConfig breaks the configuration one way at a
 // time, so that each check is seen to bite.
@@ -61,6 +64,23 @@ func deployCases() []deployCase {
 			},
 		},
 		{
+			name: "fresh project",
+			check: func(_, ev *evaluated) []string {
+				var p []string
+				for _, imp := range ev.Imports {
+					p = append(p, fmt.Sprintf("imports %s by default: on a fresh project the object does not exist and the apply fails", imp.To))
+				}
+				return p
+			},
+		},
+		{
+			name: "redeploy after tear-down",
+			vars: map[string]cty.Value{"kms_import_existing": cty.True},
+			check: func(_, ev *evaluated) []string {
+				return wantImports(ev, "google_kms_key_ring.tokens", "google_kms_crypto_key.tokens")
+			},
+		},
+		{
 			name: "extra secret replicas",
 			vars: map[string]cty.Value{"secret_replica_regions": cty.ListVal([]cty.Value{cty.StringVal("europe-west4")})},
 			check: func(base, ev *evaluated) []string {
@@ -78,6 +98,17 @@ func deployCases() []deployCase {
 			},
 		},
 	}
+}
+
+// wantImports reports each of addrs that ev does not import.
+func wantImports(ev *evaluated, addrs ...string) []string {
+	var p []string
+	for _, a := range addrs {
+		if !slices.ContainsFunc(ev.Imports, func(i importInst) bool { return i.To == a }) {
+			p = append(p, fmt.Sprintf("%s is not imported", a))
+		}
+	}
+	return p
 }
 
 // checkDeployCases evaluates files with each case's variables and returns
@@ -127,6 +158,9 @@ func TestDeployCasesCatchBrokenConfig(t *testing.T) {
 		{"Poll's check turned off", "outputs.tf", "google_cloudfunctions2_function.intake] : fn", "google_cloudfunctions2_function.intake, google_cloudfunctions2_function.poll] : fn", "domain-restricted sharing: Poll is publicly invokable (output invoker_iam_check_disabled_services"},
 		{"extra replica regions ignored", "secrets.tf", "for_each = local.secret_locations", "for_each = [var.region]", "extra secret replicas: google_secret_manager_secret.this[\"session_key\"] is replicated to [europe-west1], want [europe-west1 europe-west4]"},
 		{"secret ids without the replicas", "secrets.tf", "-session-key-${local.secret_suffix}", "-session-key", "keeps its id \"contactsync-session-key\" when its replicas change"},
+		{"KMS imported unconditionally", "kms.tf", "for_each = var.kms_import_existing ? toset([\"tokens\"]) : toset([])\n\n  to = google_kms_key_ring.tokens", "to = google_kms_key_ring.tokens", "fresh project: imports google_kms_key_ring.tokens by default"},
+		{"key not imported", "kms.tf", "  to = google_kms_crypto_key.tokens\n", "  to = google_kms_key_ring.tokens\n", "redeploy after tear-down: google_kms_crypto_key.tokens is not imported"},
+		{"wrong key import id", "kms.tf", `id = "${local.kms_key_ring_id}/cryptoKeys/tokens"`, `id = "${local.kms_key_ring_id}/keys/tokens"`, `import into google_kms_crypto_key.tokens uses id "projects/drift-project/locations/europe-west1/keyRings/contactsync-tokens/keys/tokens"`},
 		{"no invoker-check variable", "variables.tf", "variable \"disable_invoker_iam_check\" {", "variable \"keep_invoker_iam_check\" {", "disable_invoker_iam_check"},
 	}
 	for _, tt := range tests {

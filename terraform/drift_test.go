@@ -403,6 +403,7 @@ func checkDrift(ev *evaluated, code codeModel) []string {
 	d.checkVersions()
 	d.checkSecretReplication()
 	d.checkIAMWait()
+	d.checkImports()
 	sort.Strings(d.problems)
 	return slices.Compact(d.problems)
 }
@@ -860,6 +861,30 @@ func (d *drift) checkSecretReplication() {
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
 			d.addf("%s is replicated to %v, want %v (region and secret_replica_regions)", sec, got, want)
+		}
+	}
+}
+
+// checkImports requires each import to target one resource of the
+// configuration, with the id that resource has (the provider's import id
+// format is the id's).
+func (d *drift) checkImports() {
+	byAddr := map[string][]*instance{}
+	for _, i := range d.ev.Instances {
+		byAddr[i.Block.addr()] = append(byAddr[i.Block.addr()], i)
+	}
+	seen := map[string]bool{}
+	for _, imp := range d.ev.Imports {
+		if seen[imp.To] {
+			d.addf("%s is imported twice", imp.To)
+		}
+		seen[imp.To] = true
+		insts := byAddr[imp.To]
+		switch {
+		case len(insts) != 1 || insts[0].Key != "":
+			d.addf("import into %s, which is not a single resource of the configuration", imp.To)
+		case imp.ID != str(insts[0].Val, "id"):
+			d.addf("import into %s uses id %q, but the resource's id is %q", imp.To, imp.ID, str(insts[0].Val, "id"))
 		}
 	}
 }

@@ -164,6 +164,12 @@ variable "disable_invoker_iam_check" {
   default     = false
 }
 
+variable "kms_import_existing" {
+  description = "true imports the KMS key ring NAME_PREFIX-tokens and its key tokens, left in the project by an earlier deployment (they cannot be deleted), instead of creating them. scripts/deploy sets it when it finds the key ring."
+  type        = bool
+  default     = false
+}
+
 variable "firestore_deletion_policy" {
   description = "What `terraform destroy` does with the Firestore database: ABANDON keeps it and its data (default), DELETE deletes it."
   type        = string
