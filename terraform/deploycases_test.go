@@ -13,7 +13,11 @@ package terraform_test
 //     old one (create_before_destroy).
 //   - a fresh project imports nothing (importing a missing object fails);
 //   - redeploy after tear-down: kms_import_existing imports the key ring and
-//     the key, with their ids (checkDrift).
+//     the key, firestore_import_existing the database, with their ids
+//     (checkDrift); the same import shares another app's (default) database;
+//   - a (default) database that belongs to another app: with
+//     firestore_database_id the database, its TTL policies and every
+//     function's FIRESTORE_DATABASE use that id (checkDrift and below).
 //
 // TestDeployCasesCatchBrokenConfig breaks the configuration one way at a
 // time, so that each check is seen to bite.
@@ -75,9 +79,27 @@ func deployCases() []deployCase {
 		},
 		{
 			name: "redeploy after tear-down",
-			vars: map[string]cty.Value{"kms_import_existing": cty.True},
+			vars: map[string]cty.Value{"kms_import_existing": cty.True, "firestore_import_existing": cty.True},
 			check: func(_, ev *evaluated) []string {
-				return wantImports(ev, "google_kms_key_ring.tokens", "google_kms_crypto_key.tokens")
+				return wantImports(ev, "google_kms_key_ring.tokens", "google_kms_crypto_key.tokens", "google_firestore_database.main")
+			},
+		},
+		{
+			name: "own named Firestore database",
+			vars: map[string]cty.Value{"firestore_database_id": cty.StringVal("contactsync")},
+			check: func(_, ev *evaluated) []string {
+				var p []string
+				for _, db := range ev.ofType("google_firestore_database") {
+					if got := str(db.Val, "name"); got != "contactsync" {
+						p = append(p, fmt.Sprintf("%s is named %q, want firestore_database_id %q", db, got, "contactsync"))
+					}
+				}
+				for _, fn := range ev.ofType("google_cloudfunctions2_function") {
+					if got := str(fn.Val, "service_config", 0, "environment_variables", "FIRESTORE_DATABASE"); got != "contactsync" {
+						p = append(p, fmt.Sprintf("%s: FIRESTORE_DATABASE is %q, want %q", fn, got, "contactsync"))
+					}
+				}
+				return p
 			},
 		},
 		{
@@ -161,6 +183,11 @@ func TestDeployCasesCatchBrokenConfig(t *testing.T) {
 		{"KMS imported unconditionally", "kms.tf", "for_each = var.kms_import_existing ? toset([\"tokens\"]) : toset([])\n\n  to = google_kms_key_ring.tokens", "to = google_kms_key_ring.tokens", "fresh project: imports google_kms_key_ring.tokens by default"},
 		{"key not imported", "kms.tf", "  to = google_kms_crypto_key.tokens\n", "  to = google_kms_key_ring.tokens\n", "redeploy after tear-down: google_kms_crypto_key.tokens is not imported"},
 		{"wrong key import id", "kms.tf", `id = "${local.kms_key_ring_id}/cryptoKeys/tokens"`, `id = "${local.kms_key_ring_id}/keys/tokens"`, `import into google_kms_crypto_key.tokens uses id "projects/drift-project/locations/europe-west1/keyRings/contactsync-tokens/keys/tokens"`},
+		{"database name fixed", "firestore.tf", "  name        = var.firestore_database_id\n", "  name        = \"(default)\"\n", `own named Firestore database: google_firestore_database.main is named "(default)", want firestore_database_id "contactsync"`},
+		{"TTL on the wrong database", "firestore.tf", "  database   = google_firestore_database.main.name\n  collection = each.key", "  database   = \"(default)\"\n  collection = each.key", `own named Firestore database: google_firestore_field.ttl["oauth_states"] is on database "(default)", but the functions use "contactsync"`},
+		{"FIRESTORE_DATABASE fixed", "main.tf", "FIRESTORE_DATABASE   = google_firestore_database.main.name", "FIRESTORE_DATABASE   = \"(default)\"", `own named Firestore database: google_cloudfunctions2_function.apply: FIRESTORE_DATABASE is "(default)", but the Firestore database is "contactsync"`},
+		{"Firestore imported unconditionally", "firestore.tf", "for_each = var.firestore_import_existing ? toset([var.firestore_database_id]) : toset([])", "for_each = toset([var.firestore_database_id])", "fresh project: imports google_firestore_database.main by default"},
+		{"wrong database import id", "firestore.tf", `id = "projects/${var.project_id}/databases/${each.key}"`, `id = each.key`, `import into google_firestore_database.main uses id "(default)"`},
 		{"no invoker-check variable", "variables.tf", "variable \"disable_invoker_iam_check\" {", "variable \"keep_invoker_iam_check\" {", "disable_invoker_iam_check"},
 	}
 	for _, tt := range tests {

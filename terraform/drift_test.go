@@ -1112,8 +1112,15 @@ func (d *drift) checkRest() {
 	if !native {
 		d.addf("no google_firestore_database of type FIRESTORE_NATIVE")
 	}
+	dbName := ""
+	for _, db := range d.ev.ofType("google_firestore_database") {
+		dbName = str(db.Val, "name")
+	}
 	ttl := map[string]bool{}
 	for _, f := range d.ev.ofType("google_firestore_field") {
+		if got := str(f.Val, "database"); got != dbName {
+			d.addf("%s is on database %q, but the functions use %q", f, got, dbName)
+		}
 		if len(list(at(f.Val, "ttl_config"))) > 0 {
 			ttl[str(f.Val, "collection")+"."+str(f.Val, "field")] = true
 		}
