@@ -90,6 +90,7 @@ var requiredAPIs = []string{
 	"cloudbuild.googleapis.com",
 	"cloudfunctions.googleapis.com",
 	"cloudkms.googleapis.com",
+	"cloudresourcemanager.googleapis.com",
 	"cloudscheduler.googleapis.com",
 	"firestore.googleapis.com",
 	"people.googleapis.com",
@@ -1303,6 +1304,7 @@ func TestDriftCatchesBrokenConfig(t *testing.T) {
 		{"redirect URI", "outputs.tf", `value       = "${local.settings_url}/oauth/google/callback"`, `value       = "${local.settings_url}/oauth/google"`, `output "google_oauth_redirect_uri"`},
 		{"POLL_INTERVAL differs from the schedule", "function_poll.tf", `POLL_INTERVAL       = "${var.poll_interval_minutes}m"`, `POLL_INTERVAL       = "5m"`, `POLL_INTERVAL "5m", but the scheduler calls every 1m`},
 		{"API not enabled", "main.tf", "    \"cloudscheduler.googleapis.com\",\n", "", "API cloudscheduler.googleapis.com is not enabled"},
+		{"Cloud Resource Manager API not enabled", "main.tf", "    \"cloudresourcemanager.googleapis.com\",\n", "", "API cloudresourcemanager.googleapis.com is not enabled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
