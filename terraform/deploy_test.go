@@ -394,3 +394,45 @@ func bash32Problems(src string) []string {
 	}
 	return problems
 }
+
+// TestDeployDefaultsMatchVariables checks that the defaults scripts/deploy
+// assumes for unset variables (tfvar NAME DEFAULT) are those of
+// variables.tf, so that it looks for the right key ring and database.
+func TestDeployDefaultsMatchVariables(t *testing.T) {
+	src, err := os.ReadFile("../scripts/deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := readTF(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := parseModule(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uses := regexp.MustCompile(`\$\(tfvar (\w+) ("[^"]*"|\S+)\)`).FindAllStringSubmatch(string(src), -1)
+	if len(uses) < 3 {
+		t.Fatalf("found %d uses of tfvar with a default, want at least name_prefix, region and firestore_database_id", len(uses))
+	}
+	for _, u := range uses {
+		name, def := u[1], strings.Trim(u[2], `"`)
+		body, ok := m.Variables[name]
+		if !ok {
+			t.Errorf("scripts/deploy reads variable %s, which variables.tf does not declare", name)
+			continue
+		}
+		a, ok := body.Attributes["default"]
+		if !ok {
+			t.Errorf("variable %s has no default, but scripts/deploy assumes %q", name, def)
+			continue
+		}
+		v, diags := a.Expr.Value(nil)
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		if got := asString(v); got != def {
+			t.Errorf("scripts/deploy assumes %s = %q when unset, but its default is %q", name, def, got)
+		}
+	}
+}
