@@ -87,7 +87,8 @@ run "first_deploy" {
   }
 
   assert {
-    condition     = google_secret_manager_secret_version.this["session_key"].secret_data_wo_version == 1
+    # A number up to google 7.x, a string from 8.0 on.
+    condition     = tostring(google_secret_manager_secret_version.this["session_key"].secret_data_wo_version) == "1"
     error_message = "The first secret versions carry secrets_version 1."
   }
 }
@@ -101,7 +102,7 @@ run "rotate_secrets" {
   }
 
   assert {
-    condition     = alltrue([for v in google_secret_manager_secret_version.this : v.secret_data_wo_version == 2])
+    condition     = alltrue([for v in google_secret_manager_secret_version.this : tostring(v.secret_data_wo_version) == "2"])
     error_message = "Raising secrets_version must write new versions of all three secrets."
   }
 }
