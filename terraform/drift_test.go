@@ -14,12 +14,21 @@ package terraform_test
 //	    dead-letter and retry settings);
 //	(d) any principal holds a role outside allowedGrants below;
 //	(e) Poll or Apply can be invoked by allUsers / allAuthenticatedUsers, or
-//	    Settings and Intake cannot be invoked publicly;
+//	    Settings and Intake cannot be invoked publicly (allUsers, or with
+//	    disable_invoker_iam_check their invoker check turned off, and then
+//	    no allUsers grant, which domain-restricted sharing refuses);
 //	(f) a function's runtime is not go126, or the source zip's object name
 //	    does not carry the zip's hash;
+//	(g) a provider is not pinned (versions.tf) or allows versions below its
+//	    minimum (archive >= 2.5.0 for glob excludes);
+//	(h) secrets are not replicated exactly in the region and the extra
+//	    replica regions (automatic replication means "global");
+//	(i) a function does not wait for a time_sleep of at least 60 s after the
+//	    build account's and its own secret grants (fresh projects);
 //
 // plus the other requirements of issue 7 that can be checked offline
-// (Firestore TTL, KMS prevent_destroy, the scheduler's /tick call, outputs).
+// (Firestore TTL, KMS prevent_destroy, the scheduler's /tick call, outputs)
+// and the deployment cases of issue 15 (deploycases_test.go).
 //
 // Run: go test ./terraform/
 
@@ -40,6 +49,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -80,6 +90,7 @@ var requiredAPIs = []string{
 	"cloudbuild.googleapis.com",
 	"cloudfunctions.googleapis.com",
 	"cloudkms.googleapis.com",
+	"cloudresourcemanager.googleapis.com",
 	"cloudscheduler.googleapis.com",
 	"firestore.googleapis.com",
 	"people.googleapis.com",
@@ -390,6 +401,10 @@ func checkDrift(ev *evaluated, code codeModel) []string {
 	d.checkInvokers()
 	d.checkSource()
 	d.checkRest()
+	d.checkVersions()
+	d.checkSecretReplication()
+	d.checkIAMWait()
+	d.checkImports()
 	sort.Strings(d.problems)
 	return slices.Compact(d.problems)
 }
@@ -778,11 +793,254 @@ func (d *drift) checkInvokers() {
 			public[strings.TrimPrefix(g.On, "function:")] = true
 		}
 	}
-	for _, fn := range publicFunctions {
-		if _, deployed := d.fnByEntry[fn]; deployed && !public[fn] {
-			d.addf("%s is not publicly invokable (allUsers roles/run.invoker); browsers and Pipedrive call it", fn)
+	// The services whose invoker IAM check scripts/deploy turns off.
+	checkOff := map[string]bool{}
+	out, ok := d.ev.Outputs[invokerCheckOutput]
+	if !ok {
+		d.addf("output %q is missing: with disable_invoker_iam_check nothing would say which services to open", invokerCheckOutput)
+	}
+	for _, svc := range strings.Split(asString(out), "\n") {
+		if svc == "" {
+			continue
+		}
+		fn, ok := d.fnByService[svc]
+		if !ok {
+			d.addf("output %s names %q, which is no function's Cloud Run service", invokerCheckOutput, svc)
+			continue
+		}
+		checkOff[fn] = true
+		if slices.Contains(privateFunctions, fn) {
+			d.addf("%s is publicly invokable (output %s turns its invoker IAM check off); only its Scheduler/Pub/Sub callers may be", fn, invokerCheckOutput)
 		}
 	}
+	disabled, ok := d.ev.Vars["disable_invoker_iam_check"]
+	if !ok {
+		d.addf("variable disable_invoker_iam_check is missing: organisations with domain-restricted sharing cannot grant allUsers")
+		return
+	}
+	for _, fn := range publicFunctions {
+		if _, deployed := d.fnByEntry[fn]; !deployed {
+			continue
+		}
+		switch {
+		case disabled.True() && public[fn]:
+			d.addf("%s: allUsers holds roles/run.invoker although disable_invoker_iam_check is true; domain-restricted sharing refuses that grant", fn)
+		case disabled.True() && !checkOff[fn]:
+			d.addf("%s is not publicly invokable: disable_invoker_iam_check is true but output %s does not name its service", fn, invokerCheckOutput)
+		case !disabled.True() && !public[fn]:
+			d.addf("%s is not publicly invokable (allUsers roles/run.invoker); browsers and Pipedrive call it", fn)
+		case !disabled.True() && checkOff[fn]:
+			d.addf("%s: output %s names it although disable_invoker_iam_check is false", fn, invokerCheckOutput)
+		}
+	}
+}
+
+// invokerCheckOutput lists, one per line, the Cloud Run services whose
+// invoker IAM check is turned off (disable_invoker_iam_check).
+const invokerCheckOutput = "invoker_iam_check_disabled_services"
+
+// checkSecretReplication requires user-managed replication in the region
+// and in each of secret_replica_regions, and nowhere else: automatic
+// replication stores secrets in "global", which resource-location
+// organisation policies refuse.
+func (d *drift) checkSecretReplication() {
+	want := []string{d.ev.Region}
+	for _, r := range list(d.ev.Vars["secret_replica_regions"]) {
+		want = append(want, asString(r))
+	}
+	slices.Sort(want)
+	want = slices.Compact(want)
+	for _, sec := range d.ev.ofType("google_secret_manager_secret") {
+		if len(list(at(sec.Val, "replication", 0, "auto"))) > 0 {
+			d.addf("%s uses automatic replication (location global), which resource-location policies refuse; use user_managed replicas in the region", sec)
+			continue
+		}
+		var got []string
+		for _, r := range list(at(sec.Val, "replication", 0, "user_managed", 0, "replicas")) {
+			got = append(got, str(r, "location"))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			d.addf("%s is replicated to %v, want %v (region and secret_replica_regions)", sec, got, want)
+		}
+	}
+}
+
+// checkImports requires each import to target one resource of the
+// configuration, with the id that resource has (the provider's import id
+// format is the id's).
+func (d *drift) checkImports() {
+	byAddr := map[string][]*instance{}
+	for _, i := range d.ev.Instances {
+		byAddr[i.Block.addr()] = append(byAddr[i.Block.addr()], i)
+	}
+	seen := map[string]bool{}
+	for _, imp := range d.ev.Imports {
+		if seen[imp.To] {
+			d.addf("%s is imported twice", imp.To)
+		}
+		seen[imp.To] = true
+		insts := byAddr[imp.To]
+		switch {
+		case len(insts) != 1 || insts[0].Key != "":
+			d.addf("import into %s, which is not a single resource of the configuration", imp.To)
+		case imp.ID != str(insts[0].Val, "id"):
+			d.addf("import into %s uses id %q, but the resource's id is %q", imp.To, imp.ID, str(insts[0].Val, "id"))
+		}
+	}
+}
+
+// minIAMWait is how long the functions wait for fresh IAM grants: the
+// provider's own example of a build service account waits 60 s.
+const minIAMWait = 60 * time.Second
+
+// checkIAMWait requires each function to wait (depends_on) for a time_sleep
+// of at least minIAMWait that runs again (triggers) whenever the build
+// account's grants or the function's own secret grants are replaced: on a
+// fresh project builds fail until the build account's roles have
+// propagated.
+func (d *drift) checkIAMWait() {
+	grantAddrs := map[string]map[string]bool{} // principal → IAM resource addresses
+	for _, inst := range d.ev.Instances {
+		if inst.Block.Mode != "resource" || !strings.HasSuffix(inst.Block.Type, "_iam_member") {
+			continue
+		}
+		who := d.memberPrincipal(str(inst.Val, "member"))
+		if who == "build" || (strings.HasPrefix(who, "runtime:") && inst.Block.Type == "google_secret_manager_secret_iam_member") {
+			if grantAddrs[who] == nil {
+				grantAddrs[who] = map[string]bool{}
+			}
+			grantAddrs[who][inst.Block.addr()] = true
+		}
+	}
+	if len(grantAddrs["build"]) == 0 {
+		d.addf("no IAM grant to the build service account")
+	}
+	sleeps := map[string]*instance{}
+	for _, s := range d.ev.ofType("time_sleep") {
+		sleeps[s.Block.addr()] = s
+	}
+	for _, entry := range sortedKeys(d.fnByEntry) {
+		fn := d.fnByEntry[entry]
+		need := map[string]bool{}
+		for a := range grantAddrs["build"] {
+			need[a] = true
+		}
+		for a := range grantAddrs["runtime:"+entry] {
+			need[a] = true
+		}
+		var reasons []string
+		ok := false
+		for _, addr := range sortedKeys(fn.Block.Refs) {
+			s, isSleep := sleeps[addr]
+			if !isSleep {
+				continue
+			}
+			dur, err := time.ParseDuration(str(s.Val, "create_duration"))
+			if err != nil || dur < minIAMWait {
+				reasons = append(reasons, fmt.Sprintf("%s waits %q, less than %s", s, str(s.Val, "create_duration"), minIAMWait))
+				continue
+			}
+			var triggers map[string]bool
+			if a, ok := s.Block.Body.Attributes["triggers"]; ok {
+				triggers = references(a.Expr)
+			}
+			var missing []string
+			for _, g := range sortedKeys(need) {
+				if !triggers[g] {
+					missing = append(missing, g)
+				}
+			}
+			if len(missing) > 0 {
+				reasons = append(reasons, fmt.Sprintf("%s's triggers lack %v", s, missing))
+				continue
+			}
+			ok = true
+		}
+		if !ok {
+			d.addf("%s does not wait for IAM to propagate (depends_on a time_sleep of at least %s triggered by the build and secret grants)%s", fn, minIAMWait, strings.Join(append([]string{""}, reasons...), "; "))
+		}
+	}
+}
+
+// minProviderVersions are the lowest provider versions the configuration
+// works with, and why.
+var minProviderVersions = map[string]struct{ version, why string }{
+	"google":  {"6.25.0", "the lowest version validated and tested (secret_data_wo, ephemeral resources)"},
+	"archive": {"2.5.0", "the first version whose glob excludes work (source.tf)"},
+	"random":  {"3.7.1", "the first version with the ephemeral random_password"},
+	"time":    {"0.11.1", "the lowest version validated and tested (time_sleep with triggers)"},
+}
+
+// (g) every provider the configuration uses is pinned to a range that starts
+// at or above its minimum and has an upper bound (both ends are tested).
+func (d *drift) checkVersions() {
+	used := map[string]bool{}
+	for _, i := range d.ev.Instances {
+		used[strings.SplitN(i.Block.Type, "_", 2)[0]] = true
+	}
+	for _, name := range sortedKeys(used) {
+		rp, ok := d.ev.RequiredProviders[name]
+		if !ok {
+			d.addf("provider %q is used but not in required_providers (versions.tf)", name)
+			continue
+		}
+		if rp.Source != "hashicorp/"+name {
+			d.addf("provider %q: source %q, want hashicorp/%s", name, rp.Source, name)
+		}
+		lower, upper := versionBounds(rp.Version)
+		if minimum, ok := minProviderVersions[name]; ok && (lower == nil || compareVersions(lower, parseVersion(minimum.version)) < 0) {
+			d.addf("provider %q: version %q allows versions below %s, %s", name, rp.Version, minimum.version, minimum.why)
+		}
+		if lower == nil {
+			d.addf("provider %q: version %q has no lower bound (>=)", name, rp.Version)
+		}
+		if upper == nil {
+			d.addf("provider %q: version %q has no upper bound (<): a new major version could break the deploy", name, rp.Version)
+		}
+	}
+}
+
+// versionBounds returns the ">=" and "<" versions of a constraint such as
+// ">= 2.5.0, < 3.0" (nil where there is none).
+func versionBounds(constraint string) (lower, upper []int) {
+	for _, part := range strings.Split(constraint, ",") {
+		part = strings.TrimSpace(part)
+		switch {
+		case strings.HasPrefix(part, ">="):
+			lower = parseVersion(strings.TrimSpace(strings.TrimPrefix(part, ">=")))
+		case strings.HasPrefix(part, "<") && !strings.HasPrefix(part, "<="):
+			upper = parseVersion(strings.TrimSpace(strings.TrimPrefix(part, "<")))
+		}
+	}
+	return lower, upper
+}
+
+// parseVersion parses "X", "X.Y" or "X.Y.Z" into three numbers (nil if it
+// is not a version).
+func parseVersion(s string) []int {
+	v := []int{0, 0, 0}
+	parts := strings.Split(s, ".")
+	if len(parts) == 0 || len(parts) > 3 {
+		return nil
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return nil
+		}
+		v[i] = n
+	}
+	return v
+}
+
+func compareVersions(a, b []int) int {
+	for i := range 3 {
+		if a[i] != b[i] {
+			return a[i] - b[i]
+		}
+	}
+	return 0
 }
 
 // (f) one source zip, named by its hash.
@@ -855,8 +1113,15 @@ func (d *drift) checkRest() {
 	if !native {
 		d.addf("no google_firestore_database of type FIRESTORE_NATIVE")
 	}
+	dbName := ""
+	for _, db := range d.ev.ofType("google_firestore_database") {
+		dbName = str(db.Val, "name")
+	}
 	ttl := map[string]bool{}
 	for _, f := range d.ev.ofType("google_firestore_field") {
+		if got := str(f.Val, "database"); got != dbName {
+			d.addf("%s is on database %q, but the functions use %q", f, got, dbName)
+		}
 		if len(list(at(f.Val, "ttl_config"))) > 0 {
 			ttl[str(f.Val, "collection")+"."+str(f.Val, "field")] = true
 		}
@@ -1016,6 +1281,14 @@ func TestDriftCatchesBrokenConfig(t *testing.T) {
 		{"Poll public", "function_poll.tf", `member   = "serviceAccount:${google_service_account.scheduler.email}"`, `member   = "allUsers"`, "Poll is publicly invokable"},
 		{"Apply for all authenticated", "function_apply.tf", `member   = "serviceAccount:${google_service_account.pubsub_push.email}"`, `member   = "allAuthenticatedUsers"`, "Apply is publicly invokable"},
 		{"Intake not public", "function_intake.tf", `member   = "allUsers"`, `member   = "serviceAccount:${google_service_account.intake.email}"`, "Intake is not publicly invokable"},
+		{"automatic secret replication", "secrets.tf", "    user_managed {\n      dynamic \"replicas\" {\n        for_each = local.secret_locations\n        content {\n          location = replicas.value\n        }\n      }\n    }\n", "    auto {}\n", "uses automatic replication"},
+		{"function does not wait for IAM", "function_poll.tf", "depends_on = [time_sleep.iam_propagation]", "depends_on = [google_project_iam_member.build_builder]", "google_cloudfunctions2_function.poll does not wait for IAM to propagate"},
+		{"IAM wait too short", "source.tf", `create_duration = "60s"`, `create_duration = "10s"`, `time_sleep.iam_propagation waits "10s", less than 1m0s`},
+		{"IAM wait without the builder grant", "source.tf", "      build_builder       = google_project_iam_member.build_builder.id\n", "", "triggers lack [google_project_iam_member.build_builder]"},
+		{"IAM wait without the secret grants", "source.tf", "    { for k, m in google_secret_manager_secret_iam_member.apply : \"apply_${k}\" => m.id },\n", "", "triggers lack [google_secret_manager_secret_iam_member.apply]"},
+		{"time provider not pinned", "versions.tf", "    time = {\n      source  = \"hashicorp/time\"\n      version = \">= 0.11.1, < 1.0\"\n    }\n", "", `provider "time" is used but not in required_providers`},
+		{"archive pin too low", "versions.tf", `version = ">= 2.5.0, < 3.0"`, `version = ">= 2.4.1, < 3.0"`, `provider "archive": version ">= 2.4.1, < 3.0" allows versions below 2.5.0`},
+		{"archive pin unbounded", "versions.tf", `version = ">= 2.5.0, < 3.0"`, `version = ">= 2.5.0"`, `provider "archive": version ">= 2.5.0" has no upper bound`},
 		{"role outside allow-list", "function_intake.tf", `role    = "roles/datastore.viewer"`, `role    = "roles/datastore.owner"`, "runtime:Intake holds roles/datastore.owner on project, which is not in the drift test's allow-list"},
 		{"project-wide publisher", "function_intake.tf", "resource \"google_pubsub_topic_iam_member\" \"intake_changes\" {\n  topic  = google_pubsub_topic.topic[\"changes\"].id", "resource \"google_project_iam_member\" \"intake_changes\" {\n  project = var.project_id", "runtime:Intake holds roles/pubsub.publisher on project"},
 		{"missing push invoker", "function_apply.tf", `role     = "roles/run.invoker"`, `role     = "roles/run.viewer"`, "missing grant: pubsub-push holds roles/run.invoker on function:Apply"},
@@ -1031,6 +1304,7 @@ func TestDriftCatchesBrokenConfig(t *testing.T) {
 		{"redirect URI", "outputs.tf", `value       = "${local.settings_url}/oauth/google/callback"`, `value       = "${local.settings_url}/oauth/google"`, `output "google_oauth_redirect_uri"`},
 		{"POLL_INTERVAL differs from the schedule", "function_poll.tf", `POLL_INTERVAL       = "${var.poll_interval_minutes}m"`, `POLL_INTERVAL       = "5m"`, `POLL_INTERVAL "5m", but the scheduler calls every 1m`},
 		{"API not enabled", "main.tf", "    \"cloudscheduler.googleapis.com\",\n", "", "API cloudscheduler.googleapis.com is not enabled"},
+		{"Cloud Resource Manager API not enabled", "main.tf", "    \"cloudresourcemanager.googleapis.com\",\n", "", "API cloudresourcemanager.googleapis.com is not enabled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,8 +1,14 @@
 # Firestore (native mode) and its index/TTL configuration.
+#
+# The functions use the database named firestore_database_id
+# (FIRESTORE_DATABASE, main.tf). A project whose (default) database already
+# exists (another app's, or ours abandoned at tear-down) either shares it
+# (firestore_import_existing = true imports it) or gives contactsync a named
+# database of its own (firestore_database_id = "contactsync").
 
 resource "google_firestore_database" "main" {
   project     = var.project_id
-  name        = "(default)"
+  name        = var.firestore_database_id
   location_id = local.firestore_location
   type        = "FIRESTORE_NATIVE"
 
@@ -48,3 +54,10 @@ resource "google_firestore_field" "ttl" {
 #     order      = "DESCENDING"
 #   }
 # }
+
+import {
+  for_each = var.firestore_import_existing ? toset([var.firestore_database_id]) : toset([])
+
+  to = google_firestore_database.main
+  id = "projects/${var.project_id}/databases/${each.key}"
+}

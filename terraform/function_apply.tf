@@ -79,11 +79,8 @@ resource "google_cloudfunctions2_function" "apply" {
     }
   }
 
-  depends_on = [
-    google_project_iam_member.build_builder,
-    google_storage_bucket_iam_member.build_source_reader,
-    google_secret_manager_secret_iam_member.apply,
-  ]
+  # IAM grants (build account, secrets) have had time to propagate.
+  depends_on = [time_sleep.iam_propagation]
 }
 
 # Invoker: the changes-apply and first-sync-apply push subscriptions. No allUsers.

@@ -91,11 +91,8 @@ resource "google_cloudfunctions2_function" "poll" {
     }
   }
 
-  depends_on = [
-    google_project_iam_member.build_builder,
-    google_storage_bucket_iam_member.build_source_reader,
-    google_secret_manager_secret_iam_member.poll,
-  ]
+  # IAM grants (build account, secrets) have had time to propagate.
+  depends_on = [time_sleep.iam_propagation]
 }
 
 # Invokers: the polls-poll push subscription and the scheduler. No allUsers.

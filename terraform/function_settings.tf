@@ -84,15 +84,18 @@ resource "google_cloudfunctions2_function" "settings" {
     }
   }
 
-  depends_on = [
-    google_project_iam_member.build_builder,
-    google_storage_bucket_iam_member.build_source_reader,
-    google_secret_manager_secret_iam_member.settings,
-  ]
+  # IAM grants (build account, secrets) have had time to propagate.
+  depends_on = [time_sleep.iam_propagation]
 }
 
 # Public: browsers call it directly.
+# Where an organisation policy (domain-restricted sharing) refuses allUsers,
+# set disable_invoker_iam_check instead: this grant is then not made and
+# Cloud Run's invoker IAM check is turned off on the service (outputs.tf,
+# invoker_iam_check_disabled_services; scripts/deploy runs the command).
 resource "google_cloud_run_v2_service_iam_member" "settings_public" {
+  count = var.disable_invoker_iam_check ? 0 : 1
+
   location = google_cloudfunctions2_function.settings.location
   name     = google_cloudfunctions2_function.settings.service_config[0].service
   role     = "roles/run.invoker"

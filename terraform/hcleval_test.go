@@ -37,6 +37,55 @@ type tfBlock struct {
 	Type string
 	Name string
 	Body *hclsyntax.Body
+	// Refs are the addresses of the resources, data sources and ephemeral
+	// resources the block refers to anywhere in its body, depends_on
+	// included (e.g. "time_sleep.iam_propagation").
+	Refs map[string]bool
+}
+
+// references returns the addresses of the blocks that n (a body or an
+// expression) refers to.
+func references(n hclsyntax.Node) map[string]bool {
+	refs := map[string]bool{}
+	hclsyntax.VisitAll(n, func(n hclsyntax.Node) hcl.Diagnostics {
+		e, ok := n.(*hclsyntax.ScopeTraversalExpr)
+		if !ok {
+			return nil
+		}
+		tr := e.Traversal
+		names := []string{tr.RootName()}
+		for _, step := range tr[1:] {
+			a, ok := step.(hcl.TraverseAttr)
+			if !ok {
+				break
+			}
+			names = append(names, a.Name)
+		}
+		switch {
+		case len(names) >= 3 && (names[0] == "data" || names[0] == "ephemeral"):
+			refs[strings.Join(names[:3], ".")] = true
+		case len(names) >= 2 && names[0] != "var" && names[0] != "local" && names[0] != "each" && names[0] != "count" && names[0] != "path" && names[0] != "terraform" && names[0] != "self":
+			refs[names[0]+"."+names[1]] = true
+		}
+		return nil
+	})
+	return refs
+}
+
+// requiredProvider is one entry of terraform { required_providers { … } }.
+type requiredProvider struct {
+	Source, Version string
+}
+
+// importBlock is an import block: for_each (optional), to and id.
+type importBlock struct {
+	Body *hclsyntax.Body
+}
+
+// importInst is one evaluated import: the resource address it imports into
+// and the remote object's id.
+type importInst struct {
+	To, ID string
 }
 
 func (b *tfBlock) addr() string {
@@ -48,10 +97,13 @@ func (b *tfBlock) addr() string {
 
 // module is a parsed directory of .tf files.
 type module struct {
-	Variables map[string]*hclsyntax.Body
-	Locals    map[string]*hclsyntax.Attribute
-	Outputs   map[string]*hclsyntax.Body
-	Blocks    []*tfBlock
+	Variables         map[string]*hclsyntax.Body
+	Locals            map[string]*hclsyntax.Attribute
+	Outputs           map[string]*hclsyntax.Body
+	Blocks            []*tfBlock
+	Imports           []*importBlock
+	RequiredProviders map[string]requiredProvider
+	RequiredVersion   string
 }
 
 // readTF returns the .tf files of dir by base name.
@@ -77,9 +129,10 @@ func parseModule(files map[string][]byte) (*module, error) {
 		return nil, fmt.Errorf("no .tf files")
 	}
 	m := &module{
-		Variables: map[string]*hclsyntax.Body{},
-		Locals:    map[string]*hclsyntax.Attribute{},
-		Outputs:   map[string]*hclsyntax.Body{},
+		Variables:         map[string]*hclsyntax.Body{},
+		Locals:            map[string]*hclsyntax.Attribute{},
+		Outputs:           map[string]*hclsyntax.Body{},
+		RequiredProviders: map[string]requiredProvider{},
 	}
 	seen := map[string]bool{}
 	p := hclparse.NewParser()
@@ -106,13 +159,19 @@ func parseModule(files map[string][]byte) (*module, error) {
 			case "output":
 				m.Outputs[b.Labels[0]] = b.Body
 			case "resource", "data", "ephemeral":
-				blk := &tfBlock{Mode: b.Type, Type: b.Labels[0], Name: b.Labels[1], Body: b.Body}
+				blk := &tfBlock{Mode: b.Type, Type: b.Labels[0], Name: b.Labels[1], Body: b.Body, Refs: references(b.Body)}
 				if seen[blk.addr()] {
 					return nil, fmt.Errorf("%s: %s defined twice", name, blk.addr())
 				}
 				seen[blk.addr()] = true
 				m.Blocks = append(m.Blocks, blk)
-			case "terraform", "provider", "check", "moved", "import", "removed":
+			case "import":
+				m.Imports = append(m.Imports, &importBlock{Body: b.Body})
+			case "terraform":
+				if err := m.readTerraformBlock(name, b.Body); err != nil {
+					return nil, err
+				}
+			case "provider", "check", "moved", "removed":
 				// Not part of what gets created.
 			default:
 				return nil, fmt.Errorf("%s: unknown top-level block %q", name, b.Type)
@@ -120,6 +179,30 @@ func parseModule(files map[string][]byte) (*module, error) {
 		}
 	}
 	return m, nil
+}
+
+// readTerraformBlock records required_version and required_providers.
+func (m *module) readTerraformBlock(file string, body *hclsyntax.Body) error {
+	if a, ok := body.Attributes["required_version"]; ok {
+		v, diags := a.Expr.Value(nil)
+		if diags.HasErrors() {
+			return fmt.Errorf("%s: required_version: %s", file, diags.Error())
+		}
+		m.RequiredVersion = asString(v)
+	}
+	for _, b := range body.Blocks {
+		if b.Type != "required_providers" {
+			continue
+		}
+		for name, a := range b.Body.Attributes {
+			v, diags := a.Expr.Value(nil)
+			if diags.HasErrors() {
+				return fmt.Errorf("%s: required_providers.%s: %s", file, name, diags.Error())
+			}
+			m.RequiredProviders[name] = requiredProvider{Source: str(v, "source"), Version: str(v, "version")}
+		}
+	}
+	return nil
 }
 
 // instance is one evaluated resource, data source or ephemeral resource
@@ -145,6 +228,9 @@ type evaluated struct {
 	Locals          map[string]cty.Value
 	Outputs         map[string]cty.Value
 	Instances       []*instance
+	Imports         []importInst
+	// RequiredProviders is the module's required_providers, by local name.
+	RequiredProviders map[string]requiredProvider
 }
 
 // ofType returns the managed-resource instances of a type, in a stable order.
@@ -163,9 +249,10 @@ func (e *evaluated) ofType(typ string) []*instance {
 // and the default region, used for synthesized attributes.
 func evaluate(m *module, vars map[string]cty.Value, projectVar, regionVar string) (*evaluated, error) {
 	ev := &evaluated{
-		Vars:    map[string]cty.Value{},
-		Locals:  map[string]cty.Value{},
-		Outputs: map[string]cty.Value{},
+		Vars:              map[string]cty.Value{},
+		Locals:            map[string]cty.Value{},
+		Outputs:           map[string]cty.Value{},
+		RequiredProviders: m.RequiredProviders,
 	}
 	for name, body := range m.Variables {
 		if v, ok := vars[name]; ok {
@@ -241,8 +328,80 @@ func evaluate(m *module, vars map[string]cty.Value, projectVar, regionVar string
 		}
 		ev.Outputs[name] = v
 	}
+	for _, imp := range m.Imports {
+		insts, err := evalImport(imp, ctx)
+		if err != nil {
+			return nil, err
+		}
+		ev.Imports = append(ev.Imports, insts...)
+	}
 	sort.SliceStable(ev.Instances, func(i, j int) bool { return ev.Instances[i].String() < ev.Instances[j].String() })
 	return ev, nil
+}
+
+// evalImport evaluates an import block: one importInst per for_each element
+// (none when for_each is empty), or exactly one without for_each.
+func evalImport(imp *importBlock, ctx *hcl.EvalContext) ([]importInst, error) {
+	toAttr, ok := imp.Body.Attributes["to"]
+	if !ok {
+		return nil, fmt.Errorf("import block without to")
+	}
+	idAttr, ok := imp.Body.Attributes["id"]
+	if !ok {
+		return nil, fmt.Errorf("import block without id")
+	}
+	tr, diags := hcl.AbsTraversalForExpr(toAttr.Expr)
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("import to: %s", diags.Error())
+	}
+	var parts []string
+	for _, step := range tr {
+		switch s := step.(type) {
+		case hcl.TraverseRoot:
+			parts = append(parts, s.Name)
+		case hcl.TraverseAttr:
+			parts = append(parts, s.Name)
+		default:
+			return nil, fmt.Errorf("import to: only plain resource addresses are supported here")
+		}
+	}
+	to := strings.Join(parts, ".")
+	one := func(child *hcl.EvalContext) (importInst, error) {
+		v, diags := idAttr.Expr.Value(child)
+		if diags.HasErrors() {
+			return importInst{}, fmt.Errorf("import %s id: %s", to, diags.Error())
+		}
+		return importInst{To: to, ID: asString(v)}, nil
+	}
+	fe, ok := imp.Body.Attributes["for_each"]
+	if !ok {
+		inst, err := one(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return []importInst{inst}, nil
+	}
+	coll, diags := fe.Expr.Value(ctx)
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("import %s for_each: %s", to, diags.Error())
+	}
+	items, err := eachItems(coll)
+	if err != nil {
+		return nil, fmt.Errorf("import %s for_each: %w", to, err)
+	}
+	var out []importInst
+	for _, it := range items {
+		child := ctx.NewChild()
+		child.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{
+			"key": cty.StringVal(it.key), "value": it.value,
+		})}
+		inst, err := one(child)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inst)
+	}
+	return out, nil
 }
 
 // context builds the evaluation context from what is known so far.
@@ -585,6 +744,7 @@ func tfFunctions() map[string]function.Function {
 		"coalesce":     stdlib.CoalesceFunc,
 		"concat":       stdlib.ConcatFunc,
 		"contains":     stdlib.ContainsFunc,
+		"distinct":     stdlib.DistinctFunc,
 		"flatten":      stdlib.FlattenFunc,
 		"format":       stdlib.FormatFunc,
 		"join":         stdlib.JoinFunc,
@@ -594,6 +754,7 @@ func tfFunctions() map[string]function.Function {
 		"lower":        stdlib.LowerFunc,
 		"merge":        stdlib.MergeFunc,
 		"replace":      stdlib.ReplaceFunc,
+		"sort":         stdlib.SortFunc,
 		"split":        stdlib.SplitFunc,
 		"tolist":       stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
 		"tomap":        stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),

@@ -50,6 +50,11 @@ resource "google_project_service" "apis" {
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
     "cloudkms.googleapis.com",
+    # Reading the project (data.google_project) goes through Cloud Resource
+    # Manager. With a service account's credentials the API must be on in
+    # the service account's own project, even before this plan: there
+    # scripts/deploy enables it (README.md, "If your project…").
+    "cloudresourcemanager.googleapis.com",
     "cloudscheduler.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",

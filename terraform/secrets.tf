@@ -15,10 +15,21 @@ ephemeral "random_password" "session_key" {
 }
 
 locals {
+  # User-managed replication in the deployment's region (plus any
+  # secret_replica_regions): automatic replication stores secrets in
+  # "global", which resource-location organisation policies often refuse.
+  secret_locations = distinct(concat([var.region], sort(var.secret_replica_regions)))
+
+  # The replica locations are part of the secret ids. Replication cannot be
+  # changed in place, and the versions' create_before_destroy extends to the
+  # secrets, so a replacement secret must have a new id or its creation
+  # would collide with the old one still there.
+  secret_suffix = join("-", local.secret_locations)
+
   secret_ids = {
-    google_client_secret    = "${var.name_prefix}-google-client-secret"
-    pipedrive_client_secret = "${var.name_prefix}-pipedrive-client-secret"
-    session_key             = "${var.name_prefix}-session-key"
+    google_client_secret    = "${var.name_prefix}-google-client-secret-${local.secret_suffix}"
+    pipedrive_client_secret = "${var.name_prefix}-pipedrive-client-secret-${local.secret_suffix}"
+    session_key             = "${var.name_prefix}-session-key-${local.secret_suffix}"
   }
 }
 
@@ -28,7 +39,14 @@ resource "google_secret_manager_secret" "this" {
   secret_id = each.value
 
   replication {
-    auto {}
+    user_managed {
+      dynamic "replicas" {
+        for_each = local.secret_locations
+        content {
+          location = replicas.value
+        }
+      }
+    }
   }
 
   depends_on = [google_project_service.apis]

@@ -83,3 +83,23 @@ resource "google_storage_bucket_iam_member" "build_source_reader" {
   role   = "roles/storage.objectViewer"
   member = "serviceAccount:${google_service_account.build.email}"
 }
+
+# On a fresh project the build account and its roles are minutes old when
+# the four builds start, and builds fail until IAM has propagated (the
+# provider's own example waits 60 s). The functions wait for this sleep,
+# which runs again whenever one of these grants is replaced. The runtime
+# accounts' secret grants are in it too: deploying a revision checks them,
+# and new ones appear when the secrets are replaced (secrets.tf).
+resource "time_sleep" "iam_propagation" {
+  create_duration = "60s"
+
+  triggers = merge(
+    {
+      build_builder       = google_project_iam_member.build_builder.id
+      build_source_reader = google_storage_bucket_iam_member.build_source_reader.id
+    },
+    { for k, m in google_secret_manager_secret_iam_member.settings : "settings_${k}" => m.id },
+    { for k, m in google_secret_manager_secret_iam_member.poll : "poll_${k}" => m.id },
+    { for k, m in google_secret_manager_secret_iam_member.apply : "apply_${k}" => m.id },
+  )
+}

@@ -147,6 +147,46 @@ variable "max_instances" {
   }
 }
 
+variable "secret_replica_regions" {
+  description = "Regions besides region where Secret Manager keeps replicas of the secrets (user-managed replication; none by default). Changing it replaces the three secrets (their ids name the regions), which signs every user out."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.secret_replica_regions : can(regex("^[a-z]+-[a-z]+[0-9]+$", r))])
+    error_message = "secret_replica_regions must be Google Cloud regions such as europe-west4."
+  }
+}
+
+variable "disable_invoker_iam_check" {
+  description = "false (default): anyone may call Settings and Intake because allUsers holds roles/run.invoker on them. true: no allUsers grant (organisations with domain-restricted sharing refuse it); Cloud Run's invoker IAM check is turned off on those two services instead, by scripts/deploy after every apply. Either way both functions authenticate every caller themselves."
+  type        = bool
+  default     = false
+}
+
+variable "kms_import_existing" {
+  description = "true imports the KMS key ring NAME_PREFIX-tokens and its key tokens, left in the project by an earlier deployment (they cannot be deleted), instead of creating them. scripts/deploy sets it when it finds the key ring."
+  type        = bool
+  default     = false
+}
+
+variable "firestore_database_id" {
+  description = "The Firestore database contactsync uses (FIRESTORE_DATABASE): (default), or a name of its own, e.g. contactsync, when the project's (default) database belongs to another app. Cannot be changed after the database exists."
+  type        = string
+  default     = "(default)"
+
+  validation {
+    condition     = var.firestore_database_id == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.firestore_database_id))
+    error_message = "firestore_database_id must be (default) or 4-63 characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen."
+  }
+}
+
+variable "firestore_import_existing" {
+  description = "true imports the existing Firestore database firestore_database_id (another app's, or contactsync's own left by a tear-down) instead of creating it. It must be in native mode and in firestore_location. scripts/deploy stops and asks when it finds one."
+  type        = bool
+  default     = false
+}
+
 variable "firestore_deletion_policy" {
   description = "What `terraform destroy` does with the Firestore database: ABANDON keeps it and its data (default), DELETE deletes it."
   type        = string
@@ -155,5 +195,11 @@ variable "firestore_deletion_policy" {
   validation {
     condition     = contains(["ABANDON", "DELETE"], var.firestore_deletion_policy)
     error_message = "firestore_deletion_policy must be ABANDON or DELETE."
+  }
+
+  # An imported database may hold another app's data.
+  validation {
+    condition     = !(var.firestore_import_existing && var.firestore_deletion_policy == "DELETE")
+    error_message = "firestore_deletion_policy = DELETE cannot go with firestore_import_existing = true: the imported database existed before contactsync and may hold another app's data. To delete it anyway on destroy, set firestore_import_existing = false first (an imported database stays in the state)."
   }
 }
