@@ -55,6 +55,10 @@ type Connection struct {
 	WebhookSecretHash []byte  `firestore:"webhook_secret_hash,omitempty"`
 	WebhookIDs        []int64 `firestore:"webhook_ids,omitempty"`
 
+	// AccountNames says who is connected, in words (personal data: shown
+	// to the owner, never logged).
+	AccountNames
+
 	GoogleAccount   string `firestore:"google_account,omitempty"`
 	GoogleGroup     string `firestore:"google_group,omitempty"`
 	GoogleSyncToken string `firestore:"google_sync_token,omitempty"`
@@ -73,6 +77,10 @@ type Connection struct {
 	LastErrors []ErrorEntry     `firestore:"last_errors,omitempty"`
 	CreatedAt  time.Time        `firestore:"created_at"`
 	UpdatedAt  time.Time        `firestore:"updated_at"`
+
+	// Events is the connection's own history (connected, taken over by
+	// another browser, signed out), newest last, bounded by MaxEvents.
+	Events []ConnectionEvent `firestore:"events,omitempty"`
 }
 
 // AddError records msg (plain words, no personal data) keeping the newest few.
