@@ -73,6 +73,10 @@ type Error struct {
 	Kind error  // one of the Err* kinds
 	Msg  string // plain words, no personal data
 	Err  error  // the cause, if any (for logs)
+	// Key names Msg's text for translation (see messages.go); Args are
+	// the values its text takes.
+	Key  string
+	Args []any
 }
 
 func (e *Error) Error() string {
@@ -91,7 +95,12 @@ func (e *Error) Unwrap() []error {
 }
 
 func userErr(kind error, cause error, format string, args ...any) error {
-	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Err: cause}
+	e := &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Err: cause}
+	var withArgs bool
+	if e.Key, withArgs = keyOf(format, e.Msg); withArgs {
+		e.Args = args
+	}
+	return e
 }
 
 // Message returns err in plain words for the settings page: the message of
@@ -104,15 +113,23 @@ func Message(err error) string {
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrNotFound):
-		return "This connection does not exist (any more)."
+		return msgNotFound
 	case errors.Is(err, pipedrive.ErrDailyBudget):
-		return "Your Pipedrive company has used up its daily API budget (shared by every app and user). " +
-			"Syncing with Pipedrive resumes after Pipedrive's daily reset; nothing is lost meanwhile."
+		return msgDailyBudget
 	case errors.Is(err, google.ErrRateLimited), errors.Is(err, pipedrive.ErrRateLimited):
-		return "Google or Pipedrive asked us to slow down. Please try again in a minute."
+		return msgRateLimited
 	}
-	return "Something went wrong while talking to Google, Pipedrive or our database. Nothing was lost; please try again in a moment."
+	return msgUnavailable
 }
+
+// The texts Message falls back to.
+const (
+	msgNotFound    = "This connection does not exist (any more)."
+	msgRateLimited = "Google or Pipedrive asked us to slow down. Please try again in a minute."
+	msgUnavailable = "Something went wrong while talking to Google, Pipedrive or our database. Nothing was lost; please try again in a moment."
+	msgDailyBudget = "Your Pipedrive company has used up its daily API budget (shared by every app and user). " +
+		"Syncing with Pipedrive resumes after Pipedrive's daily reset; nothing is lost meanwhile."
+)
 
 // Config is what the service needs besides the store and the accounts.
 type Config struct {
@@ -161,10 +178,21 @@ func New(s *store.Store, a *account.Accounts, cfg Config) (*Service, error) {
 	return &Service{store: s, accts: a, cfg: cfg}, nil
 }
 
-// GoogleOAuth returns the Google OAuth config for redirectURL (contacts
-// scope). The caller adds offline access, consent and PKCE to the URL.
+// GoogleEmailScope lets people/me name the Google account's primary
+// e-mail address, so the settings page can say which account is connected:
+// with the contacts scope alone, people/me returns only public profile data
+// (Google's People API: "the authenticated user's private profile
+// information" needs "one of the profile scopes"). It is a non-sensitive
+// scope and adds no access to contacts.
+const GoogleEmailScope = "https://www.googleapis.com/auth/userinfo.email"
+
+// GoogleOAuth returns the Google OAuth config for redirectURL: the contacts
+// scope and GoogleEmailScope. The caller adds offline access, consent and
+// PKCE to the URL.
 func (s *Service) GoogleOAuth(redirectURL string) *oauth2.Config {
-	return s.accts.GoogleOAuth(redirectURL)
+	c := s.accts.GoogleOAuth(redirectURL)
+	c.Scopes = append(c.Scopes, GoogleEmailScope)
+	return c
 }
 
 // PipedriveOAuth returns the Pipedrive OAuth app config for redirectURL.

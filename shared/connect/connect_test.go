@@ -204,6 +204,24 @@ func TestOAuthBothProviders(t *testing.T) {
 	if c, err = e.Service.CreateGroup(ctx, c.ID, "Work"); err != nil {
 		t.Fatal(err)
 	}
+	// Who is connected, in words: Pipedrive's users/me at connect time,
+	// the Google account's e-mail (the e-mail scope is asked for), the
+	// group's name; and the connection's own history.
+	want := store.AccountNames{PipedriveUserName: "Pat", PipedriveUserEmail: "pat@acme.example", PipedriveCompanyName: "Acme",
+		GoogleEmail: "pat@gmail.example", GoogleGroupName: "Work"}
+	if c.AccountNames != want {
+		t.Errorf("account names = %+v, want %+v", c.AccountNames, want)
+	}
+	if !slices.Contains(gcfg.Scopes, connect.GoogleEmailScope) {
+		t.Errorf("Google scopes %v lack the e-mail scope", gcfg.Scopes)
+	}
+	var kinds []string
+	for _, ev := range c.Events {
+		kinds = append(kinds, ev.Kind)
+	}
+	if !slices.Equal(kinds, []string{store.EventPipedriveConnected, store.EventGoogleConnected}) {
+		t.Errorf("events = %v", kinds)
+	}
 	if c, err = e.Service.GoLive(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -323,6 +341,20 @@ func TestPipedriveOwnership(t *testing.T) {
 	taken, err := e.Service.ConnectPipedriveToken(ctx, "new-session", "", e.APIToken)
 	if err != nil || taken.ID != c.ID || taken.OwnerHash != "new-session" {
 		t.Fatalf("take over: %+v, %v", taken, err)
+	}
+	if ev := taken.Events; len(ev) == 0 || ev[len(ev)-1].Kind != store.EventTakenOver {
+		t.Errorf("the takeover is not in the connection's history: %+v", ev)
+	}
+	// A connection without a browser (signed out) is signed in, not taken over.
+	if _, err := e.Store.SignOut(ctx, "new-session", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	back, err := e.Service.ConnectPipedriveToken(ctx, "third-session", "", e.APIToken)
+	if err != nil || back.ID != c.ID || back.OwnerHash != "third-session" {
+		t.Fatalf("sign in after sign-out: %+v, %v", back, err)
+	}
+	if ev := back.Events; len(ev) < 2 || ev[len(ev)-2].Kind != store.EventSignedOut || ev[len(ev)-1].Kind != store.EventSignedIn {
+		t.Errorf("history after sign-out and sign-in: %+v", ev)
 	}
 	if mine, _ := e.Store.ConnectionsByOwner(ctx, owner); len(mine) != 1 || mine[0].ID != other.ID {
 		t.Fatalf("old session still sees %d connections", len(mine))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+	people "google.golang.org/api/people/v1"
 
 	"github.com/contactsync/contactsync/shared/account"
 	"github.com/contactsync/contactsync/shared/google"
@@ -82,7 +83,7 @@ func (s *Service) ConnectGoogle(ctx context.Context, owner, connID, refreshToken
 		}
 		return nil, fmt.Errorf("connect.ConnectGoogle: token: %w", err)
 	}
-	me, err := gc.Service().People.Get("people/me").PersonFields("metadata").Context(ctx).Do()
+	me, err := gc.Service().People.Get("people/me").PersonFields("metadata,emailAddresses").Context(ctx).Do()
 	if err != nil {
 		return nil, fmt.Errorf("connect.ConnectGoogle: people/me: %w", err)
 	}
@@ -115,9 +116,27 @@ func (s *Service) ConnectGoogle(ctx context.Context, owner, connID, refreshToken
 			return mismatchGoogle()
 		}
 		c.GoogleAccount = me.ResourceName // GoogleSyncToken is kept on purpose
+		if email := primaryEmail(me); email != "" {
+			c.GoogleEmail = email // a grant without the e-mail scope keeps the known one
+		}
+		c.AddEvent(s.now(), store.EventGoogleConnected)
 		s.resumeAfterReauth(c, true)
 		return nil
 	})
+}
+
+// primaryEmail is the account's primary e-mail address ("" without the
+// e-mail scope).
+func primaryEmail(me *people.Person) string {
+	for _, e := range me.EmailAddresses {
+		if e.Metadata != nil && e.Metadata.Primary {
+			return e.Value
+		}
+	}
+	if len(me.EmailAddresses) > 0 {
+		return me.EmailAddresses[0].Value
+	}
+	return ""
 }
 
 func mismatchGoogle() error {
@@ -161,7 +180,7 @@ func (s *Service) ChooseGroup(ctx context.Context, connID, resourceName string) 
 	if i < 0 {
 		return nil, userErr(ErrBadGroup, nil, "Choose one of your own contact groups.")
 	}
-	return s.setGroup(ctx, connID, resourceName)
+	return s.setGroup(ctx, connID, resourceName, groups[i].Name)
 }
 
 // CreateGroup creates a dedicated contact group named name (empty means
@@ -187,16 +206,16 @@ func (s *Service) CreateGroup(ctx context.Context, connID, name string) (*store.
 		if i < 0 {
 			return nil, userErr(ErrBadGroup, err, "A contact group named %q exists but is not one of your own groups; choose another name.", name)
 		}
-		return s.setGroup(ctx, connID, groups[i].ResourceName)
+		return s.setGroup(ctx, connID, groups[i].ResourceName, groups[i].Name)
 	case errors.Is(err, google.ErrRevoked):
 		return nil, revokedErr(err)
 	case err != nil:
 		return nil, fmt.Errorf("connect.CreateGroup: %w", err)
 	}
-	return s.setGroup(ctx, connID, g.ResourceName)
+	return s.setGroup(ctx, connID, g.ResourceName, g.Name)
 }
 
-func (s *Service) setGroup(ctx context.Context, connID, group string) (*store.Connection, error) {
+func (s *Service) setGroup(ctx context.Context, connID, group, name string) (*store.Connection, error) {
 	c, err := s.Get(ctx, connID)
 	if err != nil {
 		return nil, err
@@ -212,12 +231,13 @@ func (s *Service) setGroup(ctx context.Context, connID, group string) (*store.Co
 	}
 	return s.update(ctx, connID, func(c *store.Connection) error {
 		if c.GoogleGroup == group {
+			c.GoogleGroupName = name
 			return nil
 		}
 		if c.GoogleGroup != "" && c.Status != store.StatusSetup {
 			return userErr(ErrNotAllowed, nil, "The contact group cannot change once the sync has started. Disconnect and connect again to sync another group.")
 		}
-		c.GoogleGroup = group
+		c.GoogleGroup, c.GoogleGroupName = group, name
 		return nil
 	})
 }

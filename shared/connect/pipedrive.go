@@ -116,10 +116,18 @@ func (s *Service) connectPipedrive(ctx context.Context, owner, connID string, cr
 		if c.PipedriveUserID != 0 && (c.PipedriveUserID != cr.me.ID || c.PipedriveCompanyID != cr.me.CompanyID) {
 			return userErr(ErrAccountMismatch, nil, "This connection belongs to another Pipedrive user. Sign in to Pipedrive as that user, or disconnect this connection first.")
 		}
-		if existing != nil && existing.ID == c.ID {
-			c.OwnerHash = owner // taken over by whoever holds the user's credentials
+		event := store.EventPipedriveConnected
+		if existing != nil && existing.ID == c.ID && c.OwnerHash != owner {
+			// Taken over by whoever holds the user's credentials.
+			event = store.EventTakenOver
+			if c.OwnerHash == "" {
+				event = store.EventSignedIn
+			}
+			c.OwnerHash = owner
 		}
+		c.AddEvent(s.now(), event)
 		c.PipedriveUserID, c.PipedriveCompanyID = cr.me.ID, cr.me.CompanyID
+		c.PipedriveUserName, c.PipedriveUserEmail, c.PipedriveCompanyName = cr.me.Name, cr.me.Email, cr.me.CompanyName
 		c.PipedriveAPIDomain, c.PipedriveAuth = cr.domain, cr.auth
 		s.resumeAfterReauth(c, false)
 		return nil

@@ -48,7 +48,8 @@ func (s *Stack) seedSandbox() (*Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localstack: sandbox Google group: %w", err)
 	}
-	tok, err := s.Google.IssueToken(googlefake.DemoUser, SandboxGoogleClientID, google.Scope)
+	// The scopes the settings page asks for, as if the user had signed in.
+	tok, err := s.Google.IssueToken(googlefake.DemoUser, SandboxGoogleClientID, google.Scope, connect.GoogleEmailScope)
 	if err != nil {
 		return nil, fmt.Errorf("localstack: sandbox Google token: %w", err)
 	}

@@ -1,12 +1,14 @@
 package settings
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -14,14 +16,16 @@ import (
 // cookieName is the browser session cookie.
 const cookieName = "contactsync_session"
 
-// sessionMaxAge keeps the session (and so the ownership of the user's
-// connections) for a year; a user who loses it gets their connection back
-// by connecting the same Pipedrive user again (see connect).
-const sessionMaxAge = 365 * 24 * time.Hour
+// SessionMaxAge is how long a session lives at most. The cookie carries
+// its issue time under the signature, so an older cookie is refused even
+// if a browser keeps sending it; a user whose session ended gets their
+// connection back by signing in with Pipedrive again (see connect).
+const SessionMaxAge = 30 * 24 * time.Hour
 
 // session is one browser's signed session.
 type session struct {
-	id string // 32 random bytes, base64url; only ever in the HttpOnly cookie
+	id     string    // 32 random bytes, base64url; only ever in the HttpOnly cookie
+	issued time.Time // when the cookie was issued
 }
 
 // owner is what connections and OAuth states store of the session: a hash,
@@ -45,17 +49,57 @@ func (h *Handler) checkCSRF(r *http.Request, s session) bool {
 	return got != "" && hmac.Equal([]byte(got), []byte(h.csrf(s)))
 }
 
-// readSession returns the session of a validly signed cookie.
+// cookieValue is "id.issued.signature", the issue time in Unix seconds.
+func (h *Handler) cookieValue(s session) string {
+	body := s.id + "." + strconv.FormatInt(s.issued.Unix(), 10)
+	return body + "." + h.mac("session", body)
+}
+
+// readSession returns the session of a validly signed, unexpired cookie.
 func (h *Handler) readSession(r *http.Request) (session, bool) {
 	c, err := r.Cookie(cookieName)
 	if err != nil {
 		return session{}, false
 	}
-	id, sig, ok := strings.Cut(c.Value, ".")
-	if !ok || len(id) != 43 || !hmac.Equal([]byte(sig), []byte(h.mac("session", id))) {
+	body, sig, ok := cutLast(c.Value, ".")
+	if !ok || !hmac.Equal([]byte(sig), []byte(h.mac("session", body))) {
 		return session{}, false
 	}
-	return session{id: id}, true
+	id, ts, ok := strings.Cut(body, ".")
+	if !ok || len(id) != 43 {
+		return session{}, false
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return session{}, false
+	}
+	issued := time.Unix(sec, 0)
+	now := h.now()
+	if now.Sub(issued) >= SessionMaxAge || issued.After(now.Add(5*time.Minute)) {
+		return session{}, false
+	}
+	return session{id: id, issued: issued}, true
+}
+
+func cutLast(s, sep string) (before, after string, ok bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// newSession starts a session and sets its cookie on w.
+func (h *Handler) newSession(w http.ResponseWriter) session {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	s := session{id: base64.RawURLEncoding.EncodeToString(b), issued: h.now().Truncate(time.Second)}
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: h.cookieValue(s),
+		Path: h.cookiePath, MaxAge: int(SessionMaxAge / time.Second),
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
+	})
+	return s
 }
 
 // ensureSession returns the request's session, starting one (and setting
@@ -64,13 +108,21 @@ func (h *Handler) ensureSession(w http.ResponseWriter, r *http.Request) session 
 	if s, ok := h.readSession(r); ok {
 		return s
 	}
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
-	s := session{id: base64.RawURLEncoding.EncodeToString(b)}
+	return h.newSession(w)
+}
+
+// rotate replaces old with a new session (and cookie) that owns old's
+// connections: done when a session gains a connection, so a session id
+// that was known before (fixation) owns nothing afterwards.
+func (h *Handler) rotate(ctx context.Context, w http.ResponseWriter, old session) error {
+	s := h.newSession(w)
+	return h.store.TransferOwner(ctx, old.owner(), s.owner())
+}
+
+// endSession clears the cookie.
+func (h *Handler) endSession(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
-		Name: cookieName, Value: s.id + "." + h.mac("session", s.id),
-		Path: h.cookiePath, MaxAge: int(sessionMaxAge / time.Second),
+		Name: cookieName, Value: "", Path: h.cookiePath, MaxAge: -1,
 		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
 	})
-	return s
 }

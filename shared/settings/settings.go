@@ -21,7 +21,14 @@
 //	POST /connections/{id}/pause         pause
 //	POST /connections/{id}/resume        resume
 //	POST /connections/{id}/disconnect    disconnect (needs confirm=yes)
+//	POST /signout                        sign out (the sync goes on)
+//	GET  /lang/{code}                    switch the page's language (en, de)
+//	GET  /static/{file}                  the stylesheet and the script
 //	GET  /healthz                        liveness
+//
+// The session cookie lives at most SessionMaxAge and is replaced by a new
+// one whenever the session gains a connection (a new one, or one taken
+// over from another browser by signing in with its Pipedrive user).
 package settings
 
 import (
@@ -30,8 +37,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -90,6 +100,7 @@ type Handler struct {
 	stateTTL   time.Duration
 	now        func() time.Time
 	mux        *http.ServeMux
+	tmpl       map[string]*template.Template // by language
 }
 
 // New refuses incomplete wiring.
@@ -119,8 +130,12 @@ func New(cfg Config) (*Handler, error) {
 		key: cfg.SessionKey, secure: u.Scheme == "https", cookiePath: path, pdOAuth: cfg.PipedriveOAuth,
 		stateTTL: cfg.StateTTL, now: cfg.Now, mux: http.NewServeMux(),
 	}
+	h.tmpl = templatesFor(h.link)
 	m := h.mux
 	m.HandleFunc("GET /{$}", h.index)
+	m.HandleFunc("GET /static/{file}", h.static)
+	m.HandleFunc("GET /lang/{code}", h.setLang)
+	m.HandleFunc("POST /signout", h.signOut)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	m.HandleFunc("GET /connect/pipedrive", h.startPipedrive)
 	m.HandleFunc("GET "+PipedriveCallbackPath, h.callback(providerPipedrive))
@@ -138,7 +153,8 @@ func (h *Handler) RedirectURIs() (google, pipedrive string) {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; "+
+		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	hd.Set("Referrer-Policy", "no-referrer") // the callbacks' URLs carry codes
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cache-Control", "no-store")
@@ -151,8 +167,42 @@ func (h *Handler) link(path string) string { return h.base + path }
 
 func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
 	sess := h.ensureSession(w, r)
-	notice := doneMessages[r.URL.Query().Get("done")]
-	h.render(w, r, sess, http.StatusOK, notice, "")
+	notice := ""
+	if d := r.URL.Query().Get("done"); slices.Contains(doneNotices, d) {
+		notice = "done." + d
+	}
+	h.render(w, r, sess, http.StatusOK, notice, text{}, true)
+}
+
+// setLang remembers the chosen language and goes back to the page.
+func (h *Handler) setLang(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("code")
+	if !supported(code) {
+		http.NotFound(w, r)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: langCookie, Value: code, Path: h.cookiePath, MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
+	})
+	http.Redirect(w, r, h.link("/"), http.StatusSeeOther)
+}
+
+// signOut ends the browser session: the session's connections no longer
+// belong to any browser (their sync goes on; signing in with the Pipedrive
+// user brings one back, and its history says so), and the cookie is
+// cleared.
+func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
+	sess, ok := h.postSession(w, r)
+	if !ok {
+		return
+	}
+	if _, err := h.store.SignOut(r.Context(), sess.owner(), h.now()); err != nil {
+		h.fail(w, r, http.StatusServiceUnavailable, keyed("error.unavailable"), err)
+		return
+	}
+	h.endSession(w)
+	http.Redirect(w, r, h.link("/?done=signout"), http.StatusSeeOther)
 }
 
 // owned returns the connection id of the request if sess owns it; otherwise
@@ -163,10 +213,10 @@ func (h *Handler) owned(w http.ResponseWriter, r *http.Request, sess session, id
 		return c, true
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		h.fail(w, r, http.StatusServiceUnavailable, "The settings are temporarily unavailable; please try again in a moment.", err)
+		h.fail(w, r, http.StatusServiceUnavailable, keyed("error.unavailable"), err)
 		return nil, false
 	}
-	h.fail(w, r, http.StatusNotFound, "There is no such connection in this browser session.", nil)
+	h.fail(w, r, http.StatusNotFound, keyed("error.no_such_connection"), nil)
 	return nil, false
 }
 
@@ -188,7 +238,7 @@ func (h *Handler) newState(ctx context.Context, sess session, provider, connID, 
 
 func (h *Handler) startPipedrive(w http.ResponseWriter, r *http.Request) {
 	if !h.pdOAuth {
-		h.fail(w, r, http.StatusNotFound, "No Pipedrive OAuth app is configured on this installation; connect with your API token instead.", nil)
+		h.fail(w, r, http.StatusNotFound, keyed("error.no_pipedrive_app"), nil)
 		return
 	}
 	h.start(w, r, providerPipedrive)
@@ -230,7 +280,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, provider string)
 		target = h.svc.PipedriveOAuth(pURI).AuthCodeURL(state)
 	}
 	if err != nil {
-		h.fail(w, r, http.StatusServiceUnavailable, "Could not start the sign-in; please try again in a moment.", err)
+		h.fail(w, r, http.StatusServiceUnavailable, keyed("error.start_failed"), err)
 		return
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
@@ -246,7 +296,7 @@ func (h *Handler) callback(provider string) http.HandlerFunc {
 		q := r.URL.Query()
 		// Every refusal is a plain page: the callback URL is no place
 		// for forms, and nothing has been changed at that point.
-		refuse := func(code int, msg string, cause error) {
+		refuse := func(code int, msg text, cause error) {
 			if cause != nil {
 				logging.FromContext(ctx).Warn("settings: oauth callback failed", "provider", provider, "status", code, "err", cause)
 			}
@@ -255,46 +305,46 @@ func (h *Handler) callback(provider string) http.HandlerFunc {
 		stateID := q.Get("state")
 		denied := q.Get("error") == "access_denied" || q.Get("error") == "user_denied"
 		if stateID == "" && denied {
-			refuse(http.StatusBadRequest, "You declined access at "+name+", so nothing was changed. You can connect again whenever you like.", nil)
+			refuse(http.StatusBadRequest, keyed("oauth.declined", name), nil)
 			return
 		}
 		if stateID == "" {
-			refuse(http.StatusBadRequest, "This sign-in link has no security code (state), so it was refused and nothing was changed. Start again from the settings page.", nil)
+			refuse(http.StatusBadRequest, keyed("oauth.no_state"), nil)
 			return
 		}
 		sess, ok := h.readSession(r)
 		if !ok {
-			refuse(http.StatusBadRequest, "This sign-in was not started in this browser session (or the session expired), so it was refused and nothing was changed. Start again from the settings page.", nil)
+			refuse(http.StatusBadRequest, keyed("oauth.no_session"), nil)
 			return
 		}
 		st, err := h.store.ConsumeState(ctx, stateID, sess.owner(), h.now())
 		switch {
 		case errors.Is(err, store.ErrStateUsed):
-			refuse(http.StatusBadRequest, "This sign-in link was already used or is unknown, so it was refused and nothing was changed. Start again from the settings page.", nil)
+			refuse(http.StatusBadRequest, keyed("oauth.state_used"), nil)
 			return
 		case errors.Is(err, store.ErrStateExpired):
-			refuse(http.StatusBadRequest, "This sign-in took too long and expired, so nothing was changed. Start again from the settings page.", nil)
+			refuse(http.StatusBadRequest, keyed("oauth.state_expired"), nil)
 			return
 		case errors.Is(err, store.ErrStateForeign):
-			refuse(http.StatusBadRequest, "This sign-in was started in another browser session, so it was refused and nothing was changed. Start again from the settings page in this browser.", nil)
+			refuse(http.StatusBadRequest, keyed("oauth.state_foreign"), nil)
 			return
 		case err != nil:
-			refuse(http.StatusServiceUnavailable, "The sign-in could not be checked right now; please start again in a moment.", err)
+			refuse(http.StatusServiceUnavailable, keyed("oauth.unavailable"), err)
 			return
 		}
 		if st.Provider != provider {
-			refuse(http.StatusBadRequest, "This sign-in was started for another service, so it was refused and nothing was changed. Start again from the settings page.", nil)
+			refuse(http.StatusBadRequest, keyed("oauth.other_provider"), nil)
 			return
 		}
 		switch e := q.Get("error"); {
 		case denied:
-			refuse(http.StatusBadRequest, "You declined access at "+name+", so nothing was changed. You can connect again whenever you like.", nil)
+			refuse(http.StatusBadRequest, keyed("oauth.declined", name), nil)
 			return
 		case e != "":
-			refuse(http.StatusBadRequest, name+" refused the sign-in ("+sanitizeCode(e)+"), so nothing was changed. Start again from the settings page.", nil)
+			refuse(http.StatusBadRequest, keyed("oauth.refused", name, sanitizeCode(e)), nil)
 			return
 		case q.Get("code") == "":
-			refuse(http.StatusBadRequest, name+" sent no authorization code, so nothing was changed. Start again from the settings page.", nil)
+			refuse(http.StatusBadRequest, keyed("oauth.no_code", name), nil)
 			return
 		}
 		gURI, pURI := h.RedirectURIs()
@@ -304,7 +354,7 @@ func (h *Handler) callback(provider string) http.HandlerFunc {
 			var tok *oauth2.Token
 			tok, err = h.svc.GoogleOAuth(gURI).Exchange(ctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
 			if err != nil {
-				refuse(http.StatusBadRequest, "Google did not accept the sign-in, so nothing was changed. Start again from the settings page.", err)
+				refuse(http.StatusBadRequest, keyed("oauth.exchange_failed", name), err)
 				return
 			}
 			c, err = h.svc.ConnectGoogle(ctx, sess.owner(), st.ConnectionID, tok.RefreshToken)
@@ -312,7 +362,7 @@ func (h *Handler) callback(provider string) http.HandlerFunc {
 			var tok *oauth2.Token
 			tok, err = h.svc.PipedriveOAuth(pURI).Exchange(ctx, q.Get("code"))
 			if err != nil {
-				refuse(http.StatusBadRequest, "Pipedrive did not accept the sign-in, so nothing was changed. Start again from the settings page.", err)
+				refuse(http.StatusBadRequest, keyed("oauth.exchange_failed", name), err)
 				return
 			}
 			c, err = h.svc.CompletePipedriveOAuth(ctx, sess.owner(), st.ConnectionID, tok)
@@ -322,7 +372,19 @@ func (h *Handler) callback(provider string) http.HandlerFunc {
 			refuse(code, msg, nil)
 			return
 		}
+		if st.ConnectionID == "" {
+			h.gained(w, r, sess)
+		}
 		h.done(w, r, provider, c.ID)
+	}
+}
+
+// gained rotates the session after it gained a connection.
+func (h *Handler) gained(w http.ResponseWriter, r *http.Request, sess session) {
+	if err := h.rotate(r.Context(), w, sess); err != nil {
+		// The new cookie is set; a connection left with the old one is
+		// found again by signing in with its Pipedrive user.
+		logging.FromContext(r.Context()).Warn("settings: session rotation incomplete", "err", err)
 	}
 }
 
@@ -349,26 +411,20 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request, what, connID stri
 	http.Redirect(w, r, u, http.StatusSeeOther)
 }
 
-var doneMessages = map[string]string{
-	providerGoogle:    "Google account connected.",
-	providerPipedrive: "Pipedrive account connected.",
-	"live":            "Saved: the sync is running.",
-	"policy":          "Delete policy saved.",
-	"pause":           "The sync is paused.",
-	"resume":          "The sync is running again.",
-	"disconnect":      "Disconnected: our access was revoked and everything stored about the connection was deleted. No contact was deleted.",
-}
+// doneNotices are the notices a redirect may ask for (?done=…), each
+// the text "done.<name>".
+var doneNotices = []string{providerGoogle, providerPipedrive, "live", "policy", "pause", "resume", "disconnect", "signout"}
 
 // postSession checks the session and CSRF token of a form post.
 func (h *Handler) postSession(w http.ResponseWriter, r *http.Request) (session, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		h.fail(w, r, http.StatusBadRequest, "The form could not be read; please try again.", nil)
+		h.fail(w, r, http.StatusBadRequest, keyed("error.form_unreadable"), nil)
 		return session{}, false
 	}
 	sess, ok := h.readSession(r)
 	if !ok || !h.checkCSRF(r, sess) {
-		h.fail(w, r, http.StatusForbidden, "This form has expired or did not come from the settings page. Reload the page and try again.", nil)
+		h.fail(w, r, http.StatusForbidden, keyed("error.form_expired"), nil)
 		return session{}, false
 	}
 	return sess, true
@@ -389,6 +445,9 @@ func (h *Handler) pipedriveToken(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.failConnect(w, r, err)
 		return
+	}
+	if connID == "" {
+		h.gained(w, r, sess)
 	}
 	h.done(w, r, providerPipedrive, c.ID)
 }
@@ -413,7 +472,8 @@ func (h *Handler) action(w http.ResponseWriter, r *http.Request) {
 		switch g := r.PostFormValue("group"); g {
 		case "":
 			if c.GoogleGroup == "" {
-				err = &connect.Error{Kind: connect.ErrNotReady, Msg: "Choose a contact group, or create a new one."}
+				h.fail(w, r, http.StatusBadRequest, keyed("error.choose_group"), nil)
+				return
 			}
 		case newGroupChoice:
 			_, err = h.svc.CreateGroup(ctx, c.ID, r.PostFormValue("group_name"))
@@ -435,8 +495,8 @@ func (h *Handler) action(w http.ResponseWriter, r *http.Request) {
 		_, err = h.svc.Resume(ctx, c.ID)
 	case "disconnect":
 		if r.PostFormValue("confirm") != "yes" {
-			err = &connect.Error{Kind: connect.ErrNotAllowed, Msg: "Tick the box to confirm that you want to disconnect."}
-			break
+			h.fail(w, r, http.StatusBadRequest, keyed("error.confirm_disconnect"), nil)
+			return
 		}
 		err = h.svc.Disconnect(ctx, c.ID)
 		if err == nil {
@@ -444,7 +504,7 @@ func (h *Handler) action(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	default:
-		h.fail(w, r, http.StatusNotFound, "Unknown action.", nil)
+		h.fail(w, r, http.StatusNotFound, keyed("error.unknown_action"), nil)
 		return
 	}
 	if err != nil {
@@ -462,28 +522,28 @@ func (h *Handler) failConnect(w http.ResponseWriter, r *http.Request, err error)
 
 // connectError maps an error of the connect service to a status and plain
 // words, logging what the user does not see.
-func (h *Handler) connectError(r *http.Request, err error) (int, string) {
+func (h *Handler) connectError(r *http.Request, err error) (int, text) {
 	log := logging.FromContext(r.Context())
 	var ue *connect.Error
 	switch {
 	case errors.Is(err, connect.ErrNotFound):
-		return http.StatusNotFound, "There is no such connection in this browser session."
+		return http.StatusNotFound, keyed("error.no_such_connection")
 	case errors.As(err, &ue):
 		if ue.Err != nil {
 			log.Info("settings: refused", "err", ue.Err)
 		}
 		if errors.Is(err, connect.ErrNotAllowed) || errors.Is(err, connect.ErrAccountMismatch) || errors.Is(err, connect.ErrAlreadyConnected) {
-			return http.StatusConflict, ue.Msg
+			return http.StatusConflict, connectText(err)
 		}
-		return http.StatusBadRequest, ue.Msg
+		return http.StatusBadRequest, connectText(err)
 	}
 	log.Warn("settings: connect failed", "path", r.URL.Path, "err", err)
-	return http.StatusBadGateway, connect.Message(err)
+	return http.StatusBadGateway, connectText(err)
 }
 
 // fail answers with the page (when a session exists) showing msg, or a
 // plain error page. cause, if any, is logged (never shown).
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code int, msg string, cause error) {
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code int, msg text, cause error) {
 	if cause != nil {
 		logging.FromContext(r.Context()).Warn("settings: request failed", "path", r.URL.Path, "status", code, "err", cause)
 	}
@@ -492,5 +552,49 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code int, msg str
 		h.errorPage(w, r, code, msg)
 		return
 	}
-	h.render(w, r, sess, code, "", msg)
+	h.render(w, r, sess, code, "", msg, false)
+}
+
+// render writes the page for sess with status code. A page answering a
+// GET of the page itself may update itself while something runs (never
+// one answering a form: reloading it would post again).
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, sess session, code int, notice string, errMsg text, live bool) {
+	ctx := r.Context()
+	lang := pickLang(r)
+	conns, err := h.store.ConnectionsByOwner(ctx, sess.owner())
+	if err != nil {
+		logging.FromContext(ctx).Error("settings: list connections", "err", err)
+		h.errorPage(w, r, http.StatusServiceUnavailable, keyed("error.unavailable"))
+		return
+	}
+	slices.SortFunc(conns, func(a, b *store.Connection) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	csrf := h.csrf(sess)
+	d := pageData{chrome: newChrome(lang), New: pdForm{CSRF: csrf, OAuth: h.pdOAuth, FormID: "new"}}
+	d.CSRF, d.SignOut = csrf, len(conns) > 0
+	if notice != "" {
+		d.Notice = tr(lang, notice)
+	}
+	if !errMsg.empty() {
+		d.Error = errMsg.in(lang)
+	}
+	for _, c := range conns {
+		v := h.view(ctx, lang, csrf, c)
+		if v.Running && live {
+			d.Refresh = refreshEvery
+		}
+		d.Conns = append(d.Conns, v)
+	}
+	h.write(w, r, code, lang, "page", d)
+}
+
+// errorData is what the error page sees.
+type errorData struct {
+	chrome
+	Status  string
+	Message shown
+}
+
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, code int, msg text) {
+	lang := pickLang(r)
+	h.write(w, r, code, lang, "error", errorData{chrome: newChrome(lang), Status: tr(lang, "status."+strconv.Itoa(code)), Message: msg.in(lang)})
 }

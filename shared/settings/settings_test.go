@@ -90,6 +90,26 @@ func (b *browser) get(path string) (int, string) {
 	return read(b.t, resp, err)
 }
 
+// getLang gets path with an Accept-Language header.
+func (b *browser) getLang(path, accept string) (int, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, b.e.url+strings.TrimPrefix(path, "/"), nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Accept-Language", accept)
+	resp, err := b.c.Do(req)
+	return read(b.t, resp, err)
+}
+
+// noMissingText fails if the page shows a text key without a text.
+func noMissingText(t *testing.T, body string) {
+	t.Helper()
+	if i := strings.Index(body, "⟦"); i >= 0 {
+		t.Errorf("untranslated text: %s", body[i:min(len(body), i+60)])
+	}
+}
+
 func (b *browser) post(path string, form url.Values) (int, string) {
 	b.t.Helper()
 	resp, err := b.c.PostForm(b.e.url+strings.TrimPrefix(path, "/"), form)
@@ -160,7 +180,7 @@ func mustContain(t *testing.T, body string, want ...string) {
 	}
 }
 
-func TestConnectFlowInTheBrowser(t *testing.T) {
+func TestConnectFlow(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser(t)
 	ctx := context.Background()
@@ -169,14 +189,14 @@ func TestConnectFlowInTheBrowser(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("GET / = %d", code)
 	}
-	mustContain(t, body, "Connect your accounts", "Sign in with Pipedrive", "API token")
+	mustContain(t, body, "Connect your accounts", "Sign in with Pipedrive", "API token", `<html lang="en">`)
 
 	// Pipedrive OAuth through the fake's real redirect.
 	code, body = b.get("/connect/pipedrive")
 	if code != http.StatusOK {
 		t.Fatalf("Pipedrive flow ended with %d: %s", code, body)
 	}
-	mustContain(t, body, "Pipedrive account connected.")
+	mustContain(t, body, "Pipedrive account connected.", "Pat", "pat@acme.example", "Acme", "signed in with Pipedrive", "Not set up yet")
 	ids := connIDs(body)
 	if len(ids) != 1 {
 		t.Fatalf("connections on the page: %v", ids)
@@ -187,7 +207,8 @@ func TestConnectFlowInTheBrowser(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("Google flow ended with %d: %s", code, body)
 	}
-	mustContain(t, body, "Google account connected.", "Choose what to sync", `value="Pipedrive"`, "My Contacts")
+	mustContain(t, body, "Google account connected.", googlefake.DemoUser, "3. What to sync", "Create a new group", "recommended",
+		`value="Pipedrive"`, "My Contacts", "Delete on both sides", "Save and start syncing")
 	if strings.Contains(body, "contactGroups/myContacts") {
 		t.Error("the picker offers My Contacts")
 	}
@@ -196,7 +217,8 @@ func TestConnectFlowInTheBrowser(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("save = %d: %s", code, body)
 	}
-	mustContain(t, body, "Saved: the sync is running.", "<strong>Live</strong>")
+	mustContain(t, body, "Saved: the sync is running.", `<span class="badge">Live</span>`, "Acme ↔ “Pipedrive”",
+		"Keep the other side, stop syncing it", "0 contacts in the group")
 	c, err := e.Store.GetConnection(ctx, id)
 	if err != nil || c.Status != store.StatusLive || c.DeletePolicy != "unlink" || c.PollDueAt.IsZero() || len(e.Hooks()) != 3 {
 		t.Fatalf("after save: %+v, %d hooks, %v", c, len(e.Hooks()), err)
@@ -206,34 +228,39 @@ func TestConnectFlowInTheBrowser(t *testing.T) {
 	poll := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	if _, err := e.Store.UpdateConnection(ctx, id, func(c *store.Connection) error {
 		c.LastPollAt = poll
-		c.Counts = map[string]int64{"linked": 12, "created": 3, "conflicts": 2, "mass_delete_holds": 1}
-		c.AddError(poll, "Google asked us to slow down; retrying.")
+		c.AddError(poll, "Pipedrive's webhooks could not be checked or registered again; changes made in Pipedrive may reach Google only every few minutes until this works.")
+		c.AddError(poll, "A change to person 7 could not be applied and was skipped: Google refused it.")
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// The linked count comes from the links, not from the stored counter.
+	// The linked count comes from the links.
 	for _, pid := range []string{"1", "2"} {
 		if err := e.Store.CreateLink(ctx, id, &store.Link{ID: store.LinkIDForPipedrive(pid), PipedriveID: pid}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	_, body = b.get("/")
-	mustContain(t, body, "<strong>Live</strong>", "2026-03-04 05:06:07 UTC", "2 linked", "3 created", "2 conflicts merged",
-		"1 mass delete holds", "Google asked us to slow down; retrying.", ">Pipedrive<", "with OAuth", c.GoogleAccount)
+	mustContain(t, body, `<time datetime="2026-03-04T05:06:07Z" data-relative>2026-03-04 05:06 UTC</time>`, "2 contacts",
+		"changes in Pipedrive may take a few minutes to reach Google", "A change to person 7 could not be applied",
+		"History of this connection", "Pipedrive account connected in this browser", "Google account connected")
+	if strings.Contains(body, "data-refresh") {
+		t.Error("a live page refreshes itself")
+	}
 
 	code, body = b.post("/connections/"+id+"/pause", url.Values{"csrf": {b.csrf()}})
-	mustContain(t, body, "The sync is paused.", "<strong>Paused</strong>", ">Resume<")
+	mustContain(t, body, "The sync is paused.", `<span class="badge">Paused</span>`, ">Resume<")
 	if code != http.StatusOK {
 		t.Fatalf("pause = %d", code)
 	}
 	_, body = b.post("/connections/"+id+"/resume", url.Values{"csrf": {b.csrf()}})
-	mustContain(t, body, "The sync is running again.", "<strong>Live</strong>")
+	mustContain(t, body, "The sync is running again.", `<span class="badge">Live</span>`)
 	_, body = b.post("/connections/"+id+"/policy", url.Values{"csrf": {b.csrf()}, "policy": {"ignore"}})
-	mustContain(t, body, "Delete policy saved.")
+	mustContain(t, body, "Delete setting saved.")
 
+	mustContain(t, body, "No contact is deleted, neither in Pipedrive nor in Google.")
 	code, _ = b.post("/connections/"+id+"/disconnect", url.Values{"csrf": {b.csrf()}})
-	if code != http.StatusBadRequest && code != http.StatusConflict {
+	if code != http.StatusBadRequest {
 		t.Errorf("disconnect without confirmation = %d", code)
 	}
 	if _, err := e.Store.GetConnection(ctx, id); err != nil {
@@ -243,9 +270,56 @@ func TestConnectFlowInTheBrowser(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("disconnect = %d", code)
 	}
-	mustContain(t, body, "Disconnected", "Connect your accounts")
+	mustContain(t, body, "Disconnected", "No contact was deleted.", "Connect your accounts")
 	if len(e.connections(t)) != 0 || len(e.Hooks()) != 0 {
 		t.Fatalf("after disconnect: %d connections, %d hooks", len(e.connections(t)), len(e.Hooks()))
+	}
+}
+
+// TestStatesInWords shows each state a connection can be in with what to
+// do, as the poller, the applier and connect leave it.
+func TestStatesInWords(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	b.get("/")
+	_, body := b.post("/connect/pipedrive/token", url.Values{"csrf": {b.csrf()}, "token": {e.APIToken}})
+	id := connIDs(body)[0]
+	ctx := context.Background()
+	tests := []struct {
+		status    store.Status
+		reason    string
+		en, de    []string
+		refreshes bool
+	}{
+		{store.StatusFirstSync, "", []string{"First sync running", "This page updates itself"}, []string{"Erste Synchronisierung läuft"}, true},
+		{store.StatusPaused, "Paused by you.", []string{">Paused<", "Nothing is synced until you resume"}, []string{">Pausiert<"}, false},
+		{store.StatusPaused, "Paused: 30 contacts were deleted or removed from the group in Google, more than the safety limit of 10 of 50 linked contacts. " +
+			"Nothing was deleted in Pipedrive. If this is intended, confirm the deletes on the settings page; otherwise restore the contacts in Google and resume.",
+			[]string{"Paused by a safety brake", "30 contacts were deleted in Google or removed from the group, more than the safety limit of 10 of 50"},
+			[]string{"Von der Löschbremse angehalten", "30 Kontakte wurden in Google gelöscht", "von 10 der 50 verknüpften Kontakte"}, false},
+		{store.StatusPaused, "Paused: the chosen Google contact group no longer exists, so nothing was deleted. Choose a group on the settings page.",
+			[]string{"Paused by a safety check", "disconnect and connect again"}, []string{"Von einer Sicherheitsprüfung angehalten"}, false},
+		{store.StatusNeedsReauth, "Google access was revoked or has expired; connect Google again to resume syncing.",
+			[]string{"Google needs you to sign in again", ">Connect Google again<"}, []string{"Google verlangt eine neue Anmeldung", ">Google erneut verbinden<"}, false},
+		{store.StatusNeedsReauth, "Pipedrive access was revoked or has expired; reconnect Pipedrive on the settings page. Syncing is stopped until then.",
+			[]string{"Pipedrive needs you to sign in again", "Sign in with Pipedrive again"}, []string{"Pipedrive verlangt eine neue Anmeldung"}, false},
+		{store.StatusError, "Something unforeseen.", []string{"Stopped by an error", "Something unforeseen."}, []string{"Wegen eines Fehlers angehalten", `lang="en">Something unforeseen.`}, false},
+	}
+	for _, tt := range tests {
+		if _, err := e.Store.UpdateConnection(ctx, id, func(c *store.Connection) error {
+			c.Status, c.StatusReason = tt.status, tt.reason
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		_, body := b.get("/")
+		mustContain(t, body, tt.en...)
+		if got := strings.Contains(body, `data-refresh="5"`); got != tt.refreshes {
+			t.Errorf("%s %q: refreshes itself = %v", tt.status, tt.reason, got)
+		}
+		_, body = b.getLang("/", "de-DE,de;q=0.9,en;q=0.5")
+		mustContain(t, body, tt.de...)
+		noMissingText(t, body)
 	}
 }
 
@@ -261,7 +335,7 @@ func TestAPITokenForm(t *testing.T) {
 	if code != http.StatusOK || len(connIDs(body)) != 1 {
 		t.Fatalf("token form = %d", code)
 	}
-	mustContain(t, body, "Pipedrive account connected.", "with an API token")
+	mustContain(t, body, "Pipedrive account connected.", "connected with an API token")
 	if strings.Contains(body, e.APIToken) {
 		t.Fatal("the page shows the API token")
 	}
@@ -483,7 +557,7 @@ func TestAuthorizationRequests(t *testing.T) {
 		want  map[string]string
 	}{
 		{"/connect/google", map[string]string{"access_type": "offline", "prompt": "consent", "code_challenge_method": "S256",
-			"scope": "https://www.googleapis.com/auth/contacts", "response_type": "code",
+			"scope": "https://www.googleapis.com/auth/contacts https://www.googleapis.com/auth/userinfo.email", "response_type": "code",
 			"redirect_uri": e.url + "oauth/google/callback", "client_id": connecttest.GoogleClientID}},
 		{"/connect/pipedrive", map[string]string{"response_type": "code", "redirect_uri": e.url + "oauth/pipedrive/callback",
 			"client_id": connecttest.PipedriveClientID}},

@@ -84,6 +84,10 @@ type Connection struct {
 	// empty rate-limit bucket (see applier).
 	GoogleHolder string `firestore:"google_holder,omitempty"`
 
+	// AccountNames says who is connected, in words (personal data: shown
+	// to the owner, never logged).
+	AccountNames
+
 	GoogleAccount   string `firestore:"google_account,omitempty"`
 	GoogleGroup     string `firestore:"google_group,omitempty"`
 	GoogleSyncToken string `firestore:"google_sync_token,omitempty"`
@@ -108,6 +112,10 @@ type Connection struct {
 	LastErrors []ErrorEntry     `firestore:"last_errors,omitempty"`
 	CreatedAt  time.Time        `firestore:"created_at"`
 	UpdatedAt  time.Time        `firestore:"updated_at"`
+
+	// Events is the connection's own history (connected, taken over by
+	// another browser, signed out), newest last, bounded by MaxEvents.
+	Events []ConnectionEvent `firestore:"events,omitempty"`
 }
 
 // AddError records msg (plain words, no personal data) keeping the newest few.

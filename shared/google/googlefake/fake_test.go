@@ -528,7 +528,7 @@ func TestOAuthFlow(t *testing.T) {
 	cfg := &oauth2.Config{
 		ClientID: "web-client", ClientSecret: "s", RedirectURL: "http://127.0.0.1:9/cb",
 		Endpoint: oauth2.Endpoint{AuthURL: e.base + "/o/oauth2/v2/auth", TokenURL: e.base + "/token", AuthStyle: oauth2.AuthStyleInParams},
-		Scopes:   []string{people.ContactsScope},
+		Scopes:   []string{people.ContactsScope, people.UserinfoEmailScope},
 	}
 	authorize := func(t *testing.T, verifier string, opts ...oauth2.AuthCodeOption) url.Values {
 		t.Helper()
@@ -564,8 +564,14 @@ func TestOAuthFlow(t *testing.T) {
 	// Signed in as the login_hint user: the API sees ann's (empty) book.
 	svc, _ := people.NewService(ctx, option.WithEndpoint(e.base+"/"), option.WithHTTPClient(cfg.Client(ctx, tok)))
 	me, err := svc.People.Get("people/me").PersonFields("emailAddresses").Do()
-	if err != nil || me.EmailAddresses[0].Value != "ann@example.com" {
+	if err != nil || len(me.EmailAddresses) == 0 || me.EmailAddresses[0].Value != "ann@example.com" {
 		t.Fatalf("people/me: %v %+v", err, me)
+	}
+	// The account's e-mail is private profile data: the contacts scope
+	// alone does not show it.
+	contactsOnly := serviceFor(t, e.s, e.base, "ann@example.com")
+	if me, err := contactsOnly.People.Get("people/me").PersonFields("emailAddresses,names").Do(); err != nil || len(me.EmailAddresses) != 0 || me.ResourceName == "" {
+		t.Errorf("people/me with the contacts scope only: %v %+v", err, me)
 	}
 
 	// Consent already given: no refresh token unless prompt=consent.

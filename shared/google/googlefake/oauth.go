@@ -19,6 +19,8 @@ import (
 const (
 	scopeContacts         = "https://www.googleapis.com/auth/contacts"
 	scopeContactsReadonly = "https://www.googleapis.com/auth/contacts.readonly"
+	scopeUserinfoEmail    = "https://www.googleapis.com/auth/userinfo.email"
+	scopeUserEmailsRead   = "https://www.googleapis.com/auth/user.emails.read"
 )
 
 type authCode struct {
@@ -346,4 +348,22 @@ func (s *Server) RevokeTokens(email string) {
 			at.grant.revoked = true
 		}
 	}
+}
+
+// grantHasLocked reports whether the bearer token of r was granted one of
+// scopes.
+func (s *Server) grantHasLocked(r *http.Request, scopes ...string) bool {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	at := s.access[tok]
+	if at == nil {
+		return false
+	}
+	for _, sc := range strings.Fields(at.grant.scope) {
+		for _, want := range scopes {
+			if sc == want {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -444,7 +444,12 @@ func (u *user) findContact(name string) *contact {
 	return c
 }
 
-func (s *Server) profile(u *user, mask map[string]bool) map[string]any {
+// profile is the signed-in user's own person (people/me). As at Google,
+// the account's e-mail address is private profile data: it is returned
+// only when the grant has a profile scope that covers it (userinfo.email,
+// its alias "email", or user.emails.read); the contacts scope alone shows
+// public profile data only.
+func (s *Server) profile(u *user, mask map[string]bool, r *http.Request) map[string]any {
 	src := map[string]any{"type": "PROFILE", "id": u.id}
 	fmd := map[string]any{"primary": true, "source": src}
 	local, _, _ := strings.Cut(u.email, "@")
@@ -452,7 +457,7 @@ func (s *Server) profile(u *user, mask map[string]bool) map[string]any {
 	if mask["names"] {
 		out["names"] = []any{map[string]any{"metadata": fmd, "displayName": local, "givenName": local, "displayNameLastFirst": local, "unstructuredName": local}}
 	}
-	if mask["emailAddresses"] {
+	if mask["emailAddresses"] && s.grantHasLocked(r, scopeUserinfoEmail, "email", scopeUserEmailsRead) {
 		out["emailAddresses"] = []any{map[string]any{"metadata": map[string]any{"primary": true, "verified": true, "source": map[string]any{"type": "ACCOUNT", "id": u.id}}, "value": u.email}}
 	}
 	if mask["metadata"] {
@@ -471,7 +476,7 @@ func (s *Server) getPerson(u *user, r *http.Request, name string) (any, *apiErro
 		return nil, e
 	}
 	if name == "people/me" || name == "people/"+u.id {
-		return s.profile(u, mask), nil
+		return s.profile(u, mask, r), nil
 	}
 	c := u.findContact(name)
 	if c == nil {
@@ -508,7 +513,7 @@ func (s *Server) batchGetPeople(u *user, r *http.Request, _ string) (any, *apiEr
 	for _, n := range names {
 		pr := map[string]any{"requestedResourceName": n}
 		if n == "people/me" {
-			pr["person"], pr["httpStatusCode"], pr["status"] = s.profile(u, mask), 200, okStatus()
+			pr["person"], pr["httpStatusCode"], pr["status"] = s.profile(u, mask, r), 200, okStatus()
 		} else if c := u.findContact(n); c != nil {
 			pr["person"], pr["httpStatusCode"], pr["status"] = renderPerson(c, c.cur, mask, false), 200, okStatus()
 		} else {

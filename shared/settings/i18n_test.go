@@ -1,0 +1,178 @@
+package settings
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/contactsync/contactsync/shared/connect"
+	"github.com/contactsync/contactsync/shared/store"
+)
+
+var verbRE = regexp.MustCompile(`%(\[\d+\])?[dsvq]`)
+
+// verbs counts the values a text takes.
+func verbs(s string) int {
+	n := 0
+	for _, m := range verbRE.FindAllStringSubmatch(s, -1) {
+		if m[1] == "" {
+			n++
+		} else if i := int(m[1][1] - '0'); i > n {
+			n = i
+		}
+	}
+	return n
+}
+
+// TestEveryTextInBothLanguages: both catalogues have the same keys, each
+// text takes as many values in German as in English, and every text the
+// code asks for exists.
+func TestEveryTextInBothLanguages(t *testing.T) {
+	en, de := catalog[langEN], catalog[langDE]
+	for k, v := range en {
+		d, ok := de[k]
+		if !ok {
+			t.Errorf("%s: no German text", k)
+			continue
+		}
+		if verbs(v) != verbs(d) {
+			t.Errorf("%s: English takes %d values, German %d", k, verbs(v), verbs(d))
+		}
+		if strings.TrimSpace(d) == "" {
+			t.Errorf("%s: empty German text", k)
+		}
+	}
+	for k := range de {
+		if _, ok := en[k]; !ok {
+			t.Errorf("%s: no English text", k)
+		}
+	}
+	need := func(keys ...string) {
+		for _, k := range keys {
+			if _, ok := en[k]; !ok {
+				t.Errorf("the code asks for %q, which has no text", k)
+			}
+		}
+	}
+	// Errors of the connect service, with the values they take.
+	for k, format := range connect.MessageFormats() {
+		need(k)
+		if verbs(en[k]) != verbs(format) {
+			t.Errorf("%s: connect's text takes %d values, the page's %d", k, verbs(format), verbs(en[k]))
+		}
+	}
+	for _, m := range storedMessages {
+		need(m.key)
+		if verbs(en[m.key]) != verbs(m.pattern) {
+			t.Errorf("%s: the stored text takes %d values, the page's %d", m.key, verbs(m.pattern), verbs(en[m.key]))
+		}
+	}
+	for kind := range stateTones {
+		need("state."+kind+".title", "state."+kind+".todo")
+	}
+	for _, ev := range []string{store.EventPipedriveConnected, store.EventGoogleConnected, store.EventTakenOver, store.EventSignedIn, store.EventSignedOut} {
+		need("event." + ev)
+	}
+	for _, d := range doneNotices {
+		need("done." + d)
+	}
+	for _, p := range policyValues {
+		need("policy."+p+".label", "policy."+p+".help")
+	}
+	for _, code := range []string{"400", "403", "404", "409", "500", "502", "503"} {
+		need("status." + code)
+	}
+}
+
+// TestStoredMessagesAreRecognized: what the poller and applier store is
+// told in the user's language, values included.
+func TestStoredMessagesAreRecognized(t *testing.T) {
+	tests := []struct{ stored, de string }{
+		{"Paused: 30 contacts were deleted or removed from the group in Google, more than the safety limit of 10 of 50 linked contacts. " +
+			"Nothing was deleted in Pipedrive. If this is intended, confirm the deletes on the settings page; otherwise restore the contacts in Google and resume.",
+			"30 Kontakte wurden in Google gelöscht oder aus der Gruppe entfernt, mehr als die Sicherheitsgrenze von 10 der 50 verknüpften Kontakte. In Pipedrive wurde nichts gelöscht."},
+		{"Paused: the Google group lists no contacts while 12 are linked, so nothing was deleted. If the group was emptied on purpose, resume on the settings page to continue.",
+			"Die Google-Gruppe enthält plötzlich keine Kontakte mehr, obwohl 12 verknüpft sind, daher wurde nichts gelöscht. Wenn Sie die Gruppe absichtlich geleert haben, setzen Sie fort."},
+		{"Google access was revoked or has expired; reconnect Google on the settings page. Syncing is stopped until then.",
+			"Der Zugriff auf Google wurde widerrufen oder ist abgelaufen; die Synchronisierung ruht, bis Sie Google erneut verbinden."},
+	}
+	for _, tt := range tests {
+		if got := storedText(tt.stored).in(langDE); got.Text != tt.de || got.Lang != "" {
+			t.Errorf("%q in German = %+v, want %q", tt.stored, got, tt.de)
+		}
+	}
+	if got := storedText("Something new.").in(langDE); got.Text != "Something new." || got.Lang != langEN {
+		t.Errorf("an unknown stored text in German = %+v, want it as written, marked English", got)
+	}
+}
+
+func TestNegotiate(t *testing.T) {
+	for header, want := range map[string]string{
+		"": "en", "de": "de", "de-AT": "de", "fr, de;q=0.8, en;q=0.7": "de", "en-GB, de;q=0.9": "en",
+		"de;q=0, en": "en", "*": "en", "DE-de": "de", "fr": "en",
+	} {
+		if got := negotiate(header); got != want {
+			t.Errorf("negotiate(%q) = %s, want %s", header, got, want)
+		}
+	}
+}
+
+// TestSeamsRender fills every seam as issues 10 and 12 will and renders
+// the connection in both languages: the blocks show their data in words,
+// every text exists, and a connection without them shows none of them.
+func TestSeamsRender(t *testing.T) {
+	tmpl := templatesFor(func(p string) string { return "https://settings.example" + p })
+	at := time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC)
+	for _, lang := range []string{langEN, langDE} {
+		v := connView{
+			ID: "c1", CSRF: "tok", Title: "Acme ↔ Pipedrive", Setup: true, Ready: true,
+			State:     stateView{Kind: "first_sync", Tone: "info", Title: tr(lang, "state.first_sync.title"), ToDo: tr(lang, "state.first_sync.todo")},
+			Pipedrive: &pipedriveView{Name: "Pat", Email: "pat@acme.example", Company: "Acme"}, Google: &googleView{Email: "pat@example.com"},
+			Policies: policies(lang, "propagate"), Running: true,
+			Preview:  &FirstSyncPreview{ToGoogle: 120, ToPipedrive: 1, Matched: 30, Ambiguous: 2, Estimate: 4 * time.Minute},
+			Progress: &FirstSyncProgress{PipedriveDone: 40, PipedriveTotal: 150, GoogleDone: 10, GoogleTotal: 31, PerMinute: 90, Left: 2 * time.Minute},
+			Counts:   &CountsView{Created: 3, Updated: 1, Deleted: 0, Merged: 2, Held: 1},
+			Brake:    &BrakeView{Deletes: 30, Limit: 10, Linked: 50, Contacts: []string{"Ada Lovelace"}},
+			Held:     []HeldChange{{ID: "h1", Contact: "Grace Hopper", Reason: "Google refused it", Attempts: 10, At: at}},
+			Ambiguous: []AmbiguousMatch{{ID: "m1", Contact: "Alan Turing", Candidates: []MatchCandidate{
+				{Side: "Google", Name: "Alan Turing", Email: "alan@example.com"}, {Side: "Google", Name: "A. Turing", Phone: "+44 20 7946 0000"}}}},
+			Search: &ContactSearch{Query: "Ada", Results: []ContactHistory{{Name: "Ada Lovelace", Lines: []ContactHistoryLine{{At: at, Text: "E-mail changed in Pipedrive, written to Google"}}}}},
+		}
+		var buf bytes.Buffer
+		if err := tmpl[lang].ExecuteTemplate(&buf, "connection", v); err != nil {
+			t.Fatal(err)
+		}
+		v.Setup = false // the counts show once the sync runs
+		if err := tmpl[lang].ExecuteTemplate(&buf, "connection", v); err != nil {
+			t.Fatal(err)
+		}
+		body := buf.String()
+		if strings.Contains(body, missing) {
+			i := strings.Index(body, missing)
+			t.Errorf("%s: untranslated text %s", lang, body[i:min(len(body), i+60)])
+		}
+		want := map[string][]string{
+			langEN: {"120 Pipedrive persons will be added to the group", "Pipedrive: 40 of 150", "3 created", "2 conflicts merged",
+				"Delete them on the other side too", "Grace Hopper", "held-retry", "These are the same", "Ada Lovelace", "about 4 minutes"},
+			langDE: {"120 Pipedrive-Personen kommen in die Gruppe", "Pipedrive: 40 von 150", "3 angelegt", "2 Konflikte zusammengeführt",
+				"Auch auf der anderen Seite löschen", "Erneut versuchen", "Das ist dieselbe Person", "etwa 4 Minuten"},
+		}[lang]
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: the seams do not show %q", lang, w)
+			}
+		}
+		buf.Reset()
+		empty := connView{ID: "c2", CSRF: "tok", State: v.State, Policies: v.Policies}
+		if err := tmpl[lang].ExecuteTemplate(&buf, "connection", empty); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{`id="preview"`, `id="progress"`, `id="brake"`, `id="held"`, `id="ambiguous"`, `id="history"`} {
+			if strings.Contains(buf.String(), id) {
+				t.Errorf("%s: an empty seam renders %s", lang, id)
+			}
+		}
+	}
+}
