@@ -137,6 +137,7 @@ func allowedGrants() map[grant]bool {
 		{"runtime:Poll", secretAccessor, "secret:PIPEDRIVE_CLIENT_SECRET"},
 		{"runtime:Poll", publisher, "topic:" + queue.PollsTopic},
 		{"runtime:Poll", publisher, "topic:" + queue.ChangesTopic},
+		{"runtime:Poll", subscriber, "subscription:" + queue.ChangesTopic + queue.DeadLetterSuffix + "-hold"},
 
 		{"runtime:Apply", datastoreUser, "project"},
 		{"runtime:Apply", kmsUser, "kms:tokens"},
@@ -1215,7 +1216,7 @@ func expectedCode() codeModel {
 		Vars:          configVars(),
 		Topics:        []string{queue.ChangesTopic, queue.PollsTopic, queue.FirstSyncTopic},
 		Subscriptions: queue.Subscriptions(testProject),
-		TTL:           map[string]string{"oauth_states": "expire_at"},
+		TTL:           map[string]string{"oauth_states": "expire_at", "attempts": "expire_at"},
 	}
 }
 
@@ -1298,7 +1299,8 @@ func TestDriftCatchesBrokenConfig(t *testing.T) {
 		{"zip name without hash", "source.tf", `name   = "contactsync-${data.archive_file.source.output_md5}.zip"`, `name   = "contactsync.zip"`, "must contain the hash"},
 		{".git in the zip", "source.tf", "    \".git\",\n    \".git/**\",\n", "", "does not exclude .git/"},
 		{"no TTL", "firestore.tf", "  ttl_config {}\n", "", "no TTL policy"},
-		{"TTL collection missing", "firestore.tf", `toset(["oauth_states"])`, `toset([])`, "no TTL policy (google_firestore_field with ttl_config) on oauth_states.expire_at"},
+		{"TTL collection missing", "firestore.tf", `toset(["oauth_states", "attempts"])`, `toset(["attempts"])`, "no TTL policy (google_firestore_field with ttl_config) on oauth_states.expire_at"},
+		{"TTL of the failure counts missing", "firestore.tf", `toset(["oauth_states", "attempts"])`, `toset(["oauth_states"])`, "no TTL policy (google_firestore_field with ttl_config) on attempts.expire_at"},
 		{"KMS key destroyable", "kms.tf", "prevent_destroy = true", "prevent_destroy = false", "lacks lifecycle { prevent_destroy = true }"},
 		{"scheduler path", "function_poll.tf", `uri         = "${google_cloudfunctions2_function.poll.service_config[0].uri}/tick"`, `uri         = google_cloudfunctions2_function.poll.service_config[0].uri`, `want Poll's URL + "/tick"`},
 		{"redirect URI", "outputs.tf", `value       = "${local.settings_url}/oauth/google/callback"`, `value       = "${local.settings_url}/oauth/google"`, `output "google_oauth_redirect_uri"`},

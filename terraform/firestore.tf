@@ -21,9 +21,10 @@ resource "google_firestore_database" "main" {
 # TTL policies: Firestore deletes a document once its expire_at has passed
 # (typically within 24 hours; the code checks expire_at itself). One per
 # collection group that shared/store/store.go's layout marks "TTL expire_at":
-# oauth_states (single-use OAuth states).
+# oauth_states (single-use OAuth states) and attempts (counts of failed
+# deliveries of one change).
 resource "google_firestore_field" "ttl" {
-  for_each = toset(["oauth_states"])
+  for_each = toset(["oauth_states", "attempts"])
 
   project    = var.project_id
   database   = google_firestore_database.main.name

@@ -41,6 +41,14 @@ resource "google_pubsub_topic_iam_member" "poll_publisher" {
   member = "serviceAccount:${google_service_account.poll.email}"
 }
 
+# The poller moves what the changes subscription dead-letters into the held
+# list (shared/poller DrainDeadLetters): it pulls the hold subscription.
+resource "google_pubsub_subscription_iam_member" "poll_dead_letters" {
+  subscription = google_pubsub_subscription.dead_letter_hold["changes"].id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_service_account.poll.email}"
+}
+
 resource "google_cloudfunctions2_function" "poll" {
   name        = local.function_names.poll
   location    = var.region

@@ -21,7 +21,7 @@ locals {
       function             = "apply"
       path                 = "/projects/${var.project_id}/topics/changes"
       ordered              = true
-      ack_deadline_seconds = 60
+      ack_deadline_seconds = 600
     }
     "first-sync-apply" = {
       topic                = "first-sync"
@@ -63,7 +63,8 @@ resource "google_pubsub_topic" "dead_letter" {
 }
 
 # Keeps every dead letter (a topic without a subscription drops what is
-# published to it), so the status page can show them: none is silently lost.
+# published to it): none is silently lost. The poller moves the changes
+# topic's dead letters into the held list the settings page shows.
 resource "google_pubsub_subscription" "dead_letter_hold" {
   for_each = local.topics
 

@@ -26,8 +26,9 @@ const (
 	PollsTopic     = "polls"
 	FirstSyncTopic = "first-sync"
 	// DeadLetterSuffix names each topic's dead-letter topic; a pull
-	// subscription named topic+DeadLetterSuffix+"-hold" keeps dead letters so
-	// the status page can show them (none is ever silently dropped).
+	// subscription named topic+DeadLetterSuffix+"-hold" keeps dead letters
+	// (none is ever silently dropped), and the poller moves the changes
+	// topic's into the held list (DeadLetters).
 	DeadLetterSuffix = "-dead-letter"
 	// PollTickPath is where Cloud Scheduler (and the local ticker) POSTs.
 	PollTickPath = "/tick"
@@ -43,7 +44,10 @@ func Subscriptions(project string) []Subscription {
 		}
 	}
 	return []Subscription{
-		push("changes-apply", ChangesTopic, "Apply", "/projects/"+project+"/topics/"+ChangesTopic, true, 60),
+		// 600 s, the most Pub/Sub allows: one connection's changes wait for
+		// each other (ordering key), so an apply backing off on Google's
+		// per-minute quota must not be redelivered meanwhile.
+		push("changes-apply", ChangesTopic, "Apply", "/projects/"+project+"/topics/"+ChangesTopic, true, 600),
 		push("first-sync-apply", FirstSyncTopic, "Apply", "/projects/"+project+"/topics/"+FirstSyncTopic, false, 600),
 		push("polls-poll", PollsTopic, "Poll", "/connection", false, 300),
 	}
