@@ -150,11 +150,29 @@ type env struct {
 	msgs    int
 	accts   *account.Accounts
 	svc     *connect.Service
+	vclock  *googlefake.ManualClock // with envOptions.quotas
+	acctCfg account.Config
+	sealer  seal.Sealer
+}
+
+// accts2 opens another accounts cache on the env's store and services: what
+// another function instance has.
+func (e *env) accts2() *account.Accounts {
+	e.t.Helper()
+	a, err := account.New(e.st, e.sealer, e.acctCfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
 }
 
 type envOptions struct {
 	policy      string
 	contactSync bool
+	// quotas: Google's real per-user quotas, in the fake and in the client,
+	// on a virtual clock that every wait moves forward (the applier's clock
+	// too), so minutes of quota-bound traffic run in milliseconds.
+	quotas bool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -164,7 +182,15 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.st, e.fs = countingStore(t)
 
 	var gURL string
-	e.g, gURL = googlefake.NewTestServer(t, googlefake.WithoutQuota(), googlefake.WithPhoneRegion("DE"))
+	gopts := []googlefake.Option{googlefake.WithoutQuota(), googlefake.WithPhoneRegion("DE")}
+	clientQuota := []google.Option{google.WithQuota(google.Quota{})}
+	if o.quotas {
+		e.vclock = googlefake.NewManualClock(e.now)
+		e.vclock.SetAutoAdvance(true)
+		gopts = append(gopts, googlefake.WithQuota(googlefake.DefaultQuota), googlefake.WithClock(e.vclock))
+		clientQuota = []google.Option{google.WithQuota(google.DefaultQuota), google.WithClock(e.vclock)}
+	}
+	e.g, gURL = googlefake.NewTestServer(t, gopts...)
 	group, err := e.g.CreateGroup(googlefake.DemoUser, "Pipedrive")
 	if err != nil {
 		t.Fatal(err)
@@ -197,17 +223,16 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	tamper := &tamperTransport{e: e, base: http.DefaultTransport}
-	accts, err := account.New(e.st, sealer, account.Config{
+	e.acctCfg = account.Config{
 		GoogleClientID: "client-1", GoogleClientSecret: "s", GoogleBaseURL: gURL,
-		GoogleOptions: []google.Option{google.WithQuota(google.Quota{}),
+		GoogleOptions: append(clientQuota,
 			google.WithRetry(google.Retry{MaxAttempts: 3, Initial: time.Millisecond, Max: 5 * time.Millisecond}),
-			google.WithHTTPClient(&http.Client{Transport: tamper, Timeout: 10 * time.Second})},
+			google.WithHTTPClient(&http.Client{Transport: tamper, Timeout: 10 * time.Second})),
 		PipedriveOptions: []pipedrive.Option{pipedrive.WithRetry(2, 10*time.Millisecond),
 			pipedrive.WithSleep(func(context.Context, time.Duration) error { return nil })},
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
+	e.sealer = sealer
+	accts := e.accts2()
 	e.accts = accts
 	e.conn = &store.Connection{Status: store.StatusLive, PipedriveUserID: e.user, PipedriveCompanyID: company,
 		PipedriveAuth: account.PipedriveAPIToken, PipedriveAPIDomain: psrv.URL, GoogleGroup: group, DeletePolicy: o.policy,
@@ -273,12 +298,19 @@ func (tt *tamperTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func (e *env) clock() time.Time {
+	if e.vclock != nil {
+		return e.vclock.Now()
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.now
 }
 
 func (e *env) advance(d time.Duration) {
+	if e.vclock != nil {
+		e.vclock.Advance(d)
+		return
+	}
 	e.mu.Lock()
 	e.now = e.now.Add(d)
 	e.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 
 	people "google.golang.org/api/people/v1"
 
+	"github.com/contactsync/contactsync/shared/applier"
 	"github.com/contactsync/contactsync/shared/google/googlefake"
 	"github.com/contactsync/contactsync/shared/pipedrive"
 	"github.com/contactsync/contactsync/shared/pipedrive/pipedrivefake"
@@ -371,4 +372,31 @@ func mustLink(e *env, pid string) *store.Link {
 		e.t.Fatalf("no link for %s", pid)
 	}
 	return l
+}
+
+// A Google create whose commit was lost (a crash), then the person's owner
+// changes away before the retry: the retry finds the contact by its marker
+// and takes it for the synced pair it is, so it leaves the group like any
+// synced contact. (Taken for an unrelated contact, it would stay in the
+// group for good, its person owned by someone else.)
+func TestRecoveredCreateThenOwnerChangedAway(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	pid := e.pdAdd(pipedrive.PersonInput{Name: ptr("Ada Lovelace"), Emails: emails("ada@example.com")})
+	e.crashAt(applier.StepRemoteWritten)
+	if err := e.deliver(pd, pid, queue.Upsert); err == nil {
+		t.Fatal("a crashed apply returned nil")
+	}
+	if n := len(e.gMembers()); n != 1 {
+		t.Fatalf("%d group members after the crash, want the created contact", n)
+	}
+	other := e.other
+	e.pdEdit(pid, pipedrive.PersonInput{OwnerID: &other})
+	e.advance(3 * time.Minute)
+	e.apply(pd, pid, queue.Upsert)
+	if m := e.gMembers(); len(m) != 0 {
+		t.Fatalf("group members %v: the contact of a person owned by someone else stayed", m)
+	}
+	if l, ok := e.link(pd, pid); !ok || l.Parked == "" {
+		t.Fatalf("link %+v, want it parked with its contact", l)
+	}
 }

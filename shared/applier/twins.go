@@ -73,6 +73,7 @@ func (a *Applier) twin(ctx context.Context, r *run, p *pair) (done bool, _ error
 		a.useLink(ctx, p, ml)
 		p.gid, p.gp = gid, gp
 		ml.Pending, p.dirty, p.matched = "", true, "our own create"
+		a.createdBase(p, a.mapper.FromGoogle(gp))
 		return false, a.readPipedrive(ctx, r, p)
 	case syncplan.HoldForReview:
 		return false, &errHeld{h}
@@ -277,10 +278,24 @@ func (a *Applier) adoptPipedriveCreate(ctx context.Context, r *run, p *pair) err
 		a.useLink(ctx, p, l)
 		p.pid, p.gid, p.gp, p.gRead = pid, l.GoogleID, gp, true
 		l.Pending, p.dirty, p.matched = "", true, "our own create"
+		a.createdBase(p, mine)
 		logging.FromContext(ctx).Info("applier: person is the outcome of our create", "link", l.ID)
 		return nil
 	}
 	return nil
+}
+
+// createdBase gives a pair whose create was found after the fact (its
+// answer lost, or its commit missing) the base it would have committed:
+// the created record's content, which is the other side's as of the
+// create. Without it the pair would be decided as two unrelated records,
+// and a person whose owner changed away meanwhile would keep its contact in
+// the group for good.
+func (a *Applier) createdBase(p *pair, created contact.Contact) {
+	if p.base == nil {
+		b := created
+		p.base = &b
+	}
 }
 
 // resolveIntent handles a link left with a Pending intent (CheckIntent): a
@@ -307,6 +322,7 @@ func (a *Applier) resolveIntent(ctx context.Context, r *run, p *pair) error {
 		}
 		if found != nil {
 			p.gid, p.gp, p.gRead = found.ResourceName, found, true
+			a.createdBase(p, a.mapper.FromGoogle(found))
 		}
 		log.Info("applier: abandoned Google create resolved", "found", found != nil)
 	case syncplan.Pipedrive:
@@ -325,6 +341,7 @@ func (a *Applier) resolveIntent(ctx context.Context, r *run, p *pair) error {
 			if err := a.setPerson(ctx, r, p, found); err != nil {
 				return err
 			}
+			a.createdBase(p, a.mapper.FromPipedrive(found, p.org))
 		}
 		log.Info("applier: abandoned Pipedrive create resolved", "found", found != nil)
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/api/googleapi"
 
 	"github.com/contactsync/contactsync/shared/logging"
@@ -40,28 +41,43 @@ var (
 	costGroupWrite  = cost{bWrite: 1}
 )
 
-// wait blocks until the limiter allows a call of cost k.
+// wait blocks until the limiter allows a call of cost k in every bucket at
+// the same instant. Reserving bucket by bucket and waiting for each in turn
+// would account an earlier bucket's tokens before the call is made, and a
+// call that spends a critical read and a critical write could then land in
+// a quota window the read bucket had already counted as free.
 func (c *Client) wait(ctx context.Context, k cost) error {
-	for b, n := range k {
-		l := c.limit[b]
-		if l == nil || n == 0 {
-			continue
-		}
+	for {
 		now := c.clock.Now()
-		r := l.ReserveN(now, n)
-		if !r.OK() {
-			return fmt.Errorf("google: cost %d exceeds limiter burst", n)
-		}
-		if d := r.DelayFrom(now); d > 0 {
-			select {
-			case <-ctx.Done():
-				r.CancelAt(c.clock.Now())
-				return ctx.Err()
-			case <-c.clock.After(d):
+		var rs []*rate.Reservation
+		var delay time.Duration
+		for b, n := range k {
+			l := c.limit[b]
+			if l == nil || n == 0 {
+				continue
 			}
+			r := l.ReserveN(now, n)
+			if !r.OK() {
+				for _, x := range rs {
+					x.CancelAt(now)
+				}
+				return fmt.Errorf("google: cost %d exceeds limiter burst", n)
+			}
+			rs = append(rs, r)
+			delay = max(delay, r.DelayFrom(now))
+		}
+		if delay <= 0 {
+			return nil
+		}
+		for _, r := range rs {
+			r.CancelAt(now)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.clock.After(delay):
 		}
 	}
-	return nil
 }
 
 // call runs one API operation: rate limit, serialization of mutations,

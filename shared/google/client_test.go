@@ -215,6 +215,51 @@ func TestQuotaLimiterAvoids429(t *testing.T) {
 	}
 }
 
+// A read then an update (a critical read, then a critical read and a
+// critical write) over and over, the buckets emptied before each as an
+// instance taking over does: the update waits for the write bucket, and
+// its read must be counted when the call is made, not before that wait, or
+// reads land in a quota minute that is already full.
+func TestLimiterCountsEveryBucketAtTheCall(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	p, err := e.c.Create(ctx, person("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 90 {
+		e.c.Drain()
+		got, err := e.c.Get(ctx, p.ResourceName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Names = []*people.Name{{GivenName: fmt.Sprint("a", i)}}
+		if p, err = e.c.Update(ctx, got, []string{"names"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := e.fake.Stats(user); st.RateLimited != 0 {
+		t.Errorf("%d requests hit the quota", st.RateLimited)
+	}
+}
+
+// Drain: a client taking over a user's calls from another instance starts
+// with an empty bucket, so its first call waits for the refill; without
+// Drain it would not wait.
+func TestDrainEmptiesTheBucket(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	start := e.clk.Now()
+	e.c.Drain()
+	if _, err := e.c.Create(ctx, person("x")); err != nil {
+		t.Fatal(err)
+	}
+	// critical writes refill at (30 − 6) a minute: one token takes 2.5 s
+	if el := e.clk.Now().Sub(start); el < 2*time.Second {
+		t.Errorf("a drained client wrote after %v, want a refill's wait", el)
+	}
+}
+
 // TestLimiterDoesNotDelayAColdStart: a fresh client (a new function
 // instance) writes at once; the limiter only paces sustained traffic.
 func TestLimiterDoesNotDelayAColdStart(t *testing.T) {

@@ -28,6 +28,10 @@ type rec struct {
 type link struct {
 	pd, g string
 	base  contact.Contact
+	// parked is the Google contact of a person whose owner changed away
+	// (Unpark); g is "" meanwhile.
+	parked    string
+	committed time.Time
 }
 
 // world is two in-memory sides and the links between them.
@@ -39,6 +43,19 @@ type world struct {
 	hidden contact.Fields // what the Pipedrive company does not show
 	nextID int
 	writes int
+
+	// The mass-delete brake over the world's window, with a small minimum
+	// so it trips; braked are the links whose deletes it holds.
+	brake   Brake
+	window  []time.Time
+	tripped bool
+	braked  map[*link]bool
+	// failRate makes a plan fail (not applied, held) now and then: a held
+	// change is decided again later.
+	failRate int
+	held     int
+	merges   int
+	restores int
 }
 
 func (w *world) tick() time.Time { w.now = w.now.Add(time.Second); return w.now }
@@ -122,17 +139,36 @@ func (w *world) syncOnce(t *testing.T) int {
 	linkedPD, linkedG := map[string]bool{}, map[string]bool{}
 	var keep []*link
 	for _, l := range w.links {
+		if l.parked != "" && !w.unpark(l) {
+			linkedPD[l.pd] = true
+			if l.pd != "" || l.parked != "" {
+				keep = append(keep, l)
+			}
+			continue
+		}
 		p, err := Decide(Input{Base: &l.base, Pipedrive: w.state(Pipedrive, l.pd), Google: w.state(Google, l.g), Now: w.now, PipedriveHidden: w.hidden})
 		if err != nil {
 			t.Fatal(err)
 		}
+		if w.hold(l, p, false) {
+			linkedPD[l.pd], linkedG[l.g] = true, true
+			keep = append(keep, l)
+			continue
+		}
 		n += len(p.Actions)
 		l.pd, l.g = w.apply(p, l.pd, l.g)
+		if p.Unlink && slices.ContainsFunc(p.Actions, func(a Action) bool { return a.Op == Leave }) {
+			// the owner changed away: parked with its base (Unpark)
+			l.parked, l.g = l.g, ""
+			linkedPD[l.pd] = true
+			keep = append(keep, l)
+			continue
+		}
 		if p.Unlink {
 			continue
 		}
 		if p.Base != nil {
-			l.base = *p.Base
+			l.base, l.committed = *p.Base, w.now
 		}
 		linkedPD[l.pd], linkedG[l.g] = true, true
 		keep = append(keep, l)
@@ -155,6 +191,10 @@ func (w *world) syncOnce(t *testing.T) int {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if w.failRate > 0 && w.r.IntN(w.failRate) == 0 {
+				w.held++ // failed: held, decided again at the next pass
+				continue
+			}
 			n += len(p.Actions)
 			pdID, gID := "", ""
 			if s == Pipedrive {
@@ -164,12 +204,180 @@ func (w *world) syncOnce(t *testing.T) int {
 			}
 			pdID, gID = w.apply(p, pdID, gID)
 			if p.Base != nil && pdID != "" && gID != "" {
-				w.links = append(w.links, &link{pd: pdID, g: gID, base: *p.Base})
+				w.links = append(w.links, &link{pd: pdID, g: gID, base: *p.Base, committed: w.now})
 				linkedPD[pdID], linkedG[gID] = true, true
 			}
 		}
 	}
 	return n
+}
+
+// unpark runs Unpark on a parked link; it reports whether the link is to be
+// decided now (its contact back in the group).
+func (w *world) unpark(l *link) bool {
+	pc := ContactGone
+	if g, ok := w.g[l.parked]; ok && !g.deleted {
+		pc = ContactOutOfGroup
+		if !g.out {
+			pc = ContactInGroup
+		}
+	}
+	switch Unpark(w.state(Pipedrive, l.pd).State, pc) {
+	case StillAway:
+		return false
+	case Release:
+		l.pd, l.parked = "", "" // dropped
+		return false
+	case Fresh:
+		l.parked = "" // forgotten: the person is new to Google
+		l.pd = ""
+		return false
+	case Rejoin:
+		w.g[l.parked].out = false
+		w.writes++
+	}
+	l.g, l.parked = l.parked, ""
+	return true
+}
+
+// hold runs the brake on a plan that deletes, and fails plans now and
+// then; it reports whether the plan is held instead of applied.
+func (w *world) hold(l *link, p Plan, confirmed bool) bool {
+	if w.failRate > 0 && w.r.IntN(w.failRate) == 0 {
+		w.held++
+		return true
+	}
+	if p.Deletes() == 0 || w.brake == (Brake{}) {
+		return false
+	}
+	ok, win := w.brake.Allow(w.window, w.now, len(w.links), p.Deletes(), w.tripped, confirmed)
+	if !ok {
+		w.tripped = true
+		w.braked[l] = true
+		return true
+	}
+	if !confirmed {
+		w.window = win
+	}
+	return false
+}
+
+// decideBraked is the user's answer to the held deletes: confirm them or
+// restore the deleted records; the brake is released.
+func (w *world) decideBraked(t *testing.T) {
+	if len(w.braked) == 0 {
+		return
+	}
+	restore := w.r.IntN(2) == 0
+	var keep []*link
+	gone := map[*link]bool{}
+	for _, l := range w.links {
+		if !w.braked[l] {
+			continue
+		}
+		p, err := Decide(Input{Base: &l.base, Pipedrive: w.state(Pipedrive, l.pd), Google: w.state(Google, l.g), Now: w.now,
+			PipedriveHidden: w.hidden, Restore: restore})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if restore {
+			w.restores++
+		}
+		l.pd, l.g = w.apply(p, l.pd, l.g)
+		switch {
+		case p.Unlink && slices.ContainsFunc(p.Actions, func(a Action) bool { return a.Op == Leave }):
+			l.parked, l.g = l.g, ""
+		case p.Unlink:
+			gone[l] = true
+		case p.Base != nil:
+			l.base, l.committed = *p.Base, w.now
+		}
+	}
+	for _, l := range w.links {
+		if !gone[l] {
+			keep = append(keep, l)
+		}
+	}
+	w.links, w.braked, w.tripped, w.window = keep, map[*link]bool{}, false, nil
+}
+
+// merge merges two persons in Pipedrive as Pipedrive does (the survivor's
+// values win, lists united) and runs the merge table on the world, as the
+// applier does when the merge's webhooks arrive.
+func (w *world) merge() {
+	var linked []*link
+	for _, l := range w.links {
+		if l.pd != "" && l.g != "" && !w.pd[l.pd].deleted && !w.pd[l.pd].out {
+			linked = append(linked, l)
+		}
+	}
+	var live []string
+	for _, id := range sortedKeys(w.pd) {
+		if r := w.pd[id]; !r.deleted && !r.out {
+			live = append(live, id)
+		}
+	}
+	if len(linked) == 0 || len(live) < 2 {
+		return
+	}
+	la := pick(w.r, linked...)
+	sid := pick(w.r, live...)
+	if sid == la.pd {
+		return
+	}
+	w.merges++
+	loser, survivor := w.pd[la.pd], w.pd[sid]
+	survivor.c, survivor.updated = w.store(Pipedrive, Fold(survivor.c, loser.c)), w.tick()
+	loser.deleted, loser.updated = true, w.tick()
+	var lb *link
+	for _, l := range w.links {
+		if l.pd == sid {
+			lb = l
+		}
+	}
+	twin := func(l *link) bool {
+		if l == nil || l.g == "" {
+			return false
+		}
+		g, ok := w.g[l.g]
+		return ok && !g.deleted && !g.out
+	}
+	f := MergeFacts{Survivor: Present, SurvivorLinked: lb != nil, SameContact: lb != nil && lb.g == la.g,
+		LoserTwin: twin(la), SurvivorTwin: twin(lb), LoserNewer: lb != nil && la.committed.After(lb.committed)}
+	plan := PlanMerge(f)
+	drop := func(x *link) {
+		w.links = slices.DeleteFunc(w.links, func(l *link) bool { return l == x })
+	}
+	for _, op := range plan.Ops {
+		w.writes++
+		switch op {
+		case MergeLeaveLoserTwin:
+			w.g[la.g].out = true
+		case MergeFoldIntoSurvivorTwin:
+			w.g[lb.g].c, w.g[lb.g].updated = w.store(Google, Fold(w.g[lb.g].c, w.g[la.g].c)), w.tick()
+		case MergeFoldIntoLoserTwin:
+			w.g[la.g].c, w.g[la.g].updated = w.store(Google, Fold(w.g[lb.g].c, w.g[la.g].c)), w.tick()
+		case MergeFoldRecordIntoLoserTwin:
+			w.g[la.g].c, w.g[la.g].updated = w.store(Google, Fold(survivor.c, w.g[la.g].c)), w.tick()
+		case MergeRemoveSurvivorTwin:
+			w.g[lb.g].deleted = true
+		case MergeRemoveLoserTwin:
+			w.g[la.g].deleted = true
+		case MergeNote:
+		case MergeTakeOverWithRecord, MergeTakeOverWithBase:
+			base := survivor.c
+			if op == MergeTakeOverWithBase {
+				base = lb.base
+			}
+			if lb != nil {
+				drop(lb)
+			}
+			w.links = append(w.links, &link{pd: sid, g: la.g, base: base, committed: w.now})
+			drop(la)
+		case MergeDropLoserLink:
+			drop(la)
+		}
+	}
 }
 
 func sortedKeys(m map[string]*rec) []string {
@@ -224,6 +432,8 @@ func (w *world) edit(s Side, r *rec) {
 
 func pick[T any](r *rand.Rand, xs ...T) T { return xs[r.IntN(len(xs))] }
 
+
+
 // mutate makes a few random user actions on either side.
 func (w *world) mutate() {
 	for range 1 + w.r.IntN(6) {
@@ -235,6 +445,10 @@ func (w *world) mutate() {
 			m[id] = &rec{updated: w.tick()}
 			w.edit(s, m[id])
 			m[id].c.Given = pick(w.r, "New", "Fresh")
+			continue
+		}
+		if s == Pipedrive && w.r.IntN(25) == 0 {
+			w.merge()
 			continue
 		}
 		r := m[pick(w.r, ids...)]
@@ -262,6 +476,12 @@ func (w *world) check(t *testing.T, round int) {
 	t.Helper()
 	linked := map[string]bool{}
 	for _, l := range w.links {
+		if l.parked != "" {
+			if p := w.pd[l.pd]; !p.out || p.deleted {
+				t.Fatalf("round %d: link parked for %s, which is in scope again or gone", round, l.pd)
+			}
+			continue
+		}
 		p, g := w.pd[l.pd], w.g[l.g]
 		if p.deleted || g.deleted || p.out || g.out {
 			t.Fatalf("round %d: link %s↔%s to a record gone (%+v %+v)", round, l.pd, l.g, p, g)
@@ -286,6 +506,12 @@ func (w *world) check(t *testing.T, round int) {
 	}
 }
 
+// TestConverge: random edits, deletes, group removals, owner changes
+// (parked and back) and Pipedrive merges on both sides, with plans that
+// fail now and then (held, decided again later) and a mass-delete brake
+// that holds deletes until the user confirms or restores them. After each
+// round both sides hold the same contacts, every live record is linked,
+// and a rerun plans nothing.
 func TestConverge(t *testing.T) {
 	for _, hidden := range []contact.Fields{0, contact.IM | contact.Address | contact.JobTitle} {
 		t.Run(fmt.Sprintf("hidden=%v", hidden), func(t *testing.T) {
@@ -294,16 +520,32 @@ func TestConverge(t *testing.T) {
 				s = rand.Uint64()
 			}
 			t.Logf("seed %d", s)
-			w := &world{r: rand.New(rand.NewPCG(s, 7)), now: t0, pd: map[string]*rec{}, g: map[string]*rec{}, hidden: hidden}
+			w := &world{r: rand.New(rand.NewPCG(s, 7)), now: t0, pd: map[string]*rec{}, g: map[string]*rec{}, hidden: hidden,
+				brake: Brake{Share: 0.1, Min: 1, Window: time.Hour}, braked: map[*link]bool{}, failRate: 10}
 			for round := range *rounds {
 				w.mutate()
 				before := w.writes
-				passes := 0
-				for w.syncOnce(t) > 0 {
-					passes++
-					if passes > 3 {
-						t.Fatalf("round %d: no convergence after %d passes", round, passes)
+				// Phase 0 has failing plans (held, decided again); later
+				// phases retry them with the service back. Between phases
+				// the user answers the brake's held deletes.
+				for phase := 0; ; phase++ {
+					if phase > 10 {
+						t.Fatalf("round %d: the brake kept holding deletes after %d answers", round, phase)
 					}
+					w.failRate = 0
+					if phase == 0 {
+						w.failRate = 10
+					}
+					passes := 0
+					for w.syncOnce(t) > 0 {
+						if passes++; passes > 12 {
+							t.Fatalf("round %d: no convergence after %d passes", round, passes)
+						}
+					}
+					if phase > 0 && len(w.braked) == 0 {
+						break
+					}
+					w.decideBraked(t)
 				}
 				w.check(t, round)
 				// no ping-pong: a round's writes are bounded by the records touched
@@ -311,7 +553,11 @@ func TestConverge(t *testing.T) {
 					t.Fatalf("round %d: %d writes", round, wr)
 				}
 			}
-			t.Logf("%d links, %d pd, %d google records, %d writes", len(w.links), len(w.pd), len(w.g), w.writes)
+			t.Logf("%d links, %d pd, %d google records, %d writes, %d held then retried, %d merges, %d restores",
+				len(w.links), len(w.pd), len(w.g), w.writes, w.held, w.merges, w.restores)
+			if w.held == 0 || w.merges == 0 || w.restores == 0 {
+				t.Errorf("the run did not exercise held changes (%d), merges (%d) and restores (%d)", w.held, w.merges, w.restores)
+			}
 		})
 	}
 }
