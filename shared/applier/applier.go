@@ -513,12 +513,11 @@ func (a *Applier) brakeAllows(ctx context.Context, r *run, p *pair, plan syncpla
 	tripped := !r.conn.BrakeTrippedAt.IsZero()
 	ok, window := a.brake.Allow(r.conn.DeleteWindow, now, int(links), n, tripped, r.ch.Decision == queue.ConfirmDelete)
 	if ok {
-		if r.ch.Decision != queue.ConfirmDelete {
-			if err := a.store.SetDeleteWindow(ctx, r.conn.ID, window); err != nil {
-				return false, err
-			}
-			r.conn.DeleteWindow = window
+		// (a confirmed delete is counted, not added to the window)
+		if err := a.store.SetDeleteWindow(ctx, r.conn.ID, window, n); err != nil {
+			return false, err
 		}
+		r.conn.DeleteWindow = window
 		return true, nil
 	}
 	if !tripped {

@@ -361,6 +361,15 @@ func (a *Applier) commit(ctx context.Context, r *run, p *pair, plan syncplan.Pla
 		l = &store.Link{ID: linkID(p)}
 		p.link = l
 	}
+	for _, act := range plan.Actions {
+		switch act.Op {
+		case syncplan.Update:
+			l.Updates++
+		case syncplan.Create:
+			l.CreatedOn = string(act.Side)
+		}
+	}
+	l.Conflicts += int64(len(plan.Conflicts))
 	entry := a.historyEntry(r, p, plan)
 	repeat := !plan.Writes() && len(l.History) > 0 && l.History[len(l.History)-1].Detail == entry.Detail
 	if !echo && !repeat {

@@ -351,10 +351,12 @@ func (s *Store) SetGoogleHolder(ctx context.Context, connID, instance string) er
 	return nil
 }
 
-// SetDeleteWindow stores the brake's window of recent deletes (one field,
-// no read: one connection's changes are applied one at a time).
-func (s *Store) SetDeleteWindow(ctx context.Context, connID string, window []time.Time) error {
-	_, err := s.conn(connID).Update(ctx, []firestore.Update{{Path: "delete_window", Value: window}})
+// SetDeleteWindow stores the brake's window of recent deletes and counts
+// deletes more deletes made (no read: one connection's changes are applied
+// one at a time; the counter rides on the write the brake makes anyway).
+func (s *Store) SetDeleteWindow(ctx context.Context, connID string, window []time.Time, deletes int) error {
+	_, err := s.conn(connID).Update(ctx, []firestore.Update{{Path: "delete_window", Value: window},
+		{Path: "counts.deleted", Value: firestore.Increment(deletes)}})
 	if err != nil {
 		return fmt.Errorf("store.SetDeleteWindow: %w", err)
 	}

@@ -47,7 +47,14 @@ type Link struct {
 	// away: the contact left the group (it stays in the user's contacts)
 	// and GoogleID is empty (the base is kept). If the person comes back to the user, this
 	// contact rejoins the group instead of a second one being created.
-	Parked    string         `firestore:"parked,omitempty"`
+	Parked string `firestore:"parked,omitempty"`
+	// Counters of what the sync did to this pair, summed over the links by
+	// LinkTotals for the status page (no write of their own: they ride on
+	// the link commit). CreatedOn is the side the sync created the pair's
+	// record on ("" when both existed and were matched).
+	Updates   int64          `firestore:"updates,omitempty"`
+	Conflicts int64          `firestore:"conflicts,omitempty"`
+	CreatedOn string         `firestore:"created_on,omitempty"`
 	History   []HistoryEntry `firestore:"history,omitempty"`
 	UpdatedAt time.Time      `firestore:"updated_at"`
 
@@ -156,6 +163,9 @@ func (s *Store) UpdateLink(ctx context.Context, connID string, l *Link) error {
 		{Path: "google_hash", Value: l.GoogleHash},
 		{Path: "pending", Value: l.Pending},
 		{Path: "parked", Value: l.Parked},
+		{Path: "updates", Value: l.Updates},
+		{Path: "conflicts", Value: l.Conflicts},
+		{Path: "created_on", Value: l.CreatedOn},
 		{Path: "history", Value: l.History},
 		{Path: "updated_at", Value: l.UpdatedAt},
 	}, firestore.LastUpdateTime(l.readAt))
@@ -193,6 +203,50 @@ func (s *Store) CountLinks(ctx context.Context, connID string) (int64, error) {
 	return n, nil
 }
 
+// Totals are a connection's counters summed over its links.
+type Totals struct {
+	Linked, Updates, Conflicts, CreatedInGoogle, CreatedInPipedrive int64
+}
+
+// LinkTotals sums the links' counters with aggregation queries (one read
+// per 1000 index entries each, not one per link).
+func (s *Store) LinkTotals(ctx context.Context, connID string) (Totals, error) {
+	var t Totals
+	var err error
+	if t.Linked, err = count(ctx, s.links(connID).Query); err != nil {
+		return t, fmt.Errorf("store.LinkTotals: %w", err)
+	}
+	// One aggregation per field: a query that sums several fields counts
+	// only the documents that have all of them (as the emulator does).
+	for field, dst := range map[string]*int64{"updates": &t.Updates, "conflicts": &t.Conflicts} {
+		res, err := s.links(connID).NewAggregationQuery().WithSum(field, "s").Get(ctx)
+		if err != nil {
+			return t, fmt.Errorf("store.LinkTotals: %w", err)
+		}
+		*dst = intOf(res["s"])
+	}
+	for side, dst := range map[string]*int64{"google": &t.CreatedInGoogle, "pipedrive": &t.CreatedInPipedrive} {
+		if *dst, err = count(ctx, s.links(connID).Where("created_on", "==", side)); err != nil {
+			return t, fmt.Errorf("store.LinkTotals: %w", err)
+		}
+	}
+	return t, nil
+}
+
+// intOf reads an aggregation result (an int64, a float64 for sums over no
+// document, or a protobuf value).
+func intOf(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case float64:
+		return int64(n)
+	case interface{ GetIntegerValue() int64 }:
+		return n.GetIntegerValue()
+	}
+	return 0
+}
+
 // count runs a count aggregation.
 func count(ctx context.Context, q firestore.Query) (int64, error) {
 	res, err := q.NewAggregationQuery().WithCount("n").Get(ctx)
@@ -203,13 +257,5 @@ func count(ctx context.Context, q firestore.Query) (int64, error) {
 	if !ok {
 		return 0, errors.New("no count in result")
 	}
-	switch n := v.(type) {
-	case int64:
-		return n, nil
-	default:
-		if pv, ok := v.(interface{ GetIntegerValue() int64 }); ok {
-			return pv.GetIntegerValue(), nil
-		}
-		return 0, fmt.Errorf("unexpected count type %T", v)
-	}
+	return intOf(v), nil
 }

@@ -204,3 +204,34 @@ func TestPutSecretBumpsCredentialsVersion(t *testing.T) {
 		t.Fatalf("PutSecret on a missing connection = %v", err)
 	}
 }
+
+// The status page's counters: summed over the links by aggregation, and
+// the deletes counted with the brake's window.
+func TestLinkTotalsAndDeletes(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	conn, _ := s.CreateConnection(ctx, &store.Connection{})
+	for i, l := range []store.Link{
+		{Updates: 3, Conflicts: 1, CreatedOn: "google"},
+		{Updates: 2, CreatedOn: "pipedrive"},
+		{},
+	} {
+		l.ID = fmt.Sprint("p-", i)
+		if err := s.CreateLink(ctx, conn, &l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.LinkTotals(ctx, conn)
+	want := store.Totals{Linked: 3, Updates: 5, Conflicts: 1, CreatedInGoogle: 1, CreatedInPipedrive: 1}
+	if err != nil || got != want {
+		t.Fatalf("LinkTotals = %+v, %v; want %+v", got, err, want)
+	}
+	for range 2 {
+		if err := s.SetDeleteWindow(ctx, conn, []time.Time{time.Now()}, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, _ := s.GetConnection(ctx, conn); c.Counts["deleted"] != 4 || len(c.DeleteWindow) != 1 {
+		t.Fatalf("counts %v, window %v", c.Counts, c.DeleteWindow)
+	}
+}
