@@ -532,4 +532,3 @@ func (e *env) republish() int {
 	}
 	return len(due)
 }
-

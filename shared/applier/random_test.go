@@ -45,14 +45,14 @@ func TestRandomizedApplier(t *testing.T) {
 }
 
 type randomWorld struct {
-	e        *env
-	r        *rand.Rand
-	queue    []queue.Change
-	pids     []string // persons ever created by the user
-	rns      []string // contacts ever created in the group
-	crashes  int
+	e          *env
+	r          *rand.Rand
+	queue      []queue.Change
+	pids       []string // persons ever created by the user
+	rns        []string // contacts ever created in the group
+	crashes    int
 	deliveries int
-	n        int
+	n          int
 }
 
 func randomRun(t *testing.T, seed uint64, steps int) {
@@ -222,7 +222,7 @@ func (w *randomWorld) deliverOne(t *testing.T) {
 			w.crashes++
 		}
 		w.e.advance(3 * time.Minute) // Pub/Sub's backoff; past the intent's grace
-		return // stays queued: redelivered
+		return                       // stays queued: redelivered
 	}
 	w.queue = slices.Delete(w.queue, i, i+1)
 }

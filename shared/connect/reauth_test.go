@@ -79,8 +79,12 @@ func TestBrakeDecisions(t *testing.T) {
 		decide   func(e *connecttest.Env, id string) (int, error)
 		decision string
 	}{
-		{"confirm", func(e *connecttest.Env, id string) (int, error) { return e.Service.ConfirmDeletes(context.Background(), id) }, "confirm"},
-		{"restore", func(e *connecttest.Env, id string) (int, error) { return e.Service.RestoreDeletes(context.Background(), id) }, "restore"},
+		{"confirm", func(e *connecttest.Env, id string) (int, error) {
+			return e.Service.ConfirmDeletes(context.Background(), id)
+		}, "confirm"},
+		{"restore", func(e *connecttest.Env, id string) (int, error) {
+			return e.Service.RestoreDeletes(context.Background(), id)
+		}, "restore"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := connecttest.New(t)

@@ -251,8 +251,6 @@ func TestEmptySideGuardOnDeltaPolls(t *testing.T) {
 	}
 }
 
-
-
 func TestRekeyedContactMovesItsLink(t *testing.T) {
 	e := newEnv(t)
 	c := e.newConn()
@@ -406,4 +404,3 @@ func (e *env) heldDeletes(c *conn) []string {
 	}
 	return out
 }
-

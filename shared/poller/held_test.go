@@ -165,7 +165,6 @@ func TestReconcileFindsLostDeletesAndOwnerChanges(t *testing.T) {
 	}
 }
 
-
 // The reconciliation's own empty-side guard: a user who suddenly owns no
 // person while links exist does not lose every Google contact.
 func TestReconcileEmptySideGuard(t *testing.T) {

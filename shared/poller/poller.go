@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"time"
 
-
 	"github.com/contactsync/contactsync/shared/account"
 	"github.com/contactsync/contactsync/shared/google"
 	"github.com/contactsync/contactsync/shared/logging"

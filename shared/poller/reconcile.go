@@ -170,7 +170,7 @@ func (p *Poller) DrainDeadLetters(ctx context.Context) (int, error) {
 			Side: string(ch.Side), ObjectID: ch.ObjectID, ChangeKind: string(ch.Kind),
 			MergedToID: ch.MergedToID, MergedFromID: ch.MergedFromID, Decision: string(ch.Decision),
 			Kind: store.HeldFailed, Code: "dead_letter",
-			Reason: "its delivery failed too often (our service was unavailable); it is tried again automatically",
+			Reason:  "its delivery failed too often (our service was unavailable); it is tried again automatically",
 			FirstAt: now, LastAt: now, RetryAt: now.Add(syncplan.HeldRetry),
 		})
 		if errors.Is(err, store.ErrNotFound) {

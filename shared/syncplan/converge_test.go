@@ -432,8 +432,6 @@ func (w *world) edit(s Side, r *rec) {
 
 func pick[T any](r *rand.Rand, xs ...T) T { return xs[r.IntN(len(xs))] }
 
-
-
 // mutate makes a few random user actions on either side.
 func (w *world) mutate() {
 	for range 1 + w.r.IntN(6) {
