@@ -348,6 +348,7 @@ func (a *Applier) holdWith(ctx context.Context, conn *store.Connection, ch queue
 		Side: string(ch.Side), ObjectID: ch.ObjectID, ChangeKind: string(ch.Kind),
 		MergedToID: ch.MergedToID, MergedFromID: ch.MergedFromID,
 		Kind: string(h.Kind), Code: h.Code, Reason: h.Reason, Name: name, FirstAt: now, LastAt: now,
+		Candidates: h.Candidates,
 	}
 	switch h.Code {
 	case "transient":

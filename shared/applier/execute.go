@@ -386,6 +386,7 @@ func (a *Applier) commit(ctx context.Context, r *run, p *pair, plan syncplan.Pla
 		return err
 	}
 	l.Base, l.Pending = b, ""
+	l.SearchKeys = a.mapper.SearchKeys(base)
 	l.PipedriveID, l.GoogleID = p.pidString(), p.gid
 	if p.person != nil {
 		l.PipedriveVersion = p.person.UpdateTime.UTC().Format(time.RFC3339)

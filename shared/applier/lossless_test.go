@@ -400,3 +400,55 @@ func TestRecoveredCreateThenOwnerChangedAway(t *testing.T) {
 		t.Fatalf("link %+v, want it parked with its contact", l)
 	}
 }
+
+// A contact held for review (it matches two persons) is linked to the one
+// the user says it is, or created separately when the user says so.
+func TestReviewAnswers(t *testing.T) {
+	for _, same := range []bool{true, false} {
+		t.Run(map[bool]string{true: "same", false: "separate"}[same], func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			var ids []string
+			for _, n := range []string{"Ada Lovelace", "A. Lovelace"} {
+				id, err := e.pd.SeedPerson(e.user, pipedrive.PersonInput{Name: ptr(n), Emails: emails("ada@example.com")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, strconv.FormatInt(id, 10))
+			}
+			rn := e.gSeed(&people.Person{Names: []*people.Name{{GivenName: "Ada", FamilyName: "Lovelace"}},
+				EmailAddresses: []*people.EmailAddress{{Value: "ada@example.com"}}})
+			e.apply(gg, rn, queue.Upsert)
+			held := e.held(store.HeldReview)
+			if len(held) != 1 || !slices.Equal(held[0].Candidates, ids) {
+				t.Fatalf("held %+v, want the contact held with both candidates %v", held, ids)
+			}
+			twin := ""
+			if same {
+				twin = ids[1]
+			}
+			if err := e.svc.ResolveReview(e.ctx, e.conn.ID, held[0].ID, twin); err != nil {
+				t.Fatal(err)
+			}
+			e.republish()
+			l, ok := e.link(gg, rn)
+			switch {
+			case !ok:
+				t.Fatal("not linked after the answer")
+			case same && l.PipedriveID != ids[1]:
+				t.Fatalf("linked to %s, want the chosen %s", l.PipedriveID, ids[1])
+			case !same && slices.Contains(ids, l.PipedriveID):
+				t.Fatalf("linked to candidate %s, want a new person", l.PipedriveID)
+			}
+			wantPersons := 2
+			if !same {
+				wantPersons = 3
+			}
+			if n := len(e.pdLive()); n != wantPersons {
+				t.Fatalf("%d persons, want %d", n, wantPersons)
+			}
+			if h := e.held(""); len(h) != 0 {
+				t.Fatalf("still held: %+v", h)
+			}
+		})
+	}
+}

@@ -62,6 +62,21 @@ func (a *Applier) twin(ctx context.Context, r *run, p *pair) (done bool, _ error
 	if p.gp == nil || !syncplan.InGroup(p.gp, r.conn.GoogleGroup) || p.gp.Metadata != nil && p.gp.Metadata.Deleted {
 		return true, nil // not in scope: never read for sync
 	}
+	switch r.ch.Decision { // the user's answer to a review
+	case queue.Separate:
+		return false, nil // no twin: one is created
+	case queue.Same:
+		l, err := a.linkOf(ctx, r, r.ch.Twin)
+		if err != nil {
+			return false, err
+		}
+		if l != nil {
+			return false, &errHeld{syncplan.Hold{Kind: syncplan.HoldReview, Code: "taken", Candidates: []string{r.ch.Twin},
+				Reason: "the person you chose, " + r.ch.Twin + ", is already linked to another contact"}}
+		}
+		p.pid, p.matched = mustID(r.ch.Twin), "your choice"
+		return false, a.readPipedrive(ctx, r, p)
+	}
 	mf, ml, err := a.markerFacts(ctx, r, p)
 	if err != nil {
 		return false, err

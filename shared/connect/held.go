@@ -64,3 +64,14 @@ func (s *Service) RetryHeld(ctx context.Context, connID string, ids ...string) (
 func (s *Service) DismissHeld(ctx context.Context, connID string, ids ...string) error {
 	return s.store.DeleteHeld(ctx, connID, ids...)
 }
+
+// ResolveReview answers a record held for review: twin names the record
+// of the other side it is the same as (one of the held change's
+// candidates), or is "" to keep it separate (a twin is created for it).
+func (s *Service) ResolveReview(ctx context.Context, connID, heldID, twin string) error {
+	decision := "separate"
+	if twin != "" {
+		decision = "same"
+	}
+	return s.store.DecideHeld(ctx, connID, heldID, decision, twin, s.now())
+}

@@ -46,8 +46,8 @@ const (
 	FromHeld Source = "held"
 )
 
-// Decision is a user's answer to a change held by the mass-delete brake,
-// carried by the change published again for it.
+// Decision is a user's answer to a held change (a braked delete, a record
+// held for review), carried by the change published again for it.
 type Decision string
 
 // Decisions.
@@ -56,6 +56,10 @@ const (
 	ConfirmDelete Decision = "confirm"
 	// Restore: put the deleted record back on the deleting side.
 	Restore Decision = "restore"
+	// Same: the record held for review is the twin named by Change.Twin.
+	Same Decision = "same"
+	// Separate: the record held for review has no twin; create one.
+	Separate Decision = "separate"
 )
 
 // Change is one contact event to apply. It carries ids only, never the
@@ -72,8 +76,10 @@ type Change struct {
 	// MergedToID / MergedFromID carry Pipedrive's merge hints.
 	MergedToID   string `json:"merged_to_id,omitempty"`
 	MergedFromID string `json:"merged_from_id,omitempty"`
-	// Decision is the user's answer to a braked delete, if any.
+	// Decision is the user's answer to a held change, if any; Twin the
+	// twin the user chose (Same): a Pipedrive person id or a resource name.
 	Decision   Decision  `json:"decision,omitempty"`
+	Twin       string    `json:"twin,omitempty"`
 	OccurredAt time.Time `json:"occurred_at"`
 }
 
@@ -101,8 +107,10 @@ func (c Change) Validate() error {
 		return fmt.Errorf("%w: no object_id", ErrBadMessage)
 	case c.Kind != Upsert && c.Kind != Delete:
 		return fmt.Errorf("%w: kind %q", ErrBadMessage, c.Kind)
-	case c.Decision != "" && c.Decision != ConfirmDelete && c.Decision != Restore:
+	case c.Decision != "" && c.Decision != ConfirmDelete && c.Decision != Restore && c.Decision != Same && c.Decision != Separate:
 		return fmt.Errorf("%w: decision %q", ErrBadMessage, c.Decision)
+	case c.Decision == Same && c.Twin == "":
+		return fmt.Errorf("%w: decision same without a twin", ErrBadMessage)
 	}
 	return nil
 }

@@ -61,9 +61,11 @@ type HeldChange struct {
 	// RetryAt, when set, is when the poller publishes the change again
 	// (transient failures; a user's Retry, Confirm or Restore sets it to now).
 	RetryAt time.Time `firestore:"retry_at,omitempty"`
-	// Decision is the user's answer to a braked delete ("confirm",
-	// "restore"), carried by the change published again.
+	// Decision is the user's answer ("confirm", "restore" for a braked
+	// delete; "same", "separate" for a record held for review), carried by
+	// the change published again; Twin the twin the user chose ("same").
 	Decision string `firestore:"decision,omitempty"`
+	Twin     string `firestore:"twin,omitempty"`
 
 	readAt time.Time // update time when read (ForgetPublished)
 }
@@ -200,6 +202,23 @@ func (s *Store) ReleaseHeld(ctx context.Context, connID, kind string, ids []stri
 		}
 	}
 	return n, nil
+}
+
+// DecideHeld records the user's answer on one held change and makes it due
+// at once (the poller publishes it with the answer).
+func (s *Store) DecideHeld(ctx context.Context, connID, id, decision, twin string, at time.Time) error {
+	_, err := s.held(connID).Doc(id).Update(ctx, []firestore.Update{
+		{Path: "decision", Value: decision}, {Path: "twin", Value: twin}, {Path: "retry_at", Value: at}})
+	if notFound(err) {
+		return fmt.Errorf("store.DecideHeld %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("store.DecideHeld: %w", err)
+	}
+	if _, err := s.conn(connID).Update(ctx, []firestore.Update{{Path: "held_due_at", Value: at}}); err != nil && !notFound(err) {
+		return fmt.Errorf("store.DecideHeld: %w", err)
+	}
+	return nil
 }
 
 // NextHeldDue is the earliest RetryAt after `after` among a connection's

@@ -54,8 +54,12 @@ type Link struct {
 	// record on ("" when both existed and were matched).
 	Updates   int64          `firestore:"updates,omitempty"`
 	Conflicts int64          `firestore:"conflicts,omitempty"`
-	CreatedOn string         `firestore:"created_on,omitempty"`
-	History   []HistoryEntry `firestore:"history,omitempty"`
+	CreatedOn string `firestore:"created_on,omitempty"`
+	// SearchKeys are the base's search keys (contact.Mapper.SearchKeys):
+	// the settings page finds a contact's history by name, e-mail or phone
+	// with one array-contains-any query.
+	SearchKeys []string       `firestore:"search_keys,omitempty"`
+	History    []HistoryEntry `firestore:"history,omitempty"`
 	UpdatedAt time.Time      `firestore:"updated_at"`
 
 	// readAt is the document's update time when it was read; UpdateLink
@@ -166,6 +170,7 @@ func (s *Store) UpdateLink(ctx context.Context, connID string, l *Link) error {
 		{Path: "updates", Value: l.Updates},
 		{Path: "conflicts", Value: l.Conflicts},
 		{Path: "created_on", Value: l.CreatedOn},
+		{Path: "search_keys", Value: l.SearchKeys},
 		{Path: "history", Value: l.History},
 		{Path: "updated_at", Value: l.UpdatedAt},
 	}, firestore.LastUpdateTime(l.readAt))
@@ -201,6 +206,30 @@ func (s *Store) CountLinks(ctx context.Context, connID string) (int64, error) {
 		return 0, fmt.Errorf("store.CountLinks: %w", err)
 	}
 	return n, nil
+}
+
+// SearchLinks returns up to limit links whose search keys contain one of
+// keys (at most 30 are used: Firestore's limit of array-contains-any).
+func (s *Store) SearchLinks(ctx context.Context, connID string, keys []string, limit int) ([]*Link, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	if len(keys) > maxIn {
+		keys = keys[:maxIn]
+	}
+	snaps, err := s.links(connID).Where("search_keys", "array-contains-any", keys).Limit(limit).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("store.SearchLinks: %w", err)
+	}
+	out := make([]*Link, 0, len(snaps))
+	for _, snap := range snaps {
+		l, err := decodeLink(snap)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }
 
 // Totals are a connection's counters summed over its links.

@@ -235,3 +235,30 @@ func TestLinkTotalsAndDeletes(t *testing.T) {
 		t.Fatalf("counts %v, window %v", c.Counts, c.DeleteWindow)
 	}
 }
+
+func TestSearchLinks(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	conn, _ := s.CreateConnection(ctx, &store.Connection{})
+	for i, keys := range [][]string{{"ada", "lovelace", "ada@example.com"}, {"grace", "hopper", "4917123"}} {
+		if err := s.CreateLink(ctx, conn, &store.Link{ID: fmt.Sprint("p-", i), PipedriveID: fmt.Sprint(i), SearchKeys: keys}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		keys []string
+		want []string
+	}{{[]string{"lovelace"}, []string{"0"}}, {[]string{"nobody", "4917123"}, []string{"1"}}, {[]string{"x"}, nil}, {nil, nil}} {
+		got, err := s.SearchLinks(ctx, conn, tc.keys, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, l := range got {
+			ids = append(ids, l.PipedriveID)
+		}
+		if fmt.Sprint(ids) != fmt.Sprint(tc.want) {
+			t.Errorf("SearchLinks(%v) = %v, want %v", tc.keys, ids, tc.want)
+		}
+	}
+}

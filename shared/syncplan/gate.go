@@ -41,6 +41,9 @@ type Hold struct {
 	Kind   HoldKind
 	Code   string
 	Reason string
+	// Candidates are the twins a record held for review could be (their
+	// ids on the other side), for the user to choose from.
+	Candidates []string
 }
 
 func (h Hold) String() string { return fmt.Sprintf("%s (%s): %s", h.Kind, h.Code, h.Reason) }

@@ -69,8 +69,10 @@ func ByMarker(f MarkerFacts) (TwinVerdict, Hold) {
 	case f.Linked && (f.LinkContact == "" || f.LinkCreating || f.LinkContactGone):
 		return AdoptLink, Hold{}
 	case f.Linked:
-		return HoldForReview, review("copy", "it carries the mark of Pipedrive person "+f.Marker+
+		h := review("copy", "it carries the mark of Pipedrive person "+f.Marker+
 			", which is already linked to another Google contact (a copy?)")
+		h.Candidates = []string{f.Marker}
+		return HoldForReview, h
 	case f.PersonLive:
 		return LinkTo, Hold{}
 	}
@@ -101,13 +103,17 @@ func BySearch(f SearchFacts) (TwinVerdict, Hold) {
 	case len(f.Candidates) == 0:
 		return NoTwin, Hold{}
 	case len(f.Candidates) > 1:
-		return HoldForReview, review("ambiguous", fmt.Sprintf("it matches %d records of the other side (%s) by %s",
+		h := review("ambiguous", fmt.Sprintf("it matches %d records of the other side (%s) by %s",
 			len(f.Candidates), strings.Join(f.Candidates, ", "), f.Rule))
+		h.Candidates = f.Candidates
+		return HoldForReview, h
 	case f.Linked && f.Creating:
 		return TwinInFlight, Hold{}
 	case f.Linked:
-		return HoldForReview, review("taken", "it matches "+f.Candidates[0]+" by "+f.Rule+
+		h := review("taken", "it matches "+f.Candidates[0]+" by "+f.Rule+
 			", which is already linked to another contact")
+		h.Candidates = f.Candidates
+		return HoldForReview, h
 	}
 	return LinkTo, Hold{}
 }
