@@ -52,15 +52,15 @@ type Link struct {
 	// LinkTotals for the status page (no write of their own: they ride on
 	// the link commit). CreatedOn is the side the sync created the pair's
 	// record on ("" when both existed and were matched).
-	Updates   int64          `firestore:"updates,omitempty"`
-	Conflicts int64          `firestore:"conflicts,omitempty"`
+	Updates   int64  `firestore:"updates,omitempty"`
+	Conflicts int64  `firestore:"conflicts,omitempty"`
 	CreatedOn string `firestore:"created_on,omitempty"`
 	// SearchKeys are the base's search keys (contact.Mapper.SearchKeys):
 	// the settings page finds a contact's history by name, e-mail or phone
 	// with one array-contains-any query.
 	SearchKeys []string       `firestore:"search_keys,omitempty"`
 	History    []HistoryEntry `firestore:"history,omitempty"`
-	UpdatedAt time.Time      `firestore:"updated_at"`
+	UpdatedAt  time.Time      `firestore:"updated_at"`
 
 	// readAt is the document's update time when it was read; UpdateLink
 	// writes only if it is unchanged (optimistic concurrency).
