@@ -1,7 +1,9 @@
 // Package apply is the Cloud Function "Apply": a CloudEvent function fed by
 // our own Pub/Sub push subscriptions (functions-framework-go turns the push
-// body into a messagePublished event). Returning an error makes Pub/Sub
-// retry with backoff and, after the last attempt, dead-letter the message.
+// body into a messagePublished event): changes for the applier, and the
+// steps of first syncs for the first-sync runner. Returning an error makes
+// Pub/Sub retry with backoff and, after the last attempt, dead-letter the
+// message.
 package apply
 
 import (
@@ -15,6 +17,7 @@ import (
 	"github.com/contactsync/contactsync/shared/applier"
 	"github.com/contactsync/contactsync/shared/config"
 	"github.com/contactsync/contactsync/shared/contact"
+	"github.com/contactsync/contactsync/shared/firstsync"
 	"github.com/contactsync/contactsync/shared/lazy"
 	"github.com/contactsync/contactsync/shared/logging"
 	"github.com/contactsync/contactsync/shared/queue"
@@ -25,7 +28,13 @@ const Name = "Apply"
 
 func init() { functions.CloudEvent(Name, handle) }
 
-var deps = lazy.New(func(ctx context.Context) (*applier.Applier, error) {
+type handlers struct {
+	applier   *applier.Applier
+	firstSync *firstsync.Runner
+	topic     string // the first-sync topic
+}
+
+var deps = lazy.New(func(ctx context.Context) (*handlers, error) {
 	var cfg config.Apply
 	if err := config.Load(ctx, &cfg, nil); err != nil {
 		return nil, err
@@ -38,7 +47,21 @@ var deps = lazy.New(func(ctx context.Context) (*applier.Applier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return applier.New(applier.Config{Store: s, Accounts: accts, Mapper: contact.Mapper{DefaultRegion: cfg.PhoneRegion}})
+	pub, err := fn.Publisher(ctx, cfg.Project)
+	if err != nil {
+		return nil, err
+	}
+	m := contact.Mapper{DefaultRegion: cfg.PhoneRegion}
+	a, err := applier.New(applier.Config{Store: s, Accounts: accts, Mapper: m})
+	if err != nil {
+		return nil, err
+	}
+	r, err := firstsync.New(firstsync.Config{Store: s, Accounts: accts, Publisher: pub,
+		Topic: cfg.FirstSync, ChangesTopic: cfg.Changes, Mapper: m})
+	if err != nil {
+		return nil, err
+	}
+	return &handlers{applier: a, firstSync: r, topic: cfg.FirstSync}, nil
 })
 
 func handle(ctx context.Context, e cloudevents.Event) error {
@@ -47,9 +70,17 @@ func handle(ctx context.Context, e cloudevents.Event) error {
 		logging.FromContext(ctx).Error("apply: not a Pub/Sub message; acknowledged", "err", err, "type", e.Type())
 		return nil
 	}
-	a, err := deps.Get(ctx)
+	h, err := deps.Get(ctx)
 	if err != nil {
 		return err // not ready: retry later
 	}
-	return a.Handle(ctx, d)
+	if d.Topic == h.topic {
+		s, err := queue.DecodeFirstSyncStep(d.Data)
+		if err != nil {
+			logging.FromContext(ctx).Error("apply: malformed first-sync step; acknowledged", "err", err, "message_id", d.MessageID)
+			return nil
+		}
+		return h.firstSync.Handle(ctx, s)
+	}
+	return h.applier.Handle(ctx, d)
 }

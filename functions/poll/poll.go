@@ -49,7 +49,7 @@ var deps = lazy.New(func(ctx context.Context) (*poller.Poller, error) {
 	}
 	pcfg := poller.Config{
 		Store: s, Publisher: p, Accounts: accts, Webhooks: svc,
-		PollsTopic: cfg.Polls, ChangesTopic: cfg.Changes,
+		PollsTopic: cfg.Polls, ChangesTopic: cfg.Changes, FirstSyncTopic: cfg.FirstSync,
 		PollInterval: cfg.PollInterval, SafetyNetInterval: cfg.SafetyNetInterval,
 		DeadLetters: queue.NewDeadLetters(p.Client(), cfg.Changes),
 	}

@@ -41,8 +41,13 @@ func build(ctx context.Context, cfg config.Settings) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	pub, err := fn.Publisher(ctx, cfg.Project)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := connect.New(s, accts, connect.Config{
 		IntakeURL: cfg.IntakeURL, PipedriveAPIURL: cfg.PipedriveAPIURL, GoogleBaseURL: cfg.Google.BaseURL,
+		FirstSync: pub, FirstSyncTopic: cfg.FirstSync,
 	})
 	if err != nil {
 		return nil, err

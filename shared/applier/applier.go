@@ -440,6 +440,16 @@ func (a *Applier) once(ctx context.Context, r *run) error {
 			return err
 		}
 	}
+	if p.link != nil && p.link.Review != "" {
+		// held for review by the first sync until the user answers
+		if held, h := syncplan.UnderReview(p.link.Review, string(r.ch.Decision), p.link.ReviewCandidates); held {
+			return a.hold(ctx, r.conn, r.ch, h, "")
+		}
+		if err := a.dropReview(ctx, r, p.link); err != nil {
+			return err
+		}
+		p.link, p.stored, p.base = nil, false, nil
+	}
 	if syncplan.Unchanged(a.seen(r, p)) {
 		log.Debug("applier: unchanged since the last sync (echo or duplicate); nothing to do")
 		return nil
@@ -556,4 +566,13 @@ func (a *Applier) holdNamed(ctx context.Context, r *run, h syncplan.Hold, p *pai
 		name = p.base.DisplayName()
 	}
 	return a.holdWith(ctx, r.conn, r.ch, h, "", name)
+}
+
+// dropReview removes a review link once the user answered; the record is
+// then twinned as the answer says.
+func (a *Applier) dropReview(ctx context.Context, r *run, l *store.Link) error {
+	if err := a.store.DeleteLink(ctx, r.conn.ID, l); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("applier: drop review link: %w", err)
+	}
+	return nil
 }

@@ -6,29 +6,20 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"cloud.google.com/go/firestore"
-	"cloud.google.com/go/firestore/apiv1/firestorepb"
-	"google.golang.org/api/option"
 	people "google.golang.org/api/people/v1"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/contactsync/contactsync/shared/account"
 	"github.com/contactsync/contactsync/shared/applier"
 	"github.com/contactsync/contactsync/shared/connect"
 	"github.com/contactsync/contactsync/shared/contact"
-	"github.com/contactsync/contactsync/shared/emulator"
-	"github.com/contactsync/contactsync/shared/emulator/emulatortest"
 	"github.com/contactsync/contactsync/shared/google"
 	"github.com/contactsync/contactsync/shared/google/googlefake"
 	"github.com/contactsync/contactsync/shared/pipedrive"
@@ -36,96 +27,8 @@ import (
 	"github.com/contactsync/contactsync/shared/queue"
 	"github.com/contactsync/contactsync/shared/seal"
 	"github.com/contactsync/contactsync/shared/store"
+	"github.com/contactsync/contactsync/shared/store/storetest"
 )
-
-// fsCounter counts Firestore document reads and writes as Firestore bills
-// them, from the gRPC traffic: one read per document a lookup or query
-// returns (a query that returns none still costs one), one write per
-// write in a commit.
-type fsCounter struct{ reads, writes atomic.Int64 }
-
-func (c *fsCounter) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, inv grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	err := inv(ctx, method, req, reply, cc, opts...)
-	if r, ok := req.(*firestorepb.CommitRequest); ok && err == nil {
-		c.writes.Add(int64(len(r.Writes)))
-	}
-	return err
-}
-
-func (c *fsCounter) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	s, err := streamer(ctx, desc, cc, method, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return &countStream{ClientStream: s, c: c}, nil
-}
-
-type countStream struct {
-	grpc.ClientStream
-	c       *fsCounter
-	docs    int
-	isQuery bool
-	done    bool
-}
-
-func (s *countStream) RecvMsg(m any) error {
-	err := s.ClientStream.RecvMsg(m)
-	if err == nil {
-		switch r := m.(type) {
-		case *firestorepb.BatchGetDocumentsResponse:
-			if r.GetFound() != nil || r.GetMissing() != "" {
-				s.c.reads.Add(1)
-			}
-		case *firestorepb.RunQueryResponse:
-			s.isQuery = true
-			if r.Document != nil {
-				s.docs++
-				s.c.reads.Add(1)
-			}
-		case *firestorepb.RunAggregationQueryResponse:
-			if r.Result != nil {
-				s.c.reads.Add(1)
-			}
-		}
-	}
-	if errors.Is(err, io.EOF) && s.isQuery && s.docs == 0 && !s.done {
-		s.done = true
-		s.c.reads.Add(1) // an empty query result is billed one read
-	}
-	return err
-}
-
-type emulatorCreds struct{}
-
-func (emulatorCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer owner"}, nil
-}
-func (emulatorCreds) RequireTransportSecurity() bool { return false }
-
-// countingStore opens a store on a fresh emulator project whose traffic
-// the returned counter sees.
-func countingStore(t testing.TB) (*store.Store, *fsCounter) {
-	t.Helper()
-	host := emulatortest.Require(t, emulator.Firestore)
-	c := &fsCounter{}
-	conn, err := grpc.NewClient(strings.TrimPrefix(host, "http://"),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(emulatorCreds{}),
-		grpc.WithUnaryInterceptor(c.unary), grpc.WithStreamInterceptor(c.stream))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := firestore.NewClient(context.Background(), emulatortest.Project(), option.WithGRPCConn(conn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.NewFromClient(fs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close(); conn.Close() })
-	return st, c
-}
 
 // env is one connection between a Pipedrive fake user and the Google fake's
 // demo user, with an applier on a manual clock.
@@ -133,7 +36,7 @@ type env struct {
 	t       testing.TB
 	ctx     context.Context
 	st      *store.Store
-	fs      *fsCounter
+	fs      *storetest.Counter
 	g       *googlefake.Server
 	pd      *pipedrivefake.Server
 	group   string
@@ -179,7 +82,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, ctx: ctx, now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC), m: contact.Mapper{DefaultRegion: "DE"}}
-	e.st, e.fs = countingStore(t)
+	e.st, e.fs = storetest.Counting(t)
 
 	var gURL string
 	gopts := []googlefake.Option{googlefake.WithoutQuota(), googlefake.WithPhoneRegion("DE")}
@@ -456,7 +359,7 @@ type traffic struct {
 func (e *env) traffic() traffic {
 	st := e.gStats()
 	return traffic{
-		fsReads: e.fs.reads.Load(), fsWrites: e.fs.writes.Load(),
+		fsReads: e.fs.Reads(), fsWrites: e.fs.Writes(),
 		gReads: st.TotalCalls() - st.Writes, gWrites: st.Writes,
 		pCall: len(e.pd.CallLog()), pWrites: e.pd.Writes(),
 	}

@@ -57,6 +57,26 @@ func (a *Applier) twin(ctx context.Context, r *run, p *pair) (done bool, _ error
 		if per == nil || per.IsDeleted || per.OwnerID != r.conn.PipedriveUserID {
 			return true, nil // not in scope: nothing reaches Google
 		}
+		switch r.ch.Decision { // the user's answer to a review
+		case queue.Separate:
+			return false, nil // no twin: one is created
+		case queue.Same:
+			l, err := a.store.LinkByGoogle(ctx, r.conn.ID, r.ch.Twin)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return false, fmt.Errorf("applier: link of the chosen contact: %w", err)
+			case l.Review != "":
+				if err := a.dropReview(ctx, r, l); err != nil {
+					return false, err
+				}
+			default:
+				return false, &errHeld{syncplan.Hold{Kind: syncplan.HoldReview, Code: "taken", Candidates: []string{r.ch.Twin},
+					Reason: "the contact you chose is already linked to another person"}}
+			}
+			p.gid, p.matched = r.ch.Twin, "your choice"
+			return false, a.readGoogle(ctx, r, p)
+		}
 		return false, a.adoptPipedriveCreate(ctx, r, p)
 	}
 	if p.gp == nil || !syncplan.InGroup(p.gp, r.conn.GoogleGroup) || p.gp.Metadata != nil && p.gp.Metadata.Deleted {
@@ -69,6 +89,12 @@ func (a *Applier) twin(ctx context.Context, r *run, p *pair) (done bool, _ error
 		l, err := a.linkOf(ctx, r, r.ch.Twin)
 		if err != nil {
 			return false, err
+		}
+		if l != nil && l.Review != "" {
+			if err := a.dropReview(ctx, r, l); err != nil {
+				return false, err
+			}
+			l = nil
 		}
 		if l != nil {
 			return false, &errHeld{syncplan.Hold{Kind: syncplan.HoldReview, Code: "taken", Candidates: []string{r.ch.Twin},

@@ -31,9 +31,11 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/contactsync/contactsync/shared/account"
+	"github.com/contactsync/contactsync/shared/firstsync"
 	"github.com/contactsync/contactsync/shared/google"
 	"github.com/contactsync/contactsync/shared/logging"
 	"github.com/contactsync/contactsync/shared/pipedrive"
+	"github.com/contactsync/contactsync/shared/queue"
 	"github.com/contactsync/contactsync/shared/store"
 )
 
@@ -149,6 +151,12 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// FirstSync publishes the first step of a first sync or preview at
+	// once (else a first sync starts at the next poll, and a preview
+	// cannot run); FirstSyncTopic is its topic (default
+	// queue.FirstSyncTopic).
+	FirstSync      firstsync.Publisher
+	FirstSyncTopic string
 }
 
 // Service runs connections' lifecycles.
@@ -174,6 +182,9 @@ func New(s *store.Store, a *account.Accounts, cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.FirstSyncTopic == "" {
+		cfg.FirstSyncTopic = queue.FirstSyncTopic
 	}
 	return &Service{store: s, accts: a, cfg: cfg}, nil
 }
@@ -242,13 +253,21 @@ func ready(c *store.Connection) string {
 	return ""
 }
 
-// setLive sets c live and due for polling now; the changes held while it
-// was not syncing are due too (the poller publishes them again).
+// setLive sets c syncing again and due for polling now: back to its
+// first sync or reconcile if one is unfinished (the poller sends its next
+// step), else live, with the changes held while it was not syncing due
+// too (the poller publishes them again).
 func (s *Service) setLive(c *store.Connection) {
 	now := s.now()
-	c.Status = store.StatusLive
 	c.StatusReason, c.PauseReason = "", ""
-	c.PollDueAt, c.HeldDueAt = now, now
+	c.PollDueAt = now
+	if firstsync.Running(c) {
+		c.Status = store.StatusFirstSync
+		c.FirstSync.UpdatedAt = time.Time{} // the poller's Kick sends the next steps
+		return
+	}
+	c.Status = store.StatusLive
+	c.HeldDueAt = now
 }
 
 // newSecret returns 32 random bytes, base64url.
@@ -294,11 +313,60 @@ func (s *Service) GoLive(ctx context.Context, connID string) (*store.Connection,
 	if err != nil {
 		return nil, err
 	}
-	return s.update(ctx, connID, func(c *store.Connection) error {
+	return s.start(ctx, connID, ids)
+}
+
+// start sets a connection syncing with webhooks ids: live (or back to an
+// unfinished first sync), or, if its first sync never ran to its end, a
+// new first sync, whose first step is sent at once when a publisher is
+// configured.
+func (s *Service) start(ctx context.Context, connID string, ids []int64) (*store.Connection, error) {
+	job := ""
+	c, err := s.update(ctx, connID, func(c *store.Connection) error {
 		c.WebhookIDs = ids
-		s.setLive(c)
+		failed := c.FirstSync != nil && c.FirstSync.Mode != store.FirstSyncPreview && c.FirstSync.Phase == store.PhaseFailed
+		if firstsync.Running(c) || c.Status != store.StatusSetup && !failed {
+			s.setLive(c) // synced before (or back to its unfinished first sync)
+			return nil
+		}
+		// The first sync brings both existing address books together;
+		// live changes wait for it.
+		job = firstsync.Begin(c, store.FirstSyncRun, s.now())
+		if s.cfg.FirstSync == nil {
+			c.FirstSync.UpdatedAt = time.Time{} // the next poll sends its first step
+		}
 		return nil
 	})
+	if err != nil || job == "" || s.cfg.FirstSync == nil {
+		return c, err
+	}
+	if err := firstsync.Send(ctx, s.store, s.cfg.FirstSync, s.cfg.FirstSyncTopic, c, job); err != nil {
+		// not lost: the next poll sends the step (Kick)
+		logging.FromContext(ctx).Warn("connect: first sync's first step not sent; the poller sends it", "err", err)
+		return c, nil
+	}
+	return s.Get(ctx, connID) // as it is now (a small first sync may be done)
+}
+
+// Preview runs the first sync's listing and matching without writing
+// anything: the counts, samples and time estimate appear on the
+// connection (FirstSync.Preview) when ready. Only before the first sync
+// starts, with both accounts and a group chosen.
+func (s *Service) Preview(ctx context.Context, connID string) (*store.Connection, error) {
+	if s.cfg.FirstSync == nil {
+		return nil, errors.New("connect.Preview: no first-sync publisher configured")
+	}
+	c, err := s.Get(ctx, connID)
+	if err != nil {
+		return nil, err
+	}
+	if msg := ready(c); msg != "" {
+		return nil, userErr(ErrNotReady, nil, "%s", msg)
+	}
+	if c.Status != store.StatusSetup || firstsync.Running(c) {
+		return nil, userErr(ErrNotAllowed, nil, "A preview is shown before the first sync starts; the sync has already started.")
+	}
+	return firstsync.Start(ctx, s.store, s.cfg.FirstSync, s.cfg.FirstSyncTopic, connID, store.FirstSyncPreview, s.now())
 }
 
 // Pause stops the sync: the poller skips the connection (PollDueAt is
@@ -345,11 +413,7 @@ func (s *Service) Resume(ctx context.Context, connID string) (*store.Connection,
 	if err != nil {
 		return nil, err
 	}
-	return s.update(ctx, connID, func(c *store.Connection) error {
-		c.WebhookIDs = ids
-		s.setLive(c)
-		return nil
-	})
+	return s.start(ctx, connID, ids)
 }
 
 // resumeAfterReauth is applied when the account of one side (google, else

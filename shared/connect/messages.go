@@ -23,6 +23,7 @@ var messageKeys = map[string]string{
 	"Only a running sync can be paused.":                                                                                         "connect.pause_not_running",
 	"Connect the account again to resume the sync.":                                                                              "connect.reauth_before_resume",
 	"Save the connection first to start the sync.":                                                                               "connect.save_first",
+	"A preview is shown before the first sync starts; the sync has already started.":                                             "connect.preview_too_late",
 	"Could not remove our webhooks from Pipedrive; nothing was deleted. Please try again in a moment.":                           "connect.disconnect_webhooks_failed",
 	"Could not revoke our access to Google; nothing was deleted. Please try again in a moment.":                                  "connect.disconnect_revoke_failed",
 	"Connect your Pipedrive account first.":                                                                                      "connect.need_pipedrive",

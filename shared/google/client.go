@@ -220,3 +220,16 @@ func New(ctx context.Context, ts oauth2.TokenSource, baseURL string, opts ...Opt
 // Service returns the underlying official client, for calls this package
 // does not wrap. Calls made through it bypass retries and rate limiting.
 func (c *Client) Service() *people.Service { return c.svc }
+
+// Unpaced returns a client for the same user that does not wait for its
+// rate limiter: for a caller that paces the user's calls itself (the first
+// sync, whose pacing log travels with its job from instance to instance).
+// It shares c's one-mutation-at-a-time queue, retries and clock.
+func (c *Client) Unpaced() *Client {
+	u := *c
+	u.limit = [numBuckets]*rate.Limiter{}
+	return &u
+}
+
+// Clock is the client's time source.
+func (c *Client) Clock() Clock { return c.clock }

@@ -3,12 +3,16 @@ package localstack
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/contactsync/contactsync/shared/account"
 	"github.com/contactsync/contactsync/shared/connect"
 	"github.com/contactsync/contactsync/shared/google"
 	"github.com/contactsync/contactsync/shared/google/googlefake"
 	"github.com/contactsync/contactsync/shared/pipedrive/pipedrivefake"
+	"github.com/contactsync/contactsync/shared/queue"
 	"github.com/contactsync/contactsync/shared/seal"
 	"github.com/contactsync/contactsync/shared/store"
 )
@@ -83,7 +87,13 @@ func (s *Stack) connectDemo(ctx context.Context, demo *Demo, intakeURL string) e
 	if err != nil {
 		return err
 	}
-	svc, err := connect.New(st, accts, connect.Config{IntakeURL: intakeURL, PipedriveAPIURL: s.Endpoints.Pipedrive, GoogleBaseURL: s.Endpoints.Google})
+	ps, err := pubsub.NewClient(ctx, s.opts.Project, emulatorOption(s.Endpoints.PubSub)...)
+	if err != nil {
+		return fmt.Errorf("localstack: demo: %w", err)
+	}
+	defer ps.Close()
+	svc, err := connect.New(st, accts, connect.Config{IntakeURL: intakeURL, PipedriveAPIURL: s.Endpoints.Pipedrive, GoogleBaseURL: s.Endpoints.Google,
+		FirstSync: queue.NewPublisher(ps)})
 	if err != nil {
 		return err
 	}
@@ -101,6 +111,18 @@ func (s *Stack) connectDemo(ctx context.Context, demo *Demo, intakeURL string) e
 		return fmt.Errorf("localstack: demo connection: %w", err)
 	}
 	demo.ConnectionID = c.ID
+	// Save ran the first sync of the sandbox accounts (through the Apply
+	// function, like any connection's): ready once it is live.
+	deadline := time.Now().Add(2 * time.Minute)
+	for c.Status != store.StatusLive {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("localstack: the demo connection's first sync did not finish (status %s; see the apply log)", c.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if c, err = st.GetConnection(ctx, c.ID); err != nil {
+			return fmt.Errorf("localstack: demo connection: %w", err)
+		}
+	}
 	s.opts.Log.Info("demo connection live", "connection", c.ID, "pipedrive_user", demo.PipedriveUserID, "google_group", demo.GoogleGroup)
 	return nil
 }

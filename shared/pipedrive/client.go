@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,7 +40,15 @@ type Client struct {
 	maxRetries  int
 	maxWait     time.Duration
 	sleep       func(context.Context, time.Duration) error
+	now         func() time.Time
 	log         *slog.Logger
+
+	rlMu sync.Mutex
+	// seen is the rate-limit headers of the last answer; pauseUntil is
+	// when the burst window has room again after an answer said none is
+	// left (requests wait for it instead of drawing a 429).
+	seen       RateLimit
+	pauseUntil time.Time
 }
 
 type config struct {
@@ -49,6 +58,7 @@ type config struct {
 	maxRetries int
 	maxWait    time.Duration
 	sleep      func(context.Context, time.Duration) error
+	now        func() time.Time
 	log        *slog.Logger
 }
 
@@ -78,6 +88,10 @@ func WithSleep(sleep func(context.Context, time.Duration) error) Option {
 	return func(c *config) { c.sleep = sleep }
 }
 
+// WithClock sets the time source of the burst pacing (tests use a virtual
+// clock, with WithSleep).
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
 // WithLogger sets the logger for retry notices. Default slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
@@ -88,7 +102,7 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 // first token fetch (for api_domain) goes through the TokenSource, which
 // carries its own context.
 func New(ctx context.Context, baseURL string, opts ...Option) (*Client, error) {
-	cfg := config{maxRetries: 5, maxWait: time.Minute, sleep: sleepCtx}
+	cfg := config{maxRetries: 5, maxWait: time.Minute, sleep: sleepCtx, now: time.Now}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -122,7 +136,7 @@ func New(ctx context.Context, baseURL string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("pipedrive.New: bad base URL %q", baseURL)
 	}
 	return &Client{base: u, hc: cfg.hc, apiToken: cfg.apiToken, maxRetries: cfg.maxRetries,
-		maxWait: cfg.maxWait, sleep: cfg.sleep, log: cfg.log}, nil
+		maxWait: cfg.maxWait, sleep: cfg.sleep, now: cfg.now, log: cfg.log}, nil
 }
 
 // ContactSyncShown says whether the company shows the contact-sync fields
@@ -224,6 +238,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	u.Path = c.base.Path + path
 	u.RawQuery = q.Encode()
 	for attempt := 0; ; attempt++ {
+		if err := c.pace(ctx); err != nil {
+			return "", fmt.Errorf("pipedrive: %s %s: %w", method, path, err)
+		}
 		req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 		if err != nil {
 			return "", fmt.Errorf("pipedrive: %s %s: %w", method, path, err)
@@ -251,6 +268,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		raw, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		resp.Body.Close()
 		rl := parseRateLimit(resp.Header)
+		c.observeRate(rl, !strings.HasSuffix(path, "/search"))
 		if resp.StatusCode/100 == 2 {
 			if rerr != nil {
 				return "", fmt.Errorf("pipedrive: %s %s: read body: %w", method, path, rerr)
@@ -291,6 +309,43 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 			return "", err
 		}
 	}
+}
+
+// RateLimitSeen is what the rate-limit headers of the last answer said
+// (the burst limit reveals the plan and token type; x-daily-requests-left,
+// on API-token writes, what is left of the company's daily budget).
+func (c *Client) RateLimitSeen() RateLimit {
+	c.rlMu.Lock()
+	defer c.rlMu.Unlock()
+	return c.seen
+}
+
+// observeRate keeps the headers of an answer, and when they say the burst
+// window has no room left, the time it has again (x-ratelimit-reset,
+// documented for the 2-second window: PRL). Search has its own limit.
+func (c *Client) observeRate(rl RateLimit, general bool) {
+	if rl.Limit == 0 {
+		return // no headers (the limits are off, or not Pipedrive)
+	}
+	c.rlMu.Lock()
+	defer c.rlMu.Unlock()
+	c.seen = rl
+	if general && rl.Remaining == 0 && rl.Reset > 0 && rl.Reset <= 5*burstWindow {
+		c.pauseUntil = c.now().Add(rl.Reset)
+	}
+}
+
+// pace waits until the burst window has room again, when the last answer
+// said it had none: requests are paced to the plan's burst limit instead
+// of drawing 429s.
+func (c *Client) pace(ctx context.Context) error {
+	c.rlMu.Lock()
+	d := c.pauseUntil.Sub(c.now())
+	c.rlMu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	return c.sleep(ctx, d)
 }
 
 // burstWindow is the rolling window of Pipedrive's burst limit (PRL).

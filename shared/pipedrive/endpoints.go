@@ -340,6 +340,37 @@ func (c *Client) GetOrganization(ctx context.Context, id int64) (*Organization, 
 	return &o, nil
 }
 
+// Organizations iterates over the company's organizations, 500 a page
+// (GET /api/v2/organizations, 10 tokens a page): the first sync resolves
+// every person's organization name, and finds the organizations it must
+// not create twice, with one listing instead of a read per organization.
+func (c *Client) Organizations(ctx context.Context) iter.Seq2[Organization, error] {
+	return func(yield func(Organization, error) bool) {
+		cursor := ""
+		for {
+			q := url.Values{"limit": {"500"}}
+			if cursor != "" {
+				q.Set("cursor", cursor)
+			}
+			var page []Organization
+			next, err := c.do(ctx, http.MethodGet, "/api/v2/organizations", q, nil, &page)
+			if err != nil {
+				yield(Organization{}, err)
+				return
+			}
+			for _, o := range page {
+				if !yield(o, nil) {
+					return
+				}
+			}
+			if next == "" {
+				return
+			}
+			cursor = next
+		}
+	}
+}
+
 // Webhook is a registered webhook (v1 shape).
 type Webhook struct {
 	ID              int64

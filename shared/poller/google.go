@@ -65,7 +65,9 @@ func (p *Poller) pollGoogle(ctx context.Context, conn *store.Connection, g *goog
 		// would refuse it. Dropped, as an expired one.
 		log.Info("poller: Google sync token was made with other list parameters; listing the whole group to reconcile")
 	}
-	full := token == ""
+	if token == "" {
+		return p.startReconcile(ctx, conn, "the connection has no usable Google sync token")
+	}
 	var entries []entry
 	collect := func(pg *google.Page) error {
 		for _, ps := range pg.People {
@@ -77,10 +79,7 @@ func (p *Poller) pollGoogle(ctx context.Context, conn *store.Connection, g *goog
 	}
 	next, err := g.List(ctx, token, collect)
 	if errors.Is(err, google.ErrExpiredSyncToken) { // ErrSyncTokenRefused too
-		log.Info("poller: Google sync token expired or refused; listing the whole group to reconcile",
-			"refused", errors.Is(err, google.ErrSyncTokenRefused))
-		full, entries = true, nil
-		next, err = g.List(ctx, "", collect)
+		return p.startReconcile(ctx, conn, "Google's sync token expired or was refused")
 	}
 	if err != nil {
 		return fmt.Errorf("list Google contacts: %w", err)
@@ -89,12 +88,7 @@ func (p *Poller) pollGoogle(ctx context.Context, conn *store.Connection, g *goog
 		return errors.New("list Google contacts: the last page carried no sync token")
 	}
 
-	var plan googlePlan
-	if full {
-		plan, err = p.reconcile(ctx, conn, g, entries)
-	} else {
-		plan, err = p.delta(ctx, conn, g, entries)
-	}
+	plan, err := p.delta(ctx, conn, g, entries)
 	if err != nil {
 		return err
 	}
@@ -133,7 +127,7 @@ func (p *Poller) pollGoogle(ctx context.Context, conn *store.Connection, g *goog
 	if err != nil {
 		return err
 	}
-	log.Info("poller: Google polled", "full", full, "listed", len(entries),
+	log.Info("poller: Google polled", "listed", len(entries),
 		"upserts", len(plan.upserts), "deletes", len(plan.deletes), "token_saved", saved)
 	return nil
 }
@@ -294,52 +288,6 @@ func (p *Poller) rekey(ctx context.Context, connID string, e entry, links map[st
 		}
 	}
 	return nil
-}
-
-// reconcile compares a full listing with the links: group members without
-// a link (or whose etag moved) are upserts; links whose contact is neither
-// listed in the group nor a member of it any more are deletes.
-func (p *Poller) reconcile(ctx context.Context, conn *store.Connection, g *google.Client, entries []entry) (googlePlan, error) {
-	var plan googlePlan
-	refs, err := p.store.GoogleLinkRefs(ctx, conn.ID)
-	if err != nil {
-		return plan, err
-	}
-	linked := make(map[string]store.LinkRef, len(refs))
-	for _, r := range refs {
-		linked[r.GoogleID] = r
-	}
-	listed := map[string]bool{}
-	for _, e := range entries {
-		if !e.inGroup || e.deleted || listed[e.name] {
-			continue
-		}
-		listed[e.name] = true
-		if l, ok := linked[e.name]; !ok || !unchanged(e, l) {
-			plan.upserts = append(plan.upserts, e.name)
-		}
-	}
-	var absent []string
-	for name, l := range linked {
-		if !listed[name] && l.Pending == "" {
-			absent = append(absent, name)
-		}
-	}
-	if len(absent) == 0 {
-		return plan, nil
-	}
-	// Removals are confirmed against the group itself: a sync listing may
-	// lag behind recent writes (propagation delay), the group may be gone.
-	members, err := groupMembers(ctx, g, conn.GoogleGroup)
-	if err != nil {
-		return plan, err
-	}
-	for _, n := range absent {
-		if !members[n] {
-			plan.deletes = append(plan.deletes, n)
-		}
-	}
-	return plan, nil
 }
 
 // groupGone pauses a connection whose group no longer exists.

@@ -9,7 +9,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	people "google.golang.org/api/people/v1"
 
+	"github.com/contactsync/contactsync/shared/firstsync"
 	"github.com/contactsync/contactsync/shared/google/googlefake"
+	"github.com/contactsync/contactsync/shared/queue"
 	"github.com/contactsync/contactsync/shared/store"
 )
 
@@ -111,80 +113,18 @@ func TestSyncTokenSavedOnlyAfterPublish(t *testing.T) {
 	}
 }
 
-func TestExpiredTokenReconciles(t *testing.T) {
+// An expired sync token hands the connection to a full reconcile: the
+// first sync's job lists both sides and re-pairs them (tested in
+// firstsync); the poll publishes nothing itself, keeps the old token until
+// the job replaces it, and a poll while the job runs only looks after it.
+func TestExpiredTokenStartsReconcile(t *testing.T) {
 	e := newEnv(t)
 	c := e.newConn()
-	kept, edited, gone, leaver := e.seed(c, "Kept", true), e.seed(c, "Edited", true), e.seed(c, "Gone", true), e.seed(c, "Leaver", true)
+	kept := e.seed(c, "Kept", true)
 	e.mustPoll(c)
 	e.changes()
-	for i, p := range e.people(c, kept, edited, gone, leaver) {
-		e.link(c, p, fmt.Sprint(i+1))
-	}
-	e.edit(c, edited.ResourceName, "Edited again")
-	if err := e.gfake.DeleteContact(c.email, gone.ResourceName); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.gfake.SetMembership(c.email, leaver.ResourceName, c.group, false); err != nil {
-		t.Fatal(err)
-	}
-	added := e.seed(c, "Added", true)
-	e.seed(c, "Outside", false)
-	if err := e.gfake.ExpireSyncTokens(c.email); err != nil {
-		t.Fatal(err)
-	}
-	old := e.get(c).GoogleSyncToken
-
-	e.mustPoll(c)
-	// Each contact once: no upsert for the unchanged linked one, deletes
-	// only for links whose contact really left.
-	wantChanges := want(up(edited.ResourceName), up(added.ResourceName), del(gone.ResourceName), del(leaver.ResourceName))
-	if d := cmp.Diff(wantChanges, e.changes()); d != "" {
-		t.Fatalf("changes (-want +got):\n%s", d)
-	}
-	if got := e.get(c).GoogleSyncToken; got == old || got == "" {
-		t.Fatal("a fresh sync token was not saved after the reconcile")
-	}
-	e.mustPoll(c)
-	if got := e.changes(); len(got) != 0 {
-		t.Fatalf("poll after the reconcile published %v", got)
-	}
-}
-
-// A contact created moments ago may be missing from a sync listing
-// (propagation delay); it is still a member of the group, so its link is
-// not deleted.
-func TestReconcileNoDeleteForContactNotYetListed(t *testing.T) {
-	e := newEnv(t, googlefake.WithPropagationDelay(time.Hour))
-	c := e.newConn()
-	fresh := e.seed(c, "Fresh", true) // e.g. just created by the applier
-	e.link(c, fresh, "1")
-	e.mustPoll(c) // no token: full listing
-	for _, ch := range e.changes() {
-		if strings.HasPrefix(ch, "delete") {
-			t.Fatalf("spurious delete: %s", ch)
-		}
-	}
-	if got := e.get(c); got.Status != store.StatusLive {
-		t.Fatalf("status %s (%s)", got.Status, got.StatusReason)
-	}
-}
-
-func TestEmptySideGuard(t *testing.T) {
-	e := newEnv(t)
-	c := e.newConn()
-	var ps []string
-	for i := range 11 {
-		p := e.seed(c, fmt.Sprint("P", i), true)
-		e.link(c, p, fmt.Sprint(i+1))
-		ps = append(ps, p.ResourceName)
-	}
-	e.mustPoll(c)
-	e.changes()
-	for _, rn := range ps {
-		if err := e.gfake.SetMembership(c.email, rn, c.group, false); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.link(c, e.people(c, kept)[0], "1")
+	e.seed(c, "Added", true)
 	if err := e.gfake.ExpireSyncTokens(c.email); err != nil {
 		t.Fatal(err)
 	}
@@ -192,29 +132,38 @@ func TestEmptySideGuard(t *testing.T) {
 
 	e.mustPoll(c)
 	if got := e.changes(); len(got) != 0 {
-		t.Fatalf("empty side published %v", got)
+		t.Fatalf("the poll published %v; the reconcile job decides", got)
 	}
 	got := e.get(c)
-	if got.Status != store.StatusPaused || got.PauseReason != store.PauseEmptyGoogle ||
-		!strings.Contains(got.StatusReason, "lists no contacts") || !got.PollDueAt.IsZero() || got.BrakeTrippedAt.IsZero() {
-		t.Fatalf("status %s (%s), reason %q, due %v: want paused by the guard with a reason and no due time", got.Status, got.PauseReason, got.StatusReason, got.PollDueAt)
+	if got.Status != store.StatusFirstSync || got.FirstSync == nil || got.FirstSync.Mode != store.FirstSyncReconcile ||
+		got.FirstSync.Phase != store.PhaseListing {
+		t.Fatalf("status %s, job %+v: want a reconcile job listing", got.Status, got.FirstSync)
 	}
-	// the deletes are held for the user's decision, not lost: the token
-	// moves on and the next poll does not find them again
-	if got.GoogleSyncToken == old {
-		t.Fatal("sync token not saved though the deletes are held")
+	if got.GoogleSyncToken != old {
+		t.Fatal("the token changed before the job's listing replaced it")
 	}
-	if held := e.heldDeletes(c); len(held) != 11 {
-		t.Fatalf("held %v, want the 11 deletes held by the guard", held)
+	steps := e.firstSyncSteps()
+	if len(steps) != 1 || steps[0].Chain != queue.ChainPlan || steps[0].Job != got.FirstSync.Job {
+		t.Fatalf("steps %+v: want the job's plan step", steps)
 	}
-	if len(got.LastErrors) == 0 {
-		t.Fatal("no error shown on the status page")
+	// While the job runs the poll does not list Google; a fresh job is
+	// not stalled, so nothing is sent again.
+	before := e.gfake.Stats(c.email).Calls[googlefake.MethodConnectionsList]
+	e.mustPoll(c)
+	if n := e.gfake.Stats(c.email).Calls[googlefake.MethodConnectionsList] - before; n != 0 {
+		t.Errorf("%d listing calls during the job", n)
+	}
+	if steps := e.firstSyncSteps(); len(steps) != 0 {
+		t.Errorf("steps sent again: %+v", steps)
+	}
+	// A job without progress for firstsync.Stall gets its step again.
+	e.clock.Advance(firstsync.Stall)
+	e.mustPoll(c)
+	if steps := e.firstSyncSteps(); len(steps) != 1 || steps[0].Chain != queue.ChainPlan {
+		t.Errorf("stalled job: steps %+v, want the plan step again", steps)
 	}
 }
 
-// The guard also runs on delta polls: a group emptied over two polls
-// deletes what the first poll saw (fewer than the whole group) and holds
-// the rest instead of emptying Pipedrive.
 func TestEmptySideGuardOnDeltaPolls(t *testing.T) {
 	e := newEnv(t)
 	c := e.newConn()
@@ -352,7 +301,7 @@ func TestNotLiveIsSkippedAndUnscheduled(t *testing.T) {
 	if got := e.changes(); len(got) != 0 {
 		t.Fatalf("paused connection published %v", got)
 	}
-	if got := e.get(c); !got.PollDueAt.IsZero() || got.GoogleSyncToken != "" {
+	if got := e.get(c); !got.PollDueAt.IsZero() || got.GoogleSyncToken != c.GoogleSyncToken {
 		t.Fatalf("paused connection: due %v, token %q", got.PollDueAt, got.GoogleSyncToken)
 	}
 }
@@ -401,6 +350,20 @@ func (e *env) heldDeletes(c *conn) []string {
 	var out []string
 	for _, h := range hs {
 		out = append(out, h.Side+" "+h.ObjectID+" "+h.Code)
+	}
+	return out
+}
+
+// firstSyncSteps drains the first-sync topic's test subscription.
+func (e *env) firstSyncSteps() []queue.FirstSyncStep {
+	e.t.Helper()
+	var out []queue.FirstSyncStep
+	for _, b := range e.pull(firstSyncTopic) {
+		s, err := queue.DecodeFirstSyncStep(b)
+		if err != nil {
+			e.t.Fatalf("bad first-sync step: %v", err)
+		}
+		out = append(out, s)
 	}
 	return out
 }

@@ -35,6 +35,7 @@ const (
 	groupName      = "Pipedrive"
 	changesTopic   = "changes"
 	pollsTopic     = "polls"
+	firstSyncTopic = "first-sync"
 )
 
 // env is one test's world: a fresh project on both emulators, the two
@@ -125,7 +126,7 @@ func newEnv(t *testing.T, gopts ...googlefake.Option) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.ps.Close() })
-	for _, topic := range []string{changesTopic, pollsTopic} {
+	for _, topic := range []string{changesTopic, pollsTopic, firstSyncTopic} {
 		if _, err := e.ps.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: e.topicName(topic)}); err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +175,7 @@ func (e *env) newPoller(mod func(*poller.Config)) *poller.Poller {
 	e.t.Helper()
 	cfg := poller.Config{
 		Store: e.st, Publisher: e.pub, Accounts: e.accts, Webhooks: e.hooks,
-		PollsTopic: pollsTopic, ChangesTopic: changesTopic,
+		PollsTopic: pollsTopic, ChangesTopic: changesTopic, FirstSyncTopic: firstSyncTopic,
 		PollInterval: time.Minute, SafetyNetInterval: 10 * time.Minute, Now: e.clock.Now,
 	}
 	if mod != nil {
@@ -234,6 +235,25 @@ func (e *env) newConn() *conn {
 		e.t.Fatal(err)
 	}
 	if err := e.accts.Put(e.ctx, c.ID, store.SecretPipedrive, apiToken); err != nil {
+		e.t.Fatal(err)
+	}
+	// As a first sync leaves it: the sync token of a listing of now.
+	fresh, err := e.st.GetConnection(e.ctx, c.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cl, err := e.accts.Open(e.ctx, fresh)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	next, err := cl.Google.List(e.ctx, "", func(*google.Page) error { return nil })
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if c, err = e.st.UpdateConnection(e.ctx, c.ID, func(c *store.Connection) error {
+		c.GoogleSyncToken = cl.Google.StoreSyncToken(next)
+		return nil
+	}); err != nil {
 		e.t.Fatal(err)
 	}
 	return &conn{Connection: c, email: email, group: group, pdUser: uid}

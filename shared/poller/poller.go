@@ -36,6 +36,7 @@ import (
 type Publisher interface {
 	PublishChanges(ctx context.Context, topic string, cs ...queue.Change) error
 	PublishPolls(ctx context.Context, topic string, rs ...queue.PollRequest) error
+	PublishFirstSync(ctx context.Context, topic string, steps ...queue.FirstSyncStep) error
 }
 
 // Accounts opens a connection's API clients (*account.Accounts).
@@ -67,6 +68,9 @@ type Config struct {
 	Webhooks     Webhooks
 	PollsTopic   string
 	ChangesTopic string
+	// FirstSyncTopic carries the steps of first syncs and reconciles
+	// (default queue.FirstSyncTopic).
+	FirstSyncTopic string
 	// PollInterval is the scheduler's period: a polled connection is due
 	// again after it.
 	PollInterval time.Duration
@@ -82,16 +86,17 @@ type Config struct {
 
 // Poller fans out and runs polls.
 type Poller struct {
-	store        *store.Store
-	pub          Publisher
-	accounts     Accounts
-	webhooks     Webhooks
-	pollsTopic   string
-	changesTopic string
-	interval     time.Duration
-	safetyNet    time.Duration
-	deadLetters  DeadLetterSource
-	now          func() time.Time
+	store          *store.Store
+	pub            Publisher
+	accounts       Accounts
+	webhooks       Webhooks
+	pollsTopic     string
+	changesTopic   string
+	firstSyncTopic string
+	interval       time.Duration
+	safetyNet      time.Duration
+	deadLetters    DeadLetterSource
+	now            func() time.Time
 }
 
 // New refuses incomplete wiring.
@@ -106,11 +111,14 @@ func New(cfg Config) (*Poller, error) {
 	}
 	p := &Poller{
 		store: cfg.Store, pub: cfg.Publisher, accounts: cfg.Accounts, webhooks: cfg.Webhooks,
-		pollsTopic: cfg.PollsTopic, changesTopic: cfg.ChangesTopic,
+		pollsTopic: cfg.PollsTopic, changesTopic: cfg.ChangesTopic, firstSyncTopic: cfg.FirstSyncTopic,
 		interval: cfg.PollInterval, safetyNet: cfg.SafetyNetInterval, deadLetters: cfg.DeadLetters, now: cfg.Now,
 	}
 	if p.now == nil {
 		p.now = func() time.Time { return time.Now().UTC() }
+	}
+	if p.firstSyncTopic == "" {
+		p.firstSyncTopic = queue.FirstSyncTopic
 	}
 	return p, nil
 }
@@ -129,6 +137,11 @@ func (p *Poller) PollOne(ctx context.Context, req queue.PollRequest) error {
 	}
 	if err != nil {
 		return fmt.Errorf("poller.PollOne: %w", err)
+	}
+	if conn.Status == store.StatusFirstSync {
+		// the job lists and writes both sides itself; the poller only
+		// restarts a chain that waited or stalled
+		return p.kick(ctx, conn)
 	}
 	if !conn.Status.Syncing() {
 		// Paused, needs re-auth, ...: stop the fan-out from picking it. A
@@ -158,6 +171,9 @@ func (p *Poller) PollOne(ctx context.Context, req queue.PollRequest) error {
 
 	hErr := p.republishHeld(ctx, conn)
 	gErr := p.pollGoogle(ctx, conn, clients.Google)
+	if errors.Is(gErr, errReconciling) {
+		return hErr
+	}
 	if stop, err := p.settle(ctx, conn, gErr); stop {
 		return err
 	}
@@ -168,6 +184,9 @@ func (p *Poller) PollOne(ctx context.Context, req queue.PollRequest) error {
 			return err
 		}
 		rErr = p.reconcilePipedrive(ctx, conn, clients.Pipedrive)
+		if errors.Is(rErr, errReconciling) {
+			return errors.Join(hErr, sErr)
+		}
 		if stop, err := p.settle(ctx, conn, rErr); stop {
 			return err
 		}

@@ -73,6 +73,9 @@ func (p *Poller) reconcilePipedrive(ctx context.Context, conn *store.Connection,
 		}
 	}
 	now := p.now()
+	if syncplan.LinksLost(len(refs), len(owned)) {
+		return p.startReconcile(ctx, conn, "most persons the user owns have no link")
+	}
 	if syncplan.CheckEmptySide(syncplan.Pipedrive, linked, len(owned)) != nil {
 		reason := fmt.Sprintf("Paused: you own no Pipedrive persons any more while %d are linked, so nothing was deleted in Google. "+
 			"If that is intended, confirm the deletes on the settings page; otherwise restore them.", linked)

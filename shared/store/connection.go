@@ -108,6 +108,10 @@ type Connection struct {
 	// persons with the ones the user owns (lost deletes and owner changes).
 	LastReconcileAt time.Time `firestore:"last_reconcile_at,omitempty"`
 
+	// FirstSync is the connection's first sync or full reconcile (nil:
+	// none ever ran).
+	FirstSync *FirstSync `firestore:"first_sync,omitempty"`
+
 	Counts     map[string]int64 `firestore:"counts,omitempty"`
 	LastErrors []ErrorEntry     `firestore:"last_errors,omitempty"`
 	CreatedAt  time.Time        `firestore:"created_at"`
@@ -235,7 +239,7 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 		jobs = append(jobs, j)
 		return err
 	}
-	for _, col := range []string{colSecrets, colLinks, colHeld, colAttempts} {
+	for _, col := range []string{colSecrets, colLinks, colHeld, colAttempts, colChunks} {
 		refs, err := ref.Collection(col).DocumentRefs(ctx).GetAll()
 		if err != nil {
 			return fmt.Errorf("store.DeleteConnection: list %s: %w", col, err)

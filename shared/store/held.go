@@ -124,7 +124,7 @@ func (s *Store) Hold(ctx context.Context, connID string, h HeldChange) error {
 			}
 		}
 		due := next.RetryAt
-		if next.Kind == HeldDeferred && conn.Status.Syncing() {
+		if next.Kind == HeldDeferred && conn.Status == StatusLive {
 			due = h.LastAt
 		}
 		if !due.IsZero() && (conn.HeldDueAt.IsZero() || due.Before(conn.HeldDueAt)) {

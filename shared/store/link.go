@@ -48,6 +48,12 @@ type Link struct {
 	// and GoogleID is empty (the base is kept). If the person comes back to the user, this
 	// contact rejoins the group instead of a second one being created.
 	Parked string `firestore:"parked,omitempty"`
+	// Review marks a record held for review (its twin is ambiguous): the
+	// link names only that record, and the applier holds its changes until
+	// the user answers (the held change carries the candidates).
+	Review string `firestore:"review,omitempty"`
+	// ReviewCandidates are the ids on the other side it could be twinned with.
+	ReviewCandidates []string `firestore:"review_candidates,omitempty"`
 	// Counters of what the sync did to this pair, summed over the links by
 	// LinkTotals for the status page (no write of their own: they ride on
 	// the link commit). CreatedOn is the side the sync created the pair's
@@ -167,6 +173,7 @@ func (s *Store) UpdateLink(ctx context.Context, connID string, l *Link) error {
 		{Path: "google_hash", Value: l.GoogleHash},
 		{Path: "pending", Value: l.Pending},
 		{Path: "parked", Value: l.Parked},
+		{Path: "review", Value: l.Review},
 		{Path: "updates", Value: l.Updates},
 		{Path: "conflicts", Value: l.Conflicts},
 		{Path: "created_on", Value: l.CreatedOn},

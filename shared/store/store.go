@@ -10,6 +10,7 @@
 //	connections/{id}/links/{linkID}      Link (history embedded, bounded)
 //	connections/{id}/held/{key}          HeldChange (see held.go)
 //	connections/{id}/attempts/{key}      failed deliveries (TTL expire_at)
+//	connections/{id}/firstsync_chunks/{} FirstSyncChunk (see firstsync.go)
 //	oauth_states/{state}                 OAuthState (TTL expire_at)
 package store
 

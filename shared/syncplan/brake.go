@@ -128,3 +128,12 @@ func CheckEmptySide(side Side, links, listed int) error {
 	}
 	return nil
 }
+
+// LinksLost says the link table was lost (or never made): of the persons
+// the user owns, more than half have no link, and they are more than the
+// brake's minimum. Every owned person is linked once synced, so this is
+// far beyond the few a pending change or a held one explains; the cure is
+// a full reconcile, which re-pairs them without duplicates.
+func LinksLost(links, owned int) bool {
+	return owned > DefaultBrake.Min && links*2 < owned
+}

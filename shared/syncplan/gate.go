@@ -52,8 +52,10 @@ func (h Hold) String() string { return fmt.Sprintf("%s (%s): %s", h.Kind, h.Code
 // a connection that is not syncing is held as deferred, never dropped:
 //
 //	status                 → verdict
-//	live, first_sync       → apply (a group and a Pipedrive user are set)
+//	live                   → apply (a group and a Pipedrive user are set)
 //	live without group/user → deferred "setup"
+//	first_sync             → deferred "first_sync" (applied when it ends,
+//	                         after the pairs it makes)
 //	paused                 → deferred "paused"
 //	needs_reauth           → deferred "reauth_google" / "reauth_pipedrive"
 //	error                  → deferred "error"
@@ -63,10 +65,12 @@ func Gate(c Conn) (ok bool, h Hold) {
 		return false, Hold{Kind: HoldDeferred, Code: code, Reason: reason}
 	}
 	switch c.Status {
-	case "live", "first_sync":
+	case "live":
 		if c.HasGroup && c.HasUser {
 			return true, Hold{}
 		}
+	case "first_sync":
+		return deferred("first_sync", "the first sync is running; it is applied when the first sync has paired this record")
 	case "paused":
 		return deferred("paused", "the sync is paused; it is applied when the sync resumes")
 	case "needs_reauth":
@@ -78,4 +82,17 @@ func Gate(c Conn) (ok bool, h Hold) {
 		return deferred("error", "the connection is in error; it is applied when the sync resumes")
 	}
 	return deferred("setup", "the connection is not fully set up yet; it is applied when the sync starts")
+}
+
+// UnderReview is the rule for a record the first sync held for review (it
+// matches several records of the other side, and is never guessed): its
+// changes are held with its candidates until the user answers; the
+// answer ("same" with the chosen twin, or "separate") lets the change
+// through, and the record is then twinned as the user said.
+func UnderReview(review, decision string, candidates []string) (held bool, h Hold) {
+	if review == "" || decision == "same" || decision == "separate" {
+		return false, Hold{}
+	}
+	return true, Hold{Kind: HoldReview, Code: "ambiguous", Candidates: candidates,
+		Reason: "it matches several records of the other side; choose its twin, or keep it separate"}
 }

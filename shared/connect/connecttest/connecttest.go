@@ -15,6 +15,8 @@ import (
 
 	"github.com/contactsync/contactsync/shared/account"
 	"github.com/contactsync/contactsync/shared/connect"
+	"github.com/contactsync/contactsync/shared/firstsync"
+	"github.com/contactsync/contactsync/shared/firstsync/firstsynctest"
 	"github.com/contactsync/contactsync/shared/emulator"
 	"github.com/contactsync/contactsync/shared/emulator/emulatortest"
 	"github.com/contactsync/contactsync/shared/google/googlefake"
@@ -52,6 +54,8 @@ type Env struct {
 
 	IntakeURL string
 	Published *Recorder
+	// FirstSync runs the first syncs GoLive starts, within the call.
+	FirstSync *firstsynctest.Direct
 }
 
 // Recorder records what the intake published.
@@ -126,9 +130,16 @@ func New(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.FirstSync = &firstsynctest.Direct{Changes: e.Published}
+	e.FirstSync.Runner, err = firstsync.New(firstsync.Config{Store: st, Accounts: e.Accounts, Publisher: e.FirstSync,
+		Topic: queue.FirstSyncTopic, ChangesTopic: "changes"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.Config = connect.Config{
 		IntakeURL: e.IntakeURL, PipedriveAPIURL: e.PipedriveURL, GoogleBaseURL: e.GoogleURL,
 		PipedriveOptions: []pipedrive.Option{pipedrive.WithRetry(1, time.Second)},
+		FirstSync:        e.FirstSync,
 	}
 	e.Service, err = connect.New(st, e.Accounts, e.Config)
 	if err != nil {

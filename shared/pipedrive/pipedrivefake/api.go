@@ -68,6 +68,7 @@ func (s *Server) routes() {
 	api("GET /api/v2/persons/{id}", s.handleGetPerson)
 	api("PATCH /api/v2/persons/{id}", s.handlePatchPerson)
 	api("DELETE /api/v2/persons/{id}", s.handleDeletePerson)
+	api("GET /api/v2/organizations", s.handleListOrgs)
 	api("GET /api/v2/organizations/search", s.handleSearchOrgs)
 	api("POST /api/v2/organizations", s.handleCreateOrg)
 	api("GET /api/v2/organizations/{id}", s.handleGetOrg)

@@ -1,8 +1,10 @@
 package pipedrivefake
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -66,6 +68,51 @@ func (s *Server) handleGetOrg(w http.ResponseWriter, r *http.Request, a *authCtx
 		return
 	}
 	ok(w, http.StatusOK, orgJSON(o), nil)
+}
+
+// handleListOrgs is GET /api/v2/organizations (PV2): the company's
+// organizations by id, limit (≤ 500) and cursor.
+func (s *Server) handleListOrgs(w http.ResponseWriter, r *http.Request, a *authCtx) {
+	q := r.URL.Query()
+	for k := range q {
+		if k != "limit" && k != "cursor" {
+			apiError(w, http.StatusBadRequest, "unsupported parameter "+k)
+			return
+		}
+	}
+	limit, err := parseLimit(q)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	var after int64
+	if v := q.Get("cursor"); v != "" {
+		c, err := decodeCursor(v)
+		if err != nil {
+			apiError(w, http.StatusBadRequest, "invalid cursor")
+			return
+		}
+		after = c.id
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var match []*org
+	for _, o := range s.orgs {
+		if o.companyID == a.company.id && !o.isDeleted && o.id > after {
+			match = append(match, o)
+		}
+	}
+	slices.SortFunc(match, func(x, y *org) int { return cmp.Compare(x.id, y.id) })
+	var next any
+	if len(match) > limit {
+		match = match[:limit]
+		next = encodeCursor(listCursor{match[limit-1].id, match[limit-1].id})
+	}
+	out := make([]map[string]any, len(match))
+	for i, o := range match {
+		out[i] = orgJSON(o)
+	}
+	ok(w, http.StatusOK, out, map[string]any{"next_cursor": next})
 }
 
 func (s *Server) handleSearchOrgs(w http.ResponseWriter, r *http.Request, a *authCtx) {

@@ -60,6 +60,7 @@ func DefaultRateLimits() RateLimits {
 			"DELETE /api/v2/persons/{id}":      3,
 			"GET /api/v2/persons/search":       20,
 			"GET /api/v2/organizations/search": 20,
+			"GET /api/v2/organizations":        10,
 			"POST /api/v2/organizations":       5,
 			"GET /api/v2/organizations/{id}":   1,
 			"GET /api/v1/users/me":             2,
