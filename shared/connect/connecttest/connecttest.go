@@ -15,10 +15,10 @@ import (
 
 	"github.com/contactsync/contactsync/shared/account"
 	"github.com/contactsync/contactsync/shared/connect"
-	"github.com/contactsync/contactsync/shared/firstsync"
-	"github.com/contactsync/contactsync/shared/firstsync/firstsynctest"
 	"github.com/contactsync/contactsync/shared/emulator"
 	"github.com/contactsync/contactsync/shared/emulator/emulatortest"
+	"github.com/contactsync/contactsync/shared/firstsync"
+	"github.com/contactsync/contactsync/shared/firstsync/firstsynctest"
 	"github.com/contactsync/contactsync/shared/google/googlefake"
 	"github.com/contactsync/contactsync/shared/intake"
 	"github.com/contactsync/contactsync/shared/pipedrive"
