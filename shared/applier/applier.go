@@ -445,7 +445,7 @@ func (a *Applier) once(ctx context.Context, r *run) error {
 		if held, h := syncplan.UnderReview(p.link.Review, string(r.ch.Decision), p.link.ReviewCandidates); held {
 			return a.hold(ctx, r.conn, r.ch, h, "")
 		}
-		if err := a.dropReview(ctx, r, p.link); err != nil {
+		if err := a.dropReview(ctx, r, p.link, false); err != nil {
 			return err
 		}
 		p.link, p.stored, p.base = nil, false, nil
@@ -569,10 +569,21 @@ func (a *Applier) holdNamed(ctx context.Context, r *run, h syncplan.Hold, p *pai
 }
 
 // dropReview removes a review link once the user answered; the record is
-// then twinned as the answer says.
-func (a *Applier) dropReview(ctx context.Context, r *run, l *store.Link) error {
+// then twinned as the answer says. A twin the user chose loses its own
+// held review too: the answer settled it.
+func (a *Applier) dropReview(ctx context.Context, r *run, l *store.Link, chosen bool) error {
 	if err := a.store.DeleteLink(ctx, r.conn.ID, l); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("applier: drop review link: %w", err)
+	}
+	if !chosen {
+		return nil
+	}
+	key := store.HeldKey("google", l.GoogleID)
+	if l.PipedriveID != "" {
+		key = store.HeldKey("pipedrive", l.PipedriveID)
+	}
+	if err := a.store.DeleteHeld(ctx, r.conn.ID, key); err != nil {
+		return fmt.Errorf("applier: settle the chosen twin's review: %w", err)
 	}
 	return nil
 }

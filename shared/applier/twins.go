@@ -67,7 +67,7 @@ func (a *Applier) twin(ctx context.Context, r *run, p *pair) (done bool, _ error
 			case err != nil:
 				return false, fmt.Errorf("applier: link of the chosen contact: %w", err)
 			case l.Review != "":
-				if err := a.dropReview(ctx, r, l); err != nil {
+				if err := a.dropReview(ctx, r, l, true); err != nil {
 					return false, err
 				}
 			default:
@@ -91,7 +91,7 @@ func (a *Applier) twin(ctx context.Context, r *run, p *pair) (done bool, _ error
 			return false, err
 		}
 		if l != nil && l.Review != "" {
-			if err := a.dropReview(ctx, r, l); err != nil {
+			if err := a.dropReview(ctx, r, l, true); err != nil {
 				return false, err
 			}
 			l = nil

@@ -43,7 +43,7 @@ type Limits struct {
 }
 
 // limitsFrom reads the plan from the burst limit of the last answer.
-func limitsFrom(rl pipedrive.RateLimit, oauth bool, q google.Quota, share float64) Limits {
+func limitsFrom(rl pipedrive.RateLimit, oauth bool, q google.Quota, base int, share float64) Limits {
 	l := Limits{Burst: rl.Limit, GoogleWrites: q.CriticalWritesPerMinute, GoogleReads: q.CriticalReadsPerMinute}
 	mult := 1
 	for _, p := range plans {
@@ -57,7 +57,7 @@ func limitsFrom(rl pipedrive.RateLimit, oauth bool, q google.Quota, share float6
 			l.Burst = plans[0].OAuth
 		}
 	}
-	l.Daily = dailyBase * mult
+	l.Daily = base * mult
 	if rl.DailyLeft > l.Daily {
 		l.Daily = rl.DailyLeft // more seats than assumed
 	}

@@ -51,26 +51,9 @@ type env struct {
 	m       contact.Mapper
 	direct  *firstsynctest.Direct
 	runner  *firstsync.Runner
-	clock   *testClock
+	clock   *pipedrivefake.VirtualClock
 	hook    func(ctx context.Context, s firstsync.Step) error
 	hookMu  sync.Mutex
-}
-
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }
 
 type envOptions struct {
@@ -79,14 +62,23 @@ type envOptions struct {
 	limits      bool // Pipedrive's rate limits on (on the env's clock)
 	gopts       []googlefake.Option
 	chunk       int // Pipedrive chunk size (default 100)
+	// start is the clock's start (default now); the fakes, the clients and
+	// the runner share the clock.
+	start time.Time
+	// dailyBase is the daily budget of one seat, in the fake and the
+	// runner (default Pipedrive's 30,000).
+	dailyBase int
 	googleChunk int // Google chunk size (default 200)
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
+	if o.start.IsZero() {
+		o.start = time.Now().UTC().Truncate(time.Second)
+	}
 	e := &env{t: t, ctx: ctx, m: contact.Mapper{DefaultRegion: "DE"}, email: googlefake.DemoUser,
-		clock: &testClock{now: time.Now().UTC().Truncate(time.Second)}}
+		clock: pipedrivefake.NewVirtualClock(o.start)}
 	e.st, e.fs = storetest.Counting(t)
 	gopts := append([]googlefake.Option{googlefake.WithoutQuota(), googlefake.WithPhoneRegion("DE")}, o.gopts...)
 	e.g, e.gURL = googlefake.NewTestServer(t, gopts...)
@@ -101,8 +93,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	rl := pipedrivefake.RateLimits{}
 	if o.limits {
 		rl = pipedrivefake.DefaultRateLimits()
+		if o.dailyBase > 0 {
+			rl.DailyBase = o.dailyBase
+		}
 	}
-	e.pd = pipedrivefake.New(pipedrivefake.WithRateLimits(rl))
+	e.pd = pipedrivefake.New(pipedrivefake.WithRateLimits(rl), pipedrivefake.WithClock(e.clock))
 	t.Cleanup(e.pd.Close)
 	psrv := httptest.NewServer(e.pd)
 	t.Cleanup(psrv.Close)
@@ -127,7 +122,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		GoogleOptions: []google.Option{google.WithQuota(google.Quota{}),
 			google.WithRetry(google.Retry{MaxAttempts: 3, Initial: time.Millisecond, Max: 5 * time.Millisecond})},
 		PipedriveOptions: []pipedrive.Option{pipedrive.WithRetry(2, 10*time.Millisecond),
-			pipedrive.WithSleep(func(context.Context, time.Duration) error { return nil })},
+			pipedrive.WithSleep(e.clock.Sleep), pipedrive.WithClock(e.clock.Now)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +141,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.direct = &firstsynctest.Direct{}
 	e.runner, err = firstsync.New(firstsync.Config{Store: e.st, Accounts: e.accts, Publisher: e.direct,
 		Topic: queue.FirstSyncTopic, ChangesTopic: queue.ChangesTopic, Mapper: e.m,
-		Now: e.clock.Now, Sleep: func(ctx context.Context, d time.Duration) error { e.clock.Advance(d); return ctx.Err() },
+		Now: e.clock.Now, Sleep: e.clock.Sleep, DailyBase: o.dailyBase,
 		PipedriveChunk: o.chunk, GoogleChunk: o.googleChunk,
 		Hook: func(ctx context.Context, s firstsync.Step) error {
 			e.hookMu.Lock()

@@ -179,7 +179,7 @@ func (r *Runner) plan(ctx context.Context, conn *store.Connection, cl *account.C
 		return err
 	}
 	orgs := r.orgsToCreate(plan, l)
-	limits := limitsFrom(l.rate, conn.PipedriveAuth == account.PipedriveOAuth, r.cfg.GoogleQuota, r.cfg.DailyShare)
+	limits := limitsFrom(l.rate, conn.PipedriveAuth == account.PipedriveOAuth, r.cfg.GoogleQuota, r.cfg.DailyBase, r.cfg.DailyShare)
 	preview := r.preview(plan, l, orgs, limits)
 
 	if job.Mode == store.FirstSyncPreview {

@@ -86,6 +86,10 @@ type Config struct {
 	Instance string
 	// GoogleQuota is what the pacer keeps to (default google.DefaultQuota).
 	GoogleQuota google.Quota
+	// DailyBase is the daily Pipedrive budget of one seat on a plan of
+	// multiplier 1 (default the documented 30,000; a company with bought
+	// top-ups has more).
+	DailyBase int
 	// DailyShare is the share of the company's daily Pipedrive budget a
 	// job spends in one day (default 0.8): the rest keeps the live sync of
 	// this and other users running.
@@ -135,6 +139,9 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.DailyShare <= 0 || cfg.DailyShare > 1 {
 		cfg.DailyShare = 0.8
+	}
+	if cfg.DailyBase <= 0 {
+		cfg.DailyBase = dailyBase
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 10 * time.Minute
