@@ -67,7 +67,7 @@ type envOptions struct {
 	start time.Time
 	// dailyBase is the daily budget of one seat, in the fake and the
 	// runner (default Pipedrive's 30,000).
-	dailyBase int
+	dailyBase   int
 	googleChunk int // Google chunk size (default 200)
 }
 

@@ -223,5 +223,3 @@ func TestDailyBudgetPausesAndContinuesAfterTheReset(t *testing.T) {
 		t.Fatalf("problems:\n%s", strings.Join(p, "\n"))
 	}
 }
-
-
