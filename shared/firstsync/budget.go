@@ -73,28 +73,27 @@ func limitsFrom(rl pipedrive.RateLimit, oauth bool, q google.Quota, base int, sh
 // It is also the quota-bound minimum the benchmark compares with (with
 // margin 0): no job can be faster.
 func Estimate(l Limits, start time.Time, googleBatches, pdRequests, pdTokens, spentToday int, margin time.Duration) time.Duration {
-	var g time.Duration
-	if per := l.GoogleWrites / batchWrites; googleBatches > 0 && per > 0 {
-		g = time.Duration((googleBatches-1)/per) * time.Minute
+	// A quota window lets its whole allowance through at once: n calls
+	// take (n-1)/allowance whole windows.
+	windows := func(n, per int, w time.Duration) time.Duration {
+		if n <= 0 || per <= 0 {
+			return 0
+		}
+		return time.Duration((n-1)/per) * w
 	}
-	var p time.Duration
-	if l.Burst > 0 && pdRequests > 0 {
-		p = time.Duration(float64(pdRequests-1)/float64(l.Burst)*2*float64(time.Second)) + 0
-	}
-	if l.Allowance > 0 && pdTokens > 0 {
-		left := l.Allowance - spentToday
+	g := windows(googleBatches, l.GoogleWrites/batchWrites, time.Minute)
+	p := windows(pdRequests, l.Burst, 2*time.Second)
+	if l.Allowance > 0 && pdTokens > 0 && pdRequests > 0 {
+		left := max(l.Allowance-spentToday, 0)
 		at, tokens := start, pdTokens
-		for tokens > max(left, 0) {
-			tokens -= max(left, 0)
+		for tokens > left {
+			tokens -= left
 			at = nextReset(at).Add(margin)
 			left = l.Allowance
 		}
-		// the last day's share goes at the burst rate
-		last := time.Duration(0)
-		if l.Burst > 0 && pdTokens > 0 {
-			last = time.Duration(float64(tokens) / float64(pdTokens) * float64(p))
-		}
-		if d := at.Sub(start) + last; d > p {
+		// the last day's share of the requests, at the burst rate
+		last := (pdRequests*tokens + pdTokens - 1) / pdTokens
+		if d := at.Sub(start) + windows(last, l.Burst, 2*time.Second); d > p {
 			p = d
 		}
 	}

@@ -136,7 +136,8 @@ func New(ctx context.Context, baseURL string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("pipedrive.New: bad base URL %q", baseURL)
 	}
 	return &Client{base: u, hc: cfg.hc, apiToken: cfg.apiToken, maxRetries: cfg.maxRetries,
-		maxWait: cfg.maxWait, sleep: cfg.sleep, now: cfg.now, log: cfg.log}, nil
+		maxWait: cfg.maxWait, sleep: cfg.sleep, now: cfg.now, log: cfg.log,
+		seen: RateLimit{DailyLeft: -1}}, nil // nothing seen yet
 }
 
 // ContactSyncShown says whether the company shows the contact-sync fields
