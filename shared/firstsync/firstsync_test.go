@@ -159,8 +159,9 @@ func TestPreviewCountsWhatTheRunDoes(t *testing.T) {
 	if len(got.AmbiguousSample) != 1 || len(got.AmbiguousSample[0].Pipedrive) != 2 {
 		t.Errorf("ambiguous sample %+v", got.AmbiguousSample)
 	}
-	if got.EstimateSeconds <= 0 || got.PipedriveTokens <= 0 {
-		t.Errorf("estimate %v s, %d tokens", got.EstimateSeconds, got.PipedriveTokens)
+	// a handful of records fits in one quota window of each side
+	if got.EstimateSeconds != 0 || got.EstimateDays != 0 || got.PipedriveTokens != 40 || got.GoogleBatches != 1 {
+		t.Errorf("estimate %v s, %d days, %d tokens, %d batches", got.EstimateSeconds, got.EstimateDays, got.PipedriveTokens, got.GoogleBatches)
 	}
 
 	// The run does what the preview said.
