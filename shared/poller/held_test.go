@@ -235,3 +235,30 @@ func TestDeadLettersMovedToHeld(t *testing.T) {
 		t.Fatalf("drained %d again", n)
 	}
 }
+
+// A link table that was lost (most owned persons have no link) is
+// rebuilt by a full reconcile, the first sync's job, which re-pairs the
+// records without duplicates.
+func TestLostLinksStartAFullReconcile(t *testing.T) {
+	e := newEnv(t)
+	c := e.newConn()
+	for i := range 12 {
+		if _, err := e.pfake.SeedPerson(c.pdUser, pipedrive.PersonInput{Name: ptr(fmt.Sprint("Person ", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.safetyNetDue(c)
+	e.mustPoll(c)
+	got := e.get(c)
+	if got.Status != store.StatusFirstSync || got.FirstSync == nil || got.FirstSync.Mode != store.FirstSyncReconcile {
+		t.Fatalf("status %s, job %+v: want a full reconcile", got.Status, got.FirstSync)
+	}
+	if steps := e.firstSyncSteps(); len(steps) != 1 {
+		t.Fatalf("steps %+v", steps)
+	}
+	for _, line := range e.changes() {
+		if strings.Contains(line, "reconcile") {
+			t.Errorf("the poll published %s itself", line)
+		}
+	}
+}
