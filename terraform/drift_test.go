@@ -127,6 +127,7 @@ func allowedGrants() map[grant]bool {
 		{"runtime:Settings", secretAccessor, "secret:GOOGLE_CLIENT_SECRET"},
 		{"runtime:Settings", secretAccessor, "secret:PIPEDRIVE_CLIENT_SECRET"},
 		{"runtime:Settings", secretAccessor, "secret:SESSION_KEY"},
+		{"runtime:Settings", publisher, "topic:" + queue.FirstSyncTopic},
 
 		{"runtime:Intake", datastoreViewer, "project"},
 		{"runtime:Intake", publisher, "topic:" + queue.ChangesTopic},
@@ -137,12 +138,15 @@ func allowedGrants() map[grant]bool {
 		{"runtime:Poll", secretAccessor, "secret:PIPEDRIVE_CLIENT_SECRET"},
 		{"runtime:Poll", publisher, "topic:" + queue.PollsTopic},
 		{"runtime:Poll", publisher, "topic:" + queue.ChangesTopic},
+		{"runtime:Poll", publisher, "topic:" + queue.FirstSyncTopic},
 		{"runtime:Poll", subscriber, "subscription:" + queue.ChangesTopic + queue.DeadLetterSuffix + "-hold"},
 
 		{"runtime:Apply", datastoreUser, "project"},
 		{"runtime:Apply", kmsUser, "kms:tokens"},
 		{"runtime:Apply", secretAccessor, "secret:GOOGLE_CLIENT_SECRET"},
 		{"runtime:Apply", secretAccessor, "secret:PIPEDRIVE_CLIENT_SECRET"},
+		{"runtime:Apply", publisher, "topic:" + queue.FirstSyncTopic},
+		{"runtime:Apply", publisher, "topic:" + queue.ChangesTopic},
 
 		{"build", "roles/run.builder", "project"},
 		{"build", "roles/storage.objectViewer", "source-bucket"},

@@ -18,6 +18,16 @@ resource "google_project_iam_member" "apply_datastore" {
   member  = "serviceAccount:${google_service_account.apply.email}"
 }
 
+# A first sync's chunks publish the next step (first-sync), and its end
+# hands the records its listing missed to the applier (changes).
+resource "google_pubsub_topic_iam_member" "apply_publisher" {
+  for_each = toset(["first-sync", "changes"])
+
+  topic  = google_pubsub_topic.topic[each.key].id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_service_account.apply.email}"
+}
+
 resource "google_kms_crypto_key_iam_member" "apply_tokens" {
   crypto_key_id = google_kms_crypto_key.tokens.id
   role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"

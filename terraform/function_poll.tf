@@ -32,9 +32,10 @@ resource "google_secret_manager_secret_iam_member" "poll" {
   member    = "serviceAccount:${google_service_account.poll.email}"
 }
 
-# The fan-out (polls) and the changes it finds (changes).
+# The fan-out (polls), the changes it finds (changes), and the steps of a
+# first sync it starts (a full reconcile) or sends again (first-sync).
 resource "google_pubsub_topic_iam_member" "poll_publisher" {
-  for_each = toset(["polls", "changes"])
+  for_each = toset(["polls", "changes", "first-sync"])
 
   topic  = google_pubsub_topic.topic[each.key].id
   role   = "roles/pubsub.publisher"

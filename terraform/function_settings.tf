@@ -15,6 +15,13 @@ resource "google_project_iam_member" "settings_datastore" {
   member  = "serviceAccount:${google_service_account.settings.email}"
 }
 
+# Save and Preview send a first sync's first step at once.
+resource "google_pubsub_topic_iam_member" "settings_first_sync" {
+  topic  = google_pubsub_topic.topic["first-sync"].id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_service_account.settings.email}"
+}
+
 resource "google_kms_crypto_key_iam_member" "settings_tokens" {
   crypto_key_id = google_kms_crypto_key.tokens.id
   role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
