@@ -284,6 +284,9 @@ func TestNoNameInGoogle(t *testing.T) {
 			if name == "" {
 				return
 			}
+			if got := NamedAfter(tt.c, name); got != from {
+				t.Errorf("NamedAfter = %q, want %q", got, from)
+			}
 			in, want := mapper.ToPipedriveInput(tt.c, nil, "")
 			if in.Name == nil || *in.Name != tt.wantName {
 				t.Fatalf("create name %v", in.Name)

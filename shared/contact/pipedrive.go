@@ -187,7 +187,7 @@ func (m Mapper) PipedriveWriteFor(c Contact, existing *pipedrive.Person, existin
 		full := c.DisplayName()
 		switch {
 		case full != "":
-		case existing != nil && namesAfter(c, ex.DisplayName()):
+		case existing != nil && NamedAfter(c, ex.DisplayName()) != "":
 			full = ex.DisplayName() // still named after one of its details
 		default:
 			full, _ = FallbackName(c)
@@ -352,27 +352,27 @@ func fallbacks(c Contact) []fallback {
 	}
 }
 
-// namesAfter reports whether name is one of c's details a fallback name
-// could be taken from (its organization, any of its e-mails, phones or IM
-// handles, its address), so a derived name is not renamed only because
-// another detail now comes first.
-func namesAfter(c Contact, name string) bool {
+// NamedAfter says which of c's details a fallback name could be taken
+// from name is ("organization", "e-mail", "phone", "IM handle", "address"),
+// "" when none: a derived name is not renamed only because another detail
+// now comes first, and the history can say what the name was taken from.
+func NamedAfter(c Contact, name string) string {
 	if name == "" {
-		return false
+		return ""
 	}
 	for _, f := range fallbacks(c) {
 		if f.name == name {
-			return true
+			return f.from
 		}
 	}
-	for _, l := range [][]Item{c.Emails, c.Phones, c.IM} {
+	for i, l := range [][]Item{c.Emails, c.Phones, c.IM} {
 		for _, it := range l {
 			if collapse(it.Value) == name {
-				return true
+				return []string{"e-mail", "phone", "IM handle"}[i]
 			}
 		}
 	}
-	return false
+	return ""
 }
 
 // DerivedName is the name to record on the link as derived after a sync
