@@ -478,13 +478,19 @@ func (a *Applier) once(ctx context.Context, r *run) error {
 		return err
 	}
 	pd, g := a.sides(r, p)
-	// We write a name whole and Pipedrive splits it its own way: the same
-	// whole name is no change (compared against the base, else the twin).
 	// Only for deciding: link hashes stay those of the record as read.
+	// A name the sync chose for Pipedrive (the contact has none) is no name.
+	if p.link != nil {
+		pd.Contact = contact.UnderiveName(pd.Contact, p.link.DerivedName)
+	}
+	// We write a name whole and Pipedrive splits it its own way, and a
+	// Google type goes to Pipedrive as its nearest label: the same whole
+	// name and the label a type maps to are no change (compared against
+	// the base, else the twin).
 	if p.base != nil {
-		pd.Contact = contact.AlignPipedriveName(pd.Contact, *p.base)
+		pd.Contact = contact.AlignPipedrive(pd.Contact, *p.base)
 	} else if g.State == syncplan.Present {
-		pd.Contact = contact.AlignPipedriveName(pd.Contact, g.Contact)
+		pd.Contact = contact.AlignPipedrive(pd.Contact, g.Contact)
 	}
 	var hidden contact.Fields // what this Pipedrive company does not show; unknown without a person
 	if p.person != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -351,8 +352,18 @@ func (a *Applier) commit(ctx context.Context, r *run, p *pair, plan syncplan.Pla
 	pd, g := a.sides(r, p)
 	bothPresent := pd.State == syncplan.Present && g.State == syncplan.Present
 	echo := bothPresent && !plan.Writes() && len(plan.Conflicts) == 0 && p.base != nil && contact.Equal(*p.base, *plan.Base)
+	// The name Pipedrive holds only because it requires one, and the
+	// Google addresses beyond the one that syncs.
+	derived, unsynced := "", int64(contact.UnsyncedGoogleAddresses(p.gp))
+	if pd.State == syncplan.Present {
+		derived = contact.DerivedName(*plan.Base, pd.Contact)
+	}
+	if p.gp == nil && p.link != nil {
+		unsynced = p.link.UnsyncedAddresses // Google not read: as it was
+	}
 	if echo && p.stored && !p.dirty && p.link.PipedriveID != "" && p.link.GoogleID != "" &&
-		p.link.PipedriveHash == pd.Contact.Hash() && p.link.GoogleHash == g.Contact.Hash() {
+		p.link.PipedriveHash == pd.Contact.Hash() && p.link.GoogleHash == g.Contact.Hash() &&
+		p.link.DerivedName == derived && p.link.UnsyncedAddresses == unsynced {
 		log.Debug("applier: no change (echo); nothing written")
 		return nil
 	}
@@ -361,6 +372,16 @@ func (a *Applier) commit(ctx context.Context, r *run, p *pair, plan syncplan.Pla
 		l = &store.Link{ID: linkID(p)}
 		p.link = l
 	}
+	if derived != "" && derived != l.DerivedName {
+		p.derivedFrom = contact.NamedAfter(*plan.Base, derived)
+		if p.derivedFrom == "" {
+			p.derivedFrom = "one of its details"
+		}
+	}
+	if unsynced > l.UnsyncedAddresses {
+		p.moreAddresses = unsynced
+	}
+	l.DerivedName, l.UnsyncedAddresses = derived, unsynced
 	for _, act := range plan.Actions {
 		switch act.Op {
 		case syncplan.Update:
@@ -372,7 +393,7 @@ func (a *Applier) commit(ctx context.Context, r *run, p *pair, plan syncplan.Pla
 	l.Conflicts += int64(len(plan.Conflicts))
 	entry := a.historyEntry(r, p, plan)
 	repeat := !plan.Writes() && len(l.History) > 0 && l.History[len(l.History)-1].Detail == entry.Detail
-	if !echo && !repeat {
+	if (!echo && !repeat) || p.derivedFrom != "" || p.moreAddresses > 0 {
 		l.AddHistory(entry)
 	}
 	base := *plan.Base
@@ -474,6 +495,18 @@ func (a *Applier) historyEntry(r *run, p *pair, plan syncplan.Plan) store.Histor
 		detail += "; Pipedrive refused the address, so it keeps its own; the other fields were written"
 	case p.pdKept&contact.Address != 0:
 		detail += "; the address could not be cleared in Pipedrive (Pipedrive documents no way to clear it), so Pipedrive keeps its address"
+	}
+	if p.derivedFrom != "" {
+		detail += "; the contact has no name and Pipedrive requires one, so the Pipedrive person is named after its " + p.derivedFrom +
+			"; that name stays in Pipedrive and is not copied to Google (a name typed in Pipedrive is)"
+	}
+	if n := p.moreAddresses; n > 0 {
+		what := "another address"
+		if n > 1 {
+			what = strconv.FormatInt(n, 10) + " more addresses"
+		}
+		detail += "; the Google contact has " + what + ": one address syncs (the primary one, else the first), " +
+			"the others stay in Google only and are never changed or deleted there"
 	}
 	detail += " (via " + string(r.ch.Source) + ")"
 	return store.HistoryEntry{

@@ -41,6 +41,11 @@ type pair struct {
 	// base keeps Pipedrive's value and the history says why.
 	pdKept        contact.Fields
 	pdAddrRefused bool
+	// derivedFrom names what a newly recorded derived Pipedrive name was
+	// taken from; moreAddresses counts Google addresses that newly do not
+	// sync. Both only for the history.
+	derivedFrom   string
+	moreAddresses int64
 }
 
 func (p *pair) pidString() string {
@@ -205,6 +210,11 @@ func (a *Applier) seen(r *run, p *pair) syncplan.Seen {
 		s.State, s.Hash = g.State, g.Contact.Hash()
 		if p.link != nil {
 			s.LinkHash = p.link.GoogleHash
+			if p.link.UnsyncedAddresses != int64(contact.UnsyncedGoogleAddresses(p.gp)) {
+				// an address that does not sync came or went: not a change
+				// of the contact, but the link and its history must say so
+				s.LinkHash = ""
+			}
 		}
 		s.Linked = s.Linked && p.pid != 0
 	}

@@ -250,7 +250,17 @@ func (a *Applier) survivorRecord(ctx context.Context, r *run, m *merging) (conta
 	if err := a.setPerson(ctx, r, sp, m.survivor); err != nil {
 		return contact.Contact{}, err
 	}
-	return a.mapper.FromPipedrive(m.survivor, sp.org), nil
+	rec := a.mapper.FromPipedrive(m.survivor, sp.org)
+	// as the survivor compares with a Google contact: a name the sync chose
+	// for Pipedrive is no name, a Google type held as its nearest label is
+	// that type
+	if m.sl != nil {
+		rec = contact.UnderiveName(rec, m.sl.DerivedName)
+	}
+	if m.lg != nil {
+		rec = contact.AlignPipedriveLabels(rec, a.mapper.FromGoogle(m.lg))
+	}
+	return rec, nil
 }
 
 // writeFold writes c into the Google contact gp (etag-guarded).
@@ -301,6 +311,11 @@ func (a *Applier) takeOver(ctx context.Context, r *run, m *merging, note string,
 	nl := &store.Link{
 		ID: store.LinkIDForPipedrive(m.sid), PipedriveID: m.sid, GoogleID: m.ll.GoogleID, Base: base,
 		GoogleVersion: m.ll.GoogleVersion, GoogleHash: m.ll.GoogleHash, History: slices.Clone(m.ll.History),
+		// the Google contact is the loser's; the name is the survivor's
+		UnsyncedAddresses: m.ll.UnsyncedAddresses,
+	}
+	if m.sl != nil {
+		nl.DerivedName = m.sl.DerivedName
 	}
 	addMergeEntry(nl, a.mergeEntry(r, m, note), m.lid)
 	if err := a.store.CreateLink(ctx, r.conn.ID, nl); err != nil {

@@ -266,7 +266,7 @@ func (w *randomWorld) check(t *testing.T) {
 			org, _ = e.pd.OrganizationName(*p.OrgID)
 		}
 		pc, gc := e.m.FromPipedrive(&p, org), e.m.FromGoogle(gp)
-		pc = contact.AlignPipedriveName(pc, gc)
+		pc = contact.AlignPipedrive(pc, gc)
 		if d := contact.Diff(pc, gc) &^ pc.Unknown; d != 0 {
 			t.Errorf("person %s and contact %s differ in %v", id, l.GoogleID, d)
 		}

@@ -106,6 +106,23 @@ func ourOrg(p *people.Person) int {
 	return -1
 }
 
+// UnsyncedGoogleAddresses counts the contact's addresses that are not
+// synced: one address syncs by design (the primary one, else the first);
+// the others stay in Google as they are (ApplyToGoogle never drops them)
+// and the contact's history says so.
+func UnsyncedGoogleAddresses(p *people.Person) int {
+	if p == nil || ourAddress(p) < 0 {
+		return 0
+	}
+	n := -1 // ours
+	for _, a := range p.Addresses {
+		if a != nil && fromContactSource(a.Metadata) {
+			n++
+		}
+	}
+	return n
+}
+
 func ourAddress(p *people.Person) int {
 	first := -1
 	for i, a := range p.Addresses {
@@ -128,10 +145,11 @@ func ourAddress(p *people.Person) int {
 // group membership). Otherwise the result is a copy of existing (etag,
 // metadata, resource name and every field we do not sync kept) in which
 // only the synced fields whose normalized content differs are rewritten,
-// and in them, items that did not change are kept as they are (an e-mail's
-// displayName, a phone's formatting, other addresses, organization
-// department). Unknown fields of c are not touched. existing is not
-// modified.
+// and in them, items that did not change are kept as they are and where
+// they are (an e-mail's displayName and spelling, a phone's formatting and
+// type, a second spelling of the same e-mail or number, the addresses we
+// do not sync, organization department). Unknown fields of c are not
+// touched. existing is not modified.
 func (m Mapper) ApplyToGoogle(c Contact, existing *people.Person) (*people.Person, string) {
 	var out people.Person
 	var ex Contact
@@ -159,12 +177,12 @@ func (m Mapper) ApplyToGoogle(c Contact, existing *people.Person) (*people.Perso
 			func(p *people.PhoneNumber) (Item, *people.FieldMetadata) {
 				return m.Phone(p.Value, p.Type, false), p.Metadata
 			},
-			func(it Item, old *people.PhoneNumber) *people.PhoneNumber {
+			func(it Item, old *people.PhoneNumber, own bool) *people.PhoneNumber {
 				n := &people.PhoneNumber{Value: it.Value, Type: it.Label}
 				if old != nil {
 					cp := *old
 					cp.CanonicalForm, cp.FormattedType = "", ""
-					if m.Phone(old.Value, old.Type, false).Label != it.Label {
+					if !own && m.Phone(old.Value, old.Type, false).Label != it.Label {
 						cp.Type = it.Label
 					}
 					n = &cp
@@ -179,12 +197,12 @@ func (m Mapper) ApplyToGoogle(c Contact, existing *people.Person) (*people.Perso
 			func(e *people.EmailAddress) (Item, *people.FieldMetadata) {
 				return Email(e.Value, e.Type, false), e.Metadata
 			},
-			func(it Item, old *people.EmailAddress) *people.EmailAddress {
+			func(it Item, old *people.EmailAddress, own bool) *people.EmailAddress {
 				n := &people.EmailAddress{Value: it.Value, Type: it.Label}
 				if old != nil {
 					cp := *old
 					cp.FormattedType = ""
-					if CanonEmailLabel(old.Type) != it.Label {
+					if !own && CanonEmailLabel(old.Type) != it.Label {
 						cp.Type = it.Label
 					}
 					n = &cp
@@ -199,7 +217,7 @@ func (m Mapper) ApplyToGoogle(c Contact, existing *people.Person) (*people.Perso
 			func(im *people.ImClient) (Item, *people.FieldMetadata) {
 				return IMHandle(im.Username, im.Protocol, false), im.Metadata
 			},
-			func(it Item, old *people.ImClient) *people.ImClient {
+			func(it Item, old *people.ImClient, _ bool) *people.ImClient {
 				// the key holds the protocol, so a kept item has ours
 				n := &people.ImClient{Username: it.Value, Protocol: googleIMProtocol(it.Label)}
 				if old != nil {
@@ -295,46 +313,34 @@ func isZeroOrg(o people.Organization) bool {
 		o.Symbol == "" && o.FullTimeEquivalentMillipercent == 0
 }
 
-// googleItems rewrites a Google list from the model items: an existing
-// item with the same key is kept (rebuilt by mk with old set), new items
-// are appended, removed ones dropped; non-contact items are left out.
-func googleItems[T any](items []Item, existing []*T, norm func(*T) (Item, *people.FieldMetadata), mk func(Item, *T) *T) []*T {
-	old := make(map[string][]*T, len(existing))
-	var order []string
-	for _, e := range existing {
+// googleItems rewrites a Google list from the model items (see arrange):
+// existing items whose key stays are kept where they are (rebuilt by mk
+// with old set), every spelling of a kept key included; new items are
+// appended; removed ones dropped; non-contact items are left out. mk gets
+// own set for a second spelling of a kept key: it keeps its own type.
+func googleItems[T any](items []Item, existing []*T, norm func(*T) (Item, *people.FieldMetadata), mk func(it Item, old *T, own bool) *T) []*T {
+	keys := make([]string, len(existing))
+	prim := make([]bool, len(existing))
+	for i, e := range existing {
 		if e == nil {
 			continue
 		}
 		it, md := norm(e)
-		if !fromContactSource(md) || it.Key == "" {
+		if !fromContactSource(md) {
 			continue
 		}
-		if _, ok := old[it.Key]; !ok {
-			order = append(order, it.Key)
-		}
-		old[it.Key] = append(old[it.Key], e)
+		keys[i], prim[i] = it.Key, isPrimary(md)
 	}
-	want := make(map[string]Item, len(items))
-	for _, it := range items {
-		want[it.Key] = it
-	}
-	out := make([]*T, 0, len(items))
-	// keep the user's order for items that stay, duplicates included
-	for _, k := range order {
-		it, ok := want[k]
-		if !ok {
-			continue
+	slots := arrange(items, keys, prim)
+	out := make([]*T, 0, len(slots))
+	for _, s := range slots {
+		w := s.item
+		w.Primary = s.primary
+		var old *T
+		if s.old >= 0 {
+			old = existing[s.old]
 		}
-		for i, e := range old[k] {
-			w := it
-			w.Primary = it.Primary && i == 0
-			out = append(out, mk(w, e))
-		}
-	}
-	for _, it := range items {
-		if _, ok := old[it.Key]; !ok {
-			out = append(out, mk(it, nil))
-		}
+		out = append(out, mk(w, old, s.own))
 	}
 	return out
 }

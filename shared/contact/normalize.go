@@ -75,9 +75,9 @@ func IMKey(protocol, username string) string {
 // collapse trims and folds runs of white space into one space.
 func collapse(s string) string { return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ") }
 
-// Phone labels known to either side, by lowercase spelling. Pipedrive uses
-// work/home/mobile/other (and main); the rest are Google types carried as
-// custom labels in Pipedrive.
+// Phone labels known to either side, by lowercase spelling: Google's phone
+// types (facts-google-people.md, phoneNumbers), of which Pipedrive
+// documents work, home, mobile and other.
 var phoneLabels = canonTable("work", "home", "mobile", "other", "main",
 	"homeFax", "workFax", "otherFax", "pager", "workMobile", "workPager", "googleVoice")
 
@@ -116,6 +116,41 @@ func canonLabel(table map[string]string, l string) string {
 		return c
 	}
 	return l
+}
+
+// Pipedrive documents the phone labels work, home, mobile and other and the
+// e-mail labels work, home and other (v1; its UI offers only these), and
+// whether it keeps any other label is undocumented (facts-pipedrive.md,
+// Corrections, "Labels"). Every other type is written to Pipedrive as the
+// nearest of them. The model keeps the Google type (the base is stored on
+// the link), AlignPipedriveLabels reads Pipedrive's coarser label back as
+// that type, and PipedriveWriteFor compares in Pipedrive's labels, so the
+// mapping is no change on either side and a round trip restores the type.
+var (
+	nearestPDPhone = map[string]string{
+		"work": "work", "home": "home", "mobile": "mobile", "other": "other",
+		"workFax": "work", "workPager": "work", "main": "work",
+		"homeFax":    "home",
+		"workMobile": "mobile", "googleVoice": "mobile",
+		"otherFax": "other", "pager": "other",
+	}
+	nearestPDEmail = map[string]string{"work": "work", "home": "home", "other": "other"}
+)
+
+// PipedrivePhoneLabel is the documented Pipedrive label nearest to a phone
+// label or Google type: a fax or pager at work is "work", a work mobile or
+// Google Voice number "mobile", a custom label "other".
+func PipedrivePhoneLabel(l string) string { return pdLabel(nearestPDPhone, CanonPhoneLabel(l)) }
+
+// PipedriveEmailLabel is PipedrivePhoneLabel for e-mail types: a custom
+// label is "other".
+func PipedriveEmailLabel(l string) string { return pdLabel(nearestPDEmail, CanonEmailLabel(l)) }
+
+func pdLabel(table map[string]string, canon string) string {
+	if l, ok := table[canon]; ok {
+		return l
+	}
+	return "other"
 }
 
 // CanonIMProtocol maps a Pipedrive IM label or a Google IM protocol to the

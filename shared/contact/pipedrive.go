@@ -136,9 +136,15 @@ func (m Mapper) ToPipedriveInput(c Contact, existing *pipedrive.Person, existing
 //   - A create sends only fields that have a value: no empty list, no
 //     empty job title, no address without a value, no org_id.
 //   - A PATCH sends only the fields whose content differs from the
-//     existing person's; list items that did not change keep the value and
-//     label exactly as Pipedrive has them. existingOrgName is the existing
-//     person's organization name.
+//     existing person's, compared in Pipedrive's labels; in a list written,
+//     Pipedrive's items that stay keep their place and value as Pipedrive
+//     has them (case variants and numbers typed twice included) and new
+//     ones are appended. existingOrgName is the existing person's
+//     organization name.
+//   - Phone and e-mail labels are only the documented work, home, mobile
+//     and other: other Google types go as the nearest of them
+//     (PipedrivePhoneLabel, PipedriveEmailLabel; "Labels" in the
+//     Corrections: arbitrary labels are undocumented).
 //   - Fields this company does not show (contact sync off: IM, address,
 //     job title; in c.Unknown for a create, absent from the existing
 //     person for a PATCH) are never sent: what writing them there does is
@@ -156,8 +162,11 @@ func (m Mapper) ToPipedriveInput(c Contact, existing *pipedrive.Person, existing
 // Organization resolution is the caller's (Org), and so is OwnerID
 // (creates are owned by the connected user).
 //
-// Pipedrive requires a name: a contact without one is sent with its first
-// e-mail, phone or organization as the name.
+// Pipedrive requires a name: a contact without one is named after its
+// organization, e-mail or phone (FallbackName). The caller records that
+// name as derived (DerivedName) and reads it back as no name
+// (UnderiveName), so it never reaches Google. A PATCH of such a contact
+// renames the person only when the name no longer is one of its details.
 func (m Mapper) PipedriveWriteFor(c Contact, existing *pipedrive.Person, existingOrgName string) PipedriveWrite {
 	var w PipedriveWrite
 	in := &w.Input
@@ -165,7 +174,9 @@ func (m Mapper) PipedriveWriteFor(c Contact, existing *pipedrive.Person, existin
 	send := AllFields &^ c.Unknown
 	if existing != nil {
 		ex = m.FromPipedrive(existing, existingOrgName)
-		send &= Diff(c, ex) | ex.Unknown
+		// compared in Pipedrive's labels: a Google type Pipedrive holds as
+		// its nearest label is no change
+		send &= Diff(pipedriveLabels(c), pipedriveLabels(ex)) | ex.Unknown
 		// A field Pipedrive does not show for this company is not written.
 		send &^= ex.Unknown & (IM | Address | JobTitle)
 	} else {
@@ -174,8 +185,12 @@ func (m Mapper) PipedriveWriteFor(c Contact, existing *pipedrive.Person, existin
 	// A create always needs a name (PMG: "Only the name field is required").
 	if send&(Given|Family) != 0 || existing == nil {
 		full := c.DisplayName()
-		if full == "" {
-			full = fallbackName(c)
+		switch {
+		case full != "":
+		case existing != nil && NamedAfter(c, ex.DisplayName()) != "":
+			full = ex.DisplayName() // still named after one of its details
+		default:
+			full, _ = FallbackName(c)
 		}
 		// Compared whole: Pipedrive's own split of the same name is no change.
 		if full != "" && (existing == nil || full != ex.DisplayName()) {
@@ -197,10 +212,10 @@ func (m Mapper) PipedriveWriteFor(c Contact, existing *pipedrive.Person, existin
 	// On a PATCH an empty list clears the field: an array, as the schema
 	// types it; a create never sends one (Diff against the empty contact).
 	if send&Phones != 0 {
-		in.Phones = toPDFields(c.Phones, exP, func(f pipedrive.Field) Item { return m.Phone(f.Value, f.Label, f.Primary) }, identity)
+		in.Phones = toPDFields(c.Phones, exP, func(f pipedrive.Field) Item { return m.Phone(f.Value, f.Label, f.Primary) }, PipedrivePhoneLabel)
 	}
 	if send&Emails != 0 {
-		in.Emails = toPDFields(c.Emails, exE, func(f pipedrive.Field) Item { return Email(f.Value, f.Label, f.Primary) }, identity)
+		in.Emails = toPDFields(c.Emails, exE, func(f pipedrive.Field) Item { return Email(f.Value, f.Label, f.Primary) }, PipedriveEmailLabel)
 	}
 	if send&IM != 0 {
 		in.IM = toPDFields(c.IM, exI, func(f pipedrive.Field) Item { return IMHandle(f.Value, f.Label, f.Primary) }, identity)
@@ -217,6 +232,13 @@ func (m Mapper) PipedriveWriteFor(c Contact, existing *pipedrive.Person, existin
 		}
 	}
 	return w
+}
+
+// AlignPipedrive returns pd, a contact read from a Pipedrive person, as it
+// compares against ref (the base, or the Google contact for twins without
+// one): AlignPipedriveName and AlignPipedriveLabels.
+func AlignPipedrive(pd, ref Contact) Contact {
+	return AlignPipedriveLabels(AlignPipedriveName(pd, ref), ref)
 }
 
 // AlignPipedriveName returns pd, a contact read from a Pipedrive person,
@@ -251,33 +273,151 @@ func AlignPipedriveName(pd, ref Contact) Contact {
 
 func identity(s string) string { return s }
 
-func fallbackName(c Contact) string {
-	for _, l := range [][]Item{c.Emails, c.Phones} {
-		if len(l) > 0 {
-			return l[0].Value
-		}
+// pipedriveLabels is c with its phone and e-mail labels as Pipedrive holds
+// them (PipedrivePhoneLabel, PipedriveEmailLabel).
+func pipedriveLabels(c Contact) Contact {
+	c = c.Clone()
+	for i := range c.Phones {
+		c.Phones[i].Label = PipedrivePhoneLabel(c.Phones[i].Label)
 	}
-	return c.Org
+	for i := range c.Emails {
+		c.Emails[i].Label = PipedriveEmailLabel(c.Emails[i].Label)
+	}
+	return c
 }
 
-// toPDFields writes a list, keeping an existing item verbatim when its
-// normalized content is the model item's.
-func toPDFields(items []Item, existing []pipedrive.Field, norm func(pipedrive.Field) Item, label func(string) string) *[]pipedrive.Field {
-	byKey := make(map[string]pipedrive.Field, len(existing))
-	for _, f := range existing {
-		k := norm(f).Key
-		if _, dup := byKey[k]; !dup && k != "" {
-			byKey[k] = f
+// AlignPipedriveLabels returns pd, a contact read from a Pipedrive person,
+// with ref's label on each phone and e-mail whose Pipedrive label is the
+// one ref's label maps to: Pipedrive holds a Google "workFax" as "work"
+// (PipedrivePhoneLabel), and that is no change. ref is the base, or the
+// Google contact for twins without one; the base keeps the Google type, so
+// a contact created again in Google from Pipedrive gets it back. A label
+// the user changed in Pipedrive maps elsewhere and stays the change it is.
+func AlignPipedriveLabels(pd, ref Contact) Contact {
+	align := func(items, refs []Item, label func(string) string) []Item {
+		if len(items) == 0 || len(refs) == 0 {
+			return items
+		}
+		byKey := make(map[string]string, len(refs))
+		for _, it := range refs {
+			byKey[it.Key] = it.Label
+		}
+		out := make([]Item, len(items))
+		for i, it := range items {
+			if l, ok := byKey[it.Key]; ok && label(l) == label(it.Label) {
+				it.Label = l
+			}
+			out[i] = it
+		}
+		return out
+	}
+	pd.Phones = align(pd.Phones, ref.Phones, PipedrivePhoneLabel)
+	pd.Emails = align(pd.Emails, ref.Emails, PipedriveEmailLabel)
+	return pd
+}
+
+// FallbackName is the name Pipedrive, which requires one, gets for a
+// contact without one, and what it is taken from: the organization, else
+// the primary e-mail, else the primary phone, else the primary IM handle,
+// else the address ("" when the contact has none of them).
+func FallbackName(c Contact) (name, from string) {
+	for _, f := range fallbacks(c) {
+		if f.name != "" {
+			return f.name, f.from
 		}
 	}
-	out := make([]pipedrive.Field, 0, len(items))
-	for _, it := range items {
-		f := pipedrive.Field{Value: it.Value, Label: label(it.Label), Primary: it.Primary}
-		if old, ok := byKey[it.Key]; ok {
-			if o := norm(old); o.Label == it.Label {
-				f.Label = old.Label
+	return "", ""
+}
+
+type fallback struct{ name, from string }
+
+func fallbacks(c Contact) []fallback {
+	prim := func(items []Item) string {
+		for _, it := range items {
+			if it.Primary {
+				return collapse(it.Value)
 			}
+		}
+		if len(items) > 0 {
+			return collapse(items[0].Value)
+		}
+		return ""
+	}
+	return []fallback{
+		{collapse(c.Org), "organization"},
+		{prim(c.Emails), "e-mail"},
+		{prim(c.Phones), "phone"},
+		{prim(c.IM), "IM handle"},
+		{collapse(FormatAddress(c.Address)), "address"},
+	}
+}
+
+// NamedAfter says which of c's details a fallback name could be taken
+// from name is ("organization", "e-mail", "phone", "IM handle", "address"),
+// "" when none: a derived name is not renamed only because another detail
+// now comes first, and the history can say what the name was taken from.
+func NamedAfter(c Contact, name string) string {
+	if name == "" {
+		return ""
+	}
+	for _, f := range fallbacks(c) {
+		if f.name == name {
+			return f.from
+		}
+	}
+	for i, l := range [][]Item{c.Emails, c.Phones, c.IM} {
+		for _, it := range l {
+			if collapse(it.Value) == name {
+				return []string{"e-mail", "phone", "IM handle"}[i]
+			}
+		}
+	}
+	return ""
+}
+
+// DerivedName is the name to record on the link as derived after a sync
+// whose new base is base and after which the Pipedrive person reads as pd:
+// Pipedrive's whole name when the contact has no name (the person holds a
+// name only because Pipedrive requires one, see PipedriveWriteFor), else "".
+func DerivedName(base, pd Contact) string {
+	if base.DisplayName() != "" || base.Unknown&(Given|Family) != 0 || pd.Unknown&(Given|Family) != 0 {
+		return ""
+	}
+	return pd.DisplayName()
+}
+
+// UnderiveName returns pd, a contact read from a Pipedrive person, without
+// a name when its whole name is the derived one recorded on the link: that
+// name was chosen for Pipedrive, not typed by the user, and must not reach
+// Google. Any other name, including one the user types later, is the
+// contact's name.
+func UnderiveName(pd Contact, derived string) Contact {
+	if derived != "" && pd.Unknown&(Given|Family) == 0 && pd.DisplayName() == derived {
+		pd.Given, pd.Family = "", ""
+	}
+	return pd
+}
+
+// toPDFields writes a list (see arrange): existing items whose key stays
+// keep their place and their value as Pipedrive has it, every spelling of
+// a kept key included; new items are appended. Labels are written as
+// label maps them (to the ones Pipedrive documents); a second spelling of
+// a kept key keeps its own label.
+func toPDFields(items []Item, existing []pipedrive.Field, norm func(pipedrive.Field) Item, label func(string) string) *[]pipedrive.Field {
+	keys := make([]string, len(existing))
+	prim := make([]bool, len(existing))
+	for i, f := range existing {
+		keys[i], prim[i] = norm(f).Key, f.Primary
+	}
+	out := make([]pipedrive.Field, 0, len(items))
+	for _, s := range arrange(items, keys, prim) {
+		f := pipedrive.Field{Value: s.item.Value, Label: label(s.item.Label), Primary: s.primary}
+		if s.old >= 0 {
+			old := existing[s.old]
 			f.Value = old.Value
+			if s.own {
+				f.Label = label(old.Label)
+			}
 		}
 		out = append(out, f)
 	}

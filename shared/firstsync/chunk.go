@@ -346,14 +346,17 @@ func (r *Runner) pairs(ctx context.Context, conn *store.Connection, cl *account.
 	for i, it := range items {
 		l := &store.Link{ID: it.LinkID, PipedriveID: it.PID, GoogleID: it.GID,
 			PipedriveVersion: it.PVersion.UTC().Format(time.RFC3339), PipedriveHash: it.PHash,
-			GoogleVersion: it.GEtag, GoogleHash: it.GHash, Conflicts: int64(it.Conflicts)}
+			GoogleVersion: it.GEtag, GoogleHash: it.GHash, Conflicts: int64(it.Conflicts),
+			DerivedName: it.Derived, UnsyncedAddresses: int64(it.GUnsynced)}
 		if s := st[i]; s.person != nil {
-			l.PipedriveVersion = s.person.UpdateTime.UTC().Format(time.RFC3339)
-			l.PipedriveHash = syncplan.PipedriveSide(r.cfg.Mapper, s.person, s.orgName, conn.PipedriveUserID).Contact.Hash()
+			pd := syncplan.PipedriveSide(r.cfg.Mapper, s.person, s.orgName, conn.PipedriveUserID).Contact
+			l.PipedriveVersion, l.PipedriveHash = s.person.UpdateTime.UTC().Format(time.RFC3339), pd.Hash()
+			l.DerivedName = contact.DerivedName(it.Base, pd)
 		}
 		if s := st[i]; s.gp != nil {
 			l.GoogleVersion = s.gp.Etag
 			l.GoogleHash = syncplan.GoogleSide(r.cfg.Mapper, s.gp, conn.GoogleGroup).Contact.Hash()
+			l.UnsyncedAddresses = int64(contact.UnsyncedGoogleAddresses(s.gp))
 		}
 		if len(it.Actions) > 0 {
 			l.Updates = 1
@@ -802,10 +805,13 @@ func (r *Runner) createdLink(conn *store.Connection, it Item, per *pipedrive.Per
 	if a, ok := it.Action(syncplan.Pipedrive); ok && per.OrgID != nil {
 		org = a.Contact.Org
 	}
+	pd := syncplan.PipedriveSide(r.cfg.Mapper, per, org, conn.PipedriveUserID).Contact
 	l := &store.Link{ID: it.LinkID, PipedriveID: fmt.Sprint(per.ID), GoogleID: it.GID, Base: b,
-		PipedriveVersion: per.UpdateTime.UTC().Format(time.RFC3339),
-		PipedriveHash:    syncplan.PipedriveSide(r.cfg.Mapper, per, org, conn.PipedriveUserID).Contact.Hash(),
-		GoogleVersion:    it.GEtag, GoogleHash: it.GHash,
-		CreatedOn: string(syncplan.Pipedrive), SearchKeys: r.cfg.Mapper.SearchKeys(it.Base)}
+		PipedriveVersion: per.UpdateTime.UTC().Format(time.RFC3339), PipedriveHash: pd.Hash(),
+		GoogleVersion: it.GEtag, GoogleHash: it.GHash, UnsyncedAddresses: int64(it.GUnsynced),
+		// a contact without a name got one in Pipedrive (it requires one):
+		// the link says it is derived, so it never reaches Google
+		DerivedName: contact.DerivedName(it.Base, pd),
+		CreatedOn:   string(syncplan.Pipedrive), SearchKeys: r.cfg.Mapper.SearchKeys(it.Base)}
 	return store.LinkWrite{Link: l, Existing: it.Existing, Entry: r.entry(it, it.Summary, []string{"create pipedrive"})}, nil
 }

@@ -240,3 +240,41 @@ func TestFirstSyncResumesAfterACrash(t *testing.T) {
 		})
 	}
 }
+
+// A Google contact without a name gets one in Pipedrive (which requires
+// it), recorded as derived: it never comes back to Google as a name.
+func TestFirstSyncNamelessContact(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	rn := e.contact("", "", "Stadtwerke Köln", nil, []string{"0221 1780"}, true)
+	if err := e.start(store.FirstSyncRun); err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.st.LinkByGoogle(e.ctx, e.conn.ID, rn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per, _ := e.pd.Person(mustID(t, l.PipedriveID))
+	if per.Name == "" || l.DerivedName != per.Name {
+		t.Fatalf("person %q, link's derived name %q", per.Name, l.DerivedName)
+	}
+	if c := e.world().contacts[rn]; c.DisplayName() != "" {
+		t.Errorf("Google got a name: %q", c.DisplayName())
+	}
+	// a reconcile reads the derived name as no name: nothing to write
+	writes := e.pd.Writes()
+	if err := e.start(store.FirstSyncReconcile); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.world().contacts[rn]; c.DisplayName() != "" || e.pd.Writes() != writes {
+		t.Errorf("after a reconcile: Google name %q, %d Pipedrive writes", c.DisplayName(), e.pd.Writes()-writes)
+	}
+}
+
+func mustID(t *testing.T, s string) int64 {
+	t.Helper()
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -41,6 +41,9 @@ type LinkRecord struct {
 	Base         *contact.Contact
 	Parked       string
 	Review       string
+	// DerivedName is the name Pipedrive holds only because it requires
+	// one (contact.UnderiveName): no name for the sync.
+	DerivedName string
 }
 
 // Input is what the plan is made of.
@@ -81,6 +84,11 @@ type Item struct {
 	Org      string    `json:"org,omitempty"`
 	GHash    string    `json:"gh,omitempty"`
 	GEtag    string    `json:"ge,omitempty"`
+	// GUnsynced counts the listed contact's addresses that do not sync;
+	// Derived is the person's name when only Pipedrive's need for one
+	// made it (contact.DerivedName): both go on the link.
+	GUnsynced int    `json:"gu,omitempty"`
+	Derived   string `json:"dn,omitempty"`
 	OrgID    int64     `json:"org_id,omitempty"`
 
 	conflicts []syncplan.Conflict // for the preview's sample
@@ -195,10 +203,13 @@ func MakePlan(in Input) (Plan, error) {
 		}
 		switch {
 		case pok && gok:
+			raw := pr.Contact.Hash() // the link's hash is the person's as read
+			pr.Contact = contact.UnderiveName(pr.Contact, l.DerivedName)
 			it, err := decide(in, &pr, &gr, l.Base, "")
 			if err != nil {
 				return p, err
 			}
+			it.PHash = raw
 			it.LinkID, it.Existing = l.ID, true
 			p.Counts.AlreadyLinked++
 			p.Pairs = append(p.Pairs, it)
@@ -273,6 +284,7 @@ func decide(in Input, per *PersonRecord, con *ContactRecord, base *contact.Conta
 	}
 	if con != nil {
 		it.GID, it.GHash, it.GEtag = con.ID, con.Contact.Hash(), con.Person.Etag
+		it.GUnsynced = contact.UnsyncedGoogleAddresses(con.Person)
 		pdc := per
 		din.Google = syncplan.SideState{State: syncplan.Present, Contact: con.Contact, Updated: syncplan.GoogleUpdateTime(con.Person)}
 		if pdc != nil {
@@ -282,7 +294,7 @@ func decide(in Input, per *PersonRecord, con *ContactRecord, base *contact.Conta
 			if base != nil {
 				ref = *base
 			}
-			din.Pipedrive.Contact = contact.AlignPipedriveName(din.Pipedrive.Contact, ref)
+			din.Pipedrive.Contact = contact.AlignPipedrive(din.Pipedrive.Contact, ref)
 		}
 	}
 	plan, err := syncplan.Decide(din)
@@ -292,6 +304,9 @@ func decide(in Input, per *PersonRecord, con *ContactRecord, base *contact.Conta
 	it.Actions, it.Summary, it.Matched = plan.Actions, plan.History.Summary, by
 	if plan.Base != nil {
 		it.Base = *plan.Base
+	}
+	if per != nil {
+		it.Derived = contact.DerivedName(it.Base, per.Contact)
 	}
 	it.Conflicts = len(plan.Conflicts)
 	for _, c := range plan.History.Changed {

@@ -160,7 +160,7 @@ func (r *Runner) plan(ctx context.Context, conn *store.Connection, cl *account.C
 			return err
 		}
 		for _, lk := range links {
-			rec := LinkRecord{ID: lk.ID, PID: lk.PipedriveID, GID: lk.GoogleID, Parked: lk.Parked, Review: lk.Review}
+			rec := LinkRecord{ID: lk.ID, PID: lk.PipedriveID, GID: lk.GoogleID, Parked: lk.Parked, Review: lk.Review, DerivedName: lk.DerivedName}
 			if len(lk.Base) > 0 {
 				var b contact.Contact
 				if json.Unmarshal(lk.Base, &b) == nil {

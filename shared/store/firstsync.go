@@ -335,6 +335,7 @@ func (s *Store) PutLinks(ctx context.Context, connID string, ws []LinkWrite) err
 				{Path: "pipedrive_version", Value: l.PipedriveVersion}, {Path: "google_version", Value: l.GoogleVersion},
 				{Path: "pipedrive_hash", Value: l.PipedriveHash}, {Path: "google_hash", Value: l.GoogleHash},
 				{Path: "search_keys", Value: l.SearchKeys}, {Path: "updated_at", Value: now},
+				{Path: "derived_name", Value: l.DerivedName}, {Path: "unsynced_addresses", Value: l.UnsyncedAddresses},
 			}
 			if l.Updates > 0 {
 				ups = append(ups, firestore.Update{Path: "updates", Value: firestore.Increment(l.Updates)})

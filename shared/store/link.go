@@ -64,9 +64,18 @@ type Link struct {
 	// SearchKeys are the base's search keys (contact.Mapper.SearchKeys):
 	// the settings page finds a contact's history by name, e-mail or phone
 	// with one array-contains-any query.
-	SearchKeys []string       `firestore:"search_keys,omitempty"`
-	History    []HistoryEntry `firestore:"history,omitempty"`
-	UpdatedAt  time.Time      `firestore:"updated_at"`
+	SearchKeys []string `firestore:"search_keys,omitempty"`
+	// DerivedName is the Pipedrive person's whole name when the sync chose
+	// it (the contact has no name and Pipedrive requires one, see
+	// contact.FallbackName): Pipedrive's name equal to it reads as no name
+	// and never reaches Google. "" when the name is the user's.
+	DerivedName string `firestore:"derived_name,omitempty"`
+	// UnsyncedAddresses counts the Google contact's addresses beyond the one
+	// that syncs (contact.UnsyncedGoogleAddresses), so the history says so
+	// once when there are more, and they are never dropped silently.
+	UnsyncedAddresses int64          `firestore:"unsynced_addresses,omitempty"`
+	History           []HistoryEntry `firestore:"history,omitempty"`
+	UpdatedAt         time.Time      `firestore:"updated_at"`
 
 	// readAt is the document's update time when it was read; UpdateLink
 	// writes only if it is unchanged (optimistic concurrency).
@@ -174,10 +183,13 @@ func (s *Store) UpdateLink(ctx context.Context, connID string, l *Link) error {
 		{Path: "pending", Value: l.Pending},
 		{Path: "parked", Value: l.Parked},
 		{Path: "review", Value: l.Review},
+		{Path: "review_candidates", Value: l.ReviewCandidates},
 		{Path: "updates", Value: l.Updates},
 		{Path: "conflicts", Value: l.Conflicts},
 		{Path: "created_on", Value: l.CreatedOn},
 		{Path: "search_keys", Value: l.SearchKeys},
+		{Path: "derived_name", Value: l.DerivedName},
+		{Path: "unsynced_addresses", Value: l.UnsyncedAddresses},
 		{Path: "history", Value: l.History},
 		{Path: "updated_at", Value: l.UpdatedAt},
 	}, firestore.LastUpdateTime(l.readAt))
