@@ -89,7 +89,7 @@ type Item struct {
 	// made it (contact.DerivedName): both go on the link.
 	GUnsynced int    `json:"gu,omitempty"`
 	Derived   string `json:"dn,omitempty"`
-	OrgID    int64     `json:"org_id,omitempty"`
+	OrgID     int64  `json:"org_id,omitempty"`
 
 	conflicts []syncplan.Conflict // for the preview's sample
 }
