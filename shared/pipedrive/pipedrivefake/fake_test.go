@@ -105,3 +105,28 @@ func TestVirtualClock(t *testing.T) {
 		t.Errorf("fired %v at %v", got, c.Now())
 	}
 }
+
+// Only the documented labels are accepted: an e-mail or phone labelled
+// otherwise is refused, as our client must never send one.
+func TestUndocumentedLabelsRefused(t *testing.T) {
+	s, tok := newTest(t)
+	for _, tc := range []struct {
+		body   string
+		status int
+	}{
+		{`{"name":"A","emails":[{"value":"a@x.com","label":"home"}],"phones":[{"value":"1","label":"mobile"}]}`, 200},
+		{`{"name":"A","emails":[{"value":"a@x.com"}]}`, 200}, // defaults to work
+		{`{"name":"A","emails":[{"value":"a@x.com","label":"mobile"}]}`, 400},
+		{`{"name":"A","phones":[{"value":"1","label":"main"}]}`, 400},
+		{`{"name":"A","phones":[{"value":"1","label":"anything"}]}`, 400},
+	} {
+		req := httptest.NewRequest("POST", "/api/v2/persons", strings.NewReader(tc.body))
+		req.Header.Set("x-api-token", tok)
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		if w.Code != tc.status {
+			t.Errorf("%s: %d %s", tc.body, w.Code, w.Body)
+		}
+	}
+}

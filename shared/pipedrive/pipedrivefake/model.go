@@ -532,6 +532,13 @@ func (pp *personPatch) str(k string) (*string, error) {
 	return &s, nil
 }
 
+// documentedLabels are the labels Pipedrive documents per list (IM labels
+// are the messenger's name and not restricted here).
+var documentedLabels = map[string][]string{
+	"emails": {"work", "home", "other"},
+	"phones": {"work", "home", "mobile", "other"},
+}
+
 func (pp *personPatch) fields(k string) ([]pipedrive.Field, error) {
 	raw := pp.sent[k]
 	if string(bytes.TrimSpace(raw)) == "null" {
@@ -555,6 +562,13 @@ func (pp *personPatch) fields(k string) ([]pipedrive.Field, error) {
 		}
 		if f.Label == "" {
 			f.Label = "work"
+		}
+		if allowed := documentedLabels[k]; allowed != nil && !slices.Contains(allowed, f.Label) {
+			// Only these labels are documented (v1 person docs; the web UI
+			// offers the same); the migration guide's "anything" example is
+			// the doubtful shape our client avoids, so the fake refuses it
+			// (facts-pipedrive.md, Corrections, "Labels").
+			return nil, badf("%s[%d].label must be one of %s", k, i, strings.Join(allowed, ", "))
 		}
 		if p, ok := it["primary"]; ok && string(p) != "null" {
 			if err := decodeStrict(p, &f.Primary, k+".primary"); err != nil {
