@@ -114,8 +114,8 @@ func TestUndocumentedLabelsRefused(t *testing.T) {
 		body   string
 		status int
 	}{
-		{`{"name":"A","emails":[{"value":"a@x.com","label":"home"}],"phones":[{"value":"1","label":"mobile"}]}`, 200},
-		{`{"name":"A","emails":[{"value":"a@x.com"}]}`, 200}, // defaults to work
+		{`{"name":"A","emails":[{"value":"a@x.com","label":"home"}],"phones":[{"value":"1","label":"mobile"}]}`, 201},
+		{`{"name":"A","emails":[{"value":"a@x.com"}]}`, 201}, // defaults to work
 		{`{"name":"A","emails":[{"value":"a@x.com","label":"mobile"}]}`, 400},
 		{`{"name":"A","phones":[{"value":"1","label":"main"}]}`, 400},
 		{`{"name":"A","phones":[{"value":"1","label":"anything"}]}`, 400},
