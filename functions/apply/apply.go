@@ -57,7 +57,7 @@ var deps = lazy.New(func(ctx context.Context) (*handlers, error) {
 		return nil, err
 	}
 	r, err := firstsync.New(firstsync.Config{Store: s, Accounts: accts, Publisher: pub,
-		Topic: cfg.FirstSync, ChangesTopic: cfg.Changes, Mapper: m})
+		Topic: cfg.FirstSync, ChangesTopic: cfg.Changes, Mapper: m, DailyBase: cfg.PipedriveDailyBase})
 	if err != nil {
 		return nil, err
 	}

@@ -127,6 +127,10 @@ type Apply struct {
 	// numbers typed without a country code when they are compared; empty,
 	// such numbers compare by their digits.
 	PhoneRegion string `env:"DEFAULT_PHONE_REGION"`
+	// PipedriveDailyBase is Pipedrive's daily token budget per seat on a
+	// plan of multiplier 1 (documented: 30,000); a first sync spends at
+	// most its share of the company's budget in a day.
+	PipedriveDailyBase int `env:"PIPEDRIVE_DAILY_BASE, default=30000"`
 }
 
 type validator interface{ validate() error }
