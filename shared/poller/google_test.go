@@ -210,6 +210,9 @@ func TestEmptySideGuard(t *testing.T) {
 	if len(got.LastErrors) == 0 {
 		t.Fatal("no error shown on the status page")
 	}
+	if last := got.LastErrors[len(got.LastErrors)-1]; last.Key != store.PauseEmptyGoogle || len(last.Args) != 1 {
+		t.Errorf("error recorded as %q %v, want key %s with the linked count", last.Key, last.Args, store.PauseEmptyGoogle)
+	}
 }
 
 // The guard also runs on delta polls: a group emptied over two polls
@@ -321,6 +324,9 @@ func TestRevokedGrantNeedsReauth(t *testing.T) {
 	}
 	if !strings.Contains(got.LastErrors[len(got.LastErrors)-1].Message, "Google") {
 		t.Fatalf("error %q does not say which account", got.LastErrors[len(got.LastErrors)-1].Message)
+	}
+	if k := got.LastErrors[len(got.LastErrors)-1].Key; k != "reauth_google" {
+		t.Errorf("error key %q, want reauth_google", k)
 	}
 	if got := e.changes(); len(got) != 0 {
 		t.Fatalf("published %v", got)
