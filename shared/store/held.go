@@ -285,6 +285,17 @@ func (s *Store) CountHeld(ctx context.Context, connID, kind string) (int64, erro
 	return count(ctx, q)
 }
 
+// CountHeldDecided counts a connection's held changes that carry one of
+// decisions (the user answered; the poller has not published them yet),
+// with an aggregation query on one field.
+func (s *Store) CountHeldDecided(ctx context.Context, connID string, decisions ...string) (int64, error) {
+	n, err := count(ctx, s.held(connID).Where("decision", "in", decisions))
+	if err != nil {
+		return 0, fmt.Errorf("store.CountHeldDecided: %w", err)
+	}
+	return n, nil
+}
+
 func (s *Store) heldRefs(ctx context.Context, connID, kind string, ids []string) ([]*firestore.DocumentRef, error) {
 	if len(ids) > 0 {
 		refs := make([]*firestore.DocumentRef, len(ids))
