@@ -28,6 +28,9 @@ const (
 	maxHeldListed  = 20
 	maxReviews     = 5
 	maxBrakeListed = 20
+	// maxHeldRead bounds the held changes read to find the undecided ones
+	// (those the user answered wait for the next poll to be carried out).
+	maxHeldRead = 100
 	// readTimeout bounds the live reads of one review's records.
 	readTimeout = 10 * time.Second
 )
@@ -103,6 +106,8 @@ func (h *Handler) fillHeld(ctx context.Context, c *store.Connection, v *connView
 		v.Held = append(v.Held, HeldChange{
 			ID: hc.ID, Contact: h.nameOf(ctx, v.lang, c.ID, hc), What: tr(v.lang, "held.what."+hc.Side+"."+changeKind(hc)),
 			Reason: heldReason(v.lang, hc), Deferred: hc.Kind == store.HeldDeferred, Attempts: hc.Attempts, At: hc.LastAt,
+			// due now (the user's Retry), not in minutes or hours (a transient failure's own retry)
+			Retrying: !hc.RetryAt.IsZero() && hc.RetryAt.Before(h.now().Add(time.Minute)),
 		})
 	}
 	return nil
@@ -112,11 +117,13 @@ func (h *Handler) fillHeld(ctx context.Context, c *store.Connection, v *connView
 // read live (not while the page refreshes itself: the first sync needs the
 // quota more).
 func (h *Handler) fillReviews(ctx context.Context, c *store.Connection, v *connView) error {
-	rs, err := h.store.HeldChanges(ctx, c.ID, store.HeldReview, maxReviews)
+	rs, err := h.store.HeldChanges(ctx, c.ID, store.HeldReview, maxHeldRead)
 	if err != nil {
 		return err
 	}
+	rs = undecided(rs)
 	slices.SortFunc(rs, func(a, b store.HeldChange) int { return a.FirstAt.Compare(b.FirstAt) })
+	rs = rs[:min(len(rs), maxReviews)]
 	// One read of the records for the whole page; none while the page
 	// refreshes itself (the first sync needs the quota more) or an account
 	// must be connected again.
@@ -181,6 +188,11 @@ func (h *Handler) fillBrake(ctx context.Context, c *store.Connection, v *connVie
 	if err != nil {
 		return err
 	}
+	decided, err := h.store.CountHeldDecided(ctx, c.ID, "confirm", "restore")
+	if err != nil {
+		return err
+	}
+	n = max(0, n-decided) // the answered ones are being carried out
 	if c.BrakeTrippedAt.IsZero() && n == 0 {
 		return nil
 	}
@@ -205,17 +217,23 @@ func (h *Handler) fillBrake(ctx context.Context, c *store.Connection, v *connVie
 		b.Text += " " + tr(lang, "brake.edits_sync")
 		b.Confirm, b.Restore = tr(lang, "brake.confirm_help"), tr(lang, "brake.restore_help")
 	}
-	hs, err := h.store.HeldChanges(ctx, c.ID, store.HeldBrake, maxBrakeListed)
+	hs, err := h.store.HeldChanges(ctx, c.ID, store.HeldBrake, maxHeldRead)
 	if err != nil {
 		return err
 	}
+	hs = undecided(hs)
 	slices.SortFunc(hs, func(a, b store.HeldChange) int { return a.FirstAt.Compare(b.FirstAt) })
-	for _, hc := range hs {
+	for _, hc := range hs[:min(len(hs), maxBrakeListed)] {
 		b.Listed = append(b.Listed, HeldDelete{Contact: h.nameOf(ctx, lang, c.ID, hc), What: tr(lang, "brake.what."+hc.Side+"."+changeKind(hc))})
 	}
 	b.More = max(0, n-int64(len(b.Listed)))
 	v.Brake = b
 	return nil
+}
+
+// undecided keeps the held changes the user has not answered yet.
+func undecided(hs []store.HeldChange) []store.HeldChange {
+	return slices.DeleteFunc(hs, func(h store.HeldChange) bool { return h.Decision != "" })
 }
 
 // lastError is the newest recorded error of key.

@@ -131,7 +131,10 @@ func TestHeldChangesRetryAndDismiss(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("retry = %d", code)
 	}
-	mustContain(t, body, "The change is tried again within a minute.")
+	mustContain(t, body, "The change is tried again within a minute.", "It is being tried again.")
+	if strings.Contains(body, `name="held" value="`+failed+`"><button type="submit">Retry`) {
+		t.Error("Retry is offered again while the change is being retried")
+	}
 	if h := e.heldDoc(t, id, failed); h == nil || h.RetryAt.IsZero() {
 		t.Fatalf("after Retry: %+v, want it due again", h)
 	}
@@ -226,6 +229,9 @@ func TestReviewSameAndSeparate(t *testing.T) {
 	if h := e.heldDoc(t, c.ID, review); h == nil || h.Decision != "same" || h.Twin != ids[1] || h.RetryAt.IsZero() {
 		t.Fatalf("after 'the same': %+v", h)
 	}
+	if strings.Contains(body, `id="match-`+c.ID+`-`+review+`"`) {
+		t.Error("the answered review is still asked")
+	}
 
 	other := e.hold(t, c.ID, store.HeldChange{Side: "google", ObjectID: "people/c5", ChangeKind: "upsert", Kind: store.HeldReview,
 		Code: "taken", Candidates: []string{ids[2]}})
@@ -284,6 +290,9 @@ func TestBrakeConfirmAndRestore(t *testing.T) {
 			}
 			if c, _ := e.Store.GetConnection(ctx, id); !c.BrakeTrippedAt.IsZero() {
 				t.Error("the brake is still tripped")
+			}
+			if strings.Contains(body, `id="brake-`+id+`"`) {
+				t.Error("the answered deletes are still asked about")
 			}
 		})
 	}

@@ -78,6 +78,7 @@ type HeldChange struct {
 	What     string // which side changed, in words
 	Reason   shown  // in the page's language (English when unknown)
 	Deferred bool   // applied by itself once the sync runs again
+	Retrying bool   // the user's Retry is being carried out
 	Attempts int
 	At       time.Time
 }

@@ -104,8 +104,10 @@ func startStack(t *testing.T) *stack {
 // TestNewcomerFlowInChromium is the newcomer's flow in a real browser:
 // sign in with Pipedrive (OAuth at 1280 px, the API token form at 390 px),
 // connect Google, create a new group, save, see a person added in the
-// Pipedrive sandbox counted, lose Google's grant and connect it again,
-// pause, resume, disconnect (no contact deleted). In English and German.
+// Pipedrive sandbox counted and find its history, answer a record held for
+// review, trip the mass-delete brake and confirm the deletes, lose Google's
+// grant and connect it again, pause, resume, disconnect (no contact
+// deleted). In English and German.
 func TestNewcomerFlowInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the local stack and Chromium")
@@ -416,6 +418,12 @@ func (r *run) flow() {
 	// Times are shown in the browser's zone, relative to now.
 	b.reloadUntil(base, "document.querySelector('#status-"+id+" time') && !document.querySelector('#status-"+id+" time').textContent.includes('UTC')", 20*time.Second)
 	b.shot("person-linked")
+
+	// The person is counted and has a history; a record held for review is
+	// answered "the same"; a mass delete trips the brake and is confirmed.
+	r.history(base, id, person, name)
+	r.review(base, id)
+	r.brake(base, id)
 
 	// The page updates itself while something runs (once, en at 1280 px).
 	if r.lang == "en" && r.width >= 600 {
