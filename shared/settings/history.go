@@ -111,9 +111,13 @@ func historyLine(lang string, e store.HistoryEntry) ContactHistoryLine {
 	line := ContactHistoryLine{At: e.At}
 	var parts []string
 	if e.Action != mergeAction && e.Side != "" {
-		what := tr(lang, "history.change."+sideKey(e.Side))
+		change := "history.change"
+		if strings.HasPrefix(e.Action, "create ") { // the record is new on its side
+			change = "history.new"
+		}
+		what := tr(lang, change+"."+sideKey(e.Side))
 		if len(e.Fields) > 0 {
-			what = tr(lang, "history.change_fields."+sideKey(e.Side), fieldNames(lang, e.Fields))
+			what = tr(lang, change+"_fields."+sideKey(e.Side), fieldNames(lang, e.Fields))
 		}
 		parts = append(parts, what)
 	}

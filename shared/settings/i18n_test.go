@@ -86,7 +86,8 @@ func TestEveryTextInBothLanguages(t *testing.T) {
 		need("held.code." + code)
 	}
 	for _, side := range []string{"pipedrive", "google"} {
-		need("side.in."+side, "held.unnamed."+side, "history.change."+side, "history.change_fields."+side, "history.created_on."+side)
+		need("side.in."+side, "held.unnamed."+side, "history.change."+side, "history.change_fields."+side, "history.created_on."+side,
+			"history.new."+side, "history.new_fields."+side)
 		for _, kind := range []string{"upsert", "delete"} {
 			need("held.what."+side+"."+kind, "brake.what."+side+"."+kind)
 		}

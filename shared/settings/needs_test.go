@@ -448,7 +448,7 @@ func TestContactHistorySearch(t *testing.T) {
 		_, body := b.get("/?conn=" + id + "&q=" + url.QueryEscape(q))
 		mustContain(t, body, `id="contact-`+id+`-p-1"`, "Ada Lovelace", "Analytical Engines · ada@example.com",
 			"Created in Google by the sync · 2 updates · 1 conflict merged",
-			"Changed in Pipedrive (first name, last name, e-mail addresses) → created in Google",
+			"New in Pipedrive (first name, last name, e-mail addresses) → created in Google",
 			"Changed in Google (phone numbers, organization) → updated in Pipedrive", "Conflict: both sides changed the same field; the later change won.",
 			"Changed in Google → nothing written", "skipped: a second Google address is not synced (via poll)")
 		if strings.Contains(body, "Ada Byron") {
@@ -458,7 +458,7 @@ func TestContactHistorySearch(t *testing.T) {
 	_, body := b.get("/?conn=" + id + "&q=Ada")
 	mustContain(t, body, "Ada Lovelace", "Ada Byron")
 	_, body = b.getLang("/?conn="+id+"&q=Lovelace", "de")
-	mustContain(t, body, "In Pipedrive geändert (Vorname, Nachname, E-Mail-Adressen) → in Google angelegt", "In Google geändert → nichts geschrieben",
+	mustContain(t, body, "Neu in Pipedrive (Vorname, Nachname, E-Mail-Adressen) → in Google angelegt", "In Google geändert → nichts geschrieben",
 		"Von der Synchronisierung in Google angelegt · 2 Aktualisierungen", `lang="en">skipped: a second Google address is not synced (via poll)`)
 	noMissingText(t, body)
 	_, body = b.get("/?conn=" + id + "&q=Nobody")

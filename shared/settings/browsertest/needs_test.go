@@ -121,13 +121,14 @@ func (r *run) history(base, id string, person int64, name string) {
 	found := fmt.Sprintf("#contact-%s-p-%d", id, person)
 	b.click("#search-button-"+id, "document.querySelector('"+found+"')")
 	got := eval[string](b, "document.querySelector('"+found+"').innerText")
-	for _, want := range []string{name, r.txt["history.op.create.google"], r.text("history.change_fields.pipedrive"), r.txt["field.emails"]} {
+	for _, want := range []string{name, r.txt["history.op.create.google"], r.text("history.new_fields.pipedrive"), r.txt["field.emails"]} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the history of %s does not say %q:\n%s", name, want, got)
 		}
 	}
 	b.shot("history")
-	b.checkA11y(base + "?conn=" + id + "&q=" + url.QueryEscape(name))
+	// (checked for accessibility with the review below, on the same URL)
+	r.search = base + "?conn=" + id + "&q=" + url.QueryEscape(name)
 }
 
 // review: a Google contact added to the group matches two persons that were
@@ -172,9 +173,11 @@ func (r *run) review(base, id string) {
 	if n := r.counted(id, "review"); n < 1 {
 		t.Errorf("held for review: the page counts %d", n)
 	}
+	b.shotViewport("status-view") // the README's picture of the status view
 	b.must(chromedp.Do(b.ctx, chromedp.ScrollIntoView(chromedp.CSS(match))))
 	b.shot("review")
-	b.checkA11y(base)
+	b.checkA11y(r.search) // the review and the history found above
+	b.must(chromedp.Do(b.ctx, chromedp.ScrollIntoView(chromedp.CSS(match))))
 	b.click(fmt.Sprintf(`%s form:has(input[name=twin][value="%d"]) button`, match, pids[0]), r.has("done.match_same"))
 	b.shot("review-answered")
 	r.waitFor("the contact is linked to the person chosen", 40*time.Second, func() bool {
