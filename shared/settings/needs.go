@@ -88,6 +88,13 @@ func (h *Handler) fillCounts(ctx context.Context, c *store.Connection, v *connVi
 		}
 		*q.dst += k
 	}
+	// Answered reviews wait only for the next poll to be carried out.
+	answered, err := h.store.CountHeldDecided(ctx, c.ID, "same", "separate")
+	if err != nil {
+		log.Info("settings: count answered reviews", "connection", c.ID, "err", err)
+		return
+	}
+	n.Review = max(0, n.Review-answered)
 	v.Counts = n
 }
 

@@ -232,6 +232,7 @@ func TestReviewSameAndSeparate(t *testing.T) {
 	if strings.Contains(body, `id="match-`+c.ID+`-`+review+`"`) {
 		t.Error("the answered review is still asked")
 	}
+	mustContain(t, body, `data-count="review" data-n="0"`)
 
 	other := e.hold(t, c.ID, store.HeldChange{Side: "google", ObjectID: "people/c5", ChangeKind: "upsert", Kind: store.HeldReview,
 		Code: "taken", Candidates: []string{ids[2]}})
