@@ -8,11 +8,11 @@ import (
 )
 
 // Seams: the parts of the page that show what the first sync (issue 12)
-// and "never lose a change" (issue 10) will keep. Each is a field of
-// connView that stays empty today, rendered by the template block of the
-// same name in templates/seams.html, which shows nothing while its field
-// is empty; their texts are in the i18n files under "seam.". fillSeams is
-// the one place that fills them.
+// and "never lose a change" (issue 10) keep. Each is a field of connView,
+// rendered by the template block of the same name in templates/seams.html,
+// which shows nothing while its field is empty. fillSeams is the one place
+// that fills them; Preview and Progress stay empty until the first sync
+// fills them.
 //
 //	field        block                what fills it
 //	Preview      "firstsync-preview"  issue 12: counts, ambiguous matches, time estimate before Save
