@@ -139,7 +139,7 @@ func New(cfg Config) (*Applier, error) {
 func (a *Applier) Handle(ctx context.Context, d queue.Delivery) error {
 	ch, err := queue.DecodeChange(d.Data)
 	if err != nil {
-		a.recordError(ctx, ch.ConnectionID, "A change message could not be read and was dropped (a bug or a forged message).")
+		a.recordError(ctx, ch.ConnectionID, "unreadable_change", "A change message could not be read and was dropped (a bug or a forged message).")
 		logging.FromContext(ctx).Error("applier: bad message acknowledged", "message_id", d.MessageID, "err", err)
 		return nil
 	}
@@ -164,7 +164,7 @@ type run struct {
 func (a *Applier) Apply(ctx context.Context, ch queue.Change) error {
 	log := logging.FromContext(ctx)
 	if err := ch.Validate(); err != nil {
-		a.recordError(ctx, ch.ConnectionID, "A change message could not be read and was dropped (a bug or a forged message).")
+		a.recordError(ctx, ch.ConnectionID, "unreadable_change", "A change message could not be read and was dropped (a bug or a forged message).")
 		log.Error("applier: invalid change acknowledged", "err", err)
 		return nil
 	}
@@ -382,7 +382,7 @@ func (a *Applier) needsReauth(ctx context.Context, conn *store.Connection, ch qu
 	}
 	_, err := a.store.UpdateConnection(ctx, conn.ID, func(c *store.Connection) error {
 		if c.Status != store.StatusNeedsReauth {
-			c.AddError(a.now(), msg)
+			c.AddErrorKey(a.now(), h.Code, msg)
 		}
 		c.Status, c.StatusReason, c.PollDueAt = store.StatusNeedsReauth, msg, time.Time{}
 		if google {
@@ -399,13 +399,14 @@ func (a *Applier) needsReauth(ctx context.Context, conn *store.Connection, ch qu
 	return a.hold(ctx, conn, ch, h, "")
 }
 
-// recordError notes msg on the connection for the status page.
-func (a *Applier) recordError(ctx context.Context, connID, msg string) {
+// recordError notes msg (with its key for translation) on the connection
+// for the status page.
+func (a *Applier) recordError(ctx context.Context, connID, key, msg string) {
 	if connID == "" {
 		return
 	}
 	_, err := a.store.UpdateConnection(ctx, connID, func(c *store.Connection) error {
-		c.AddError(a.now(), msg)
+		c.AddErrorKey(a.now(), key, msg)
 		return nil
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -538,13 +539,15 @@ func (a *Applier) brakeAllows(ctx context.Context, r *run, p *pair, plan syncpla
 		return true, nil
 	}
 	if !tripped {
+		linked := int(links) + len(window)
+		limit, minutes := a.brake.Limit(linked), int(a.brakeWindow()/time.Minute)
 		msg := fmt.Sprintf("The safety brake holds deletes: more than %d of %d linked contacts were deleted or removed within %s. "+
 			"The deletes beyond the limit, and any further ones, are held: confirm them or restore the records on the settings page. Edits go on syncing.",
-			a.brake.Limit(int(links)+len(window)), int(links)+len(window), a.brakeWindow())
+			limit, linked, a.brakeWindow())
 		_, err := a.store.UpdateConnection(ctx, r.conn.ID, func(c *store.Connection) error {
 			if c.BrakeTrippedAt.IsZero() {
 				c.BrakeTrippedAt = now
-				c.AddError(now, msg)
+				c.AddErrorKey(now, "brake", msg, limit, linked, minutes)
 			}
 			return nil
 		})

@@ -334,6 +334,9 @@ func TestRevokedGoogleGrant(t *testing.T) {
 	if c.Status != store.StatusNeedsReauth || len(c.LastErrors) == 0 || !strings.Contains(c.LastErrors[0].Message, "Google") {
 		t.Fatalf("connection %s %+v", c.Status, c.LastErrors)
 	}
+	if k := c.LastErrors[0].Key; k != "reauth_google" {
+		t.Errorf("error key %q, want reauth_google (the page translates by it)", k)
+	}
 }
 
 func TestTransientAndPermanentErrors(t *testing.T) {

@@ -149,6 +149,11 @@ func TestBrakeOnPipedriveDeletes(t *testing.T) {
 		!strings.Contains(c.LastErrors[0].Message, "confirm them or restore") {
 		t.Fatalf("status %s, tripped %v, errors %+v", c.Status, c.BrakeTrippedAt, c.LastErrors)
 	}
+	// the page translates it by its key, with the limit, the linked
+	// contacts and the window's minutes
+	if e := c.LastErrors[0]; e.Key != "brake" || len(e.Args) != 3 || e.Args[2] != "30" {
+		t.Errorf("brake error recorded as %q %v, want key brake with limit, linked and minutes", e.Key, e.Args)
+	}
 
 	// Without a decision: edits flow, deletes stay held.
 	e.republish()

@@ -165,7 +165,7 @@ func Finish(ctx context.Context, st *store.Store, pub Publisher, changesTopic, c
 			if c.BrakeTrippedAt.IsZero() {
 				c.BrakeTrippedAt = now
 			}
-			c.AddError(now, reason)
+			c.AddErrorKey(now, c.PauseReason, reason, fs.EmptyLinks)
 		default:
 			c.Status, c.StatusReason, c.PollDueAt = store.StatusLive, "", now
 		}
@@ -194,7 +194,7 @@ func (r *Runner) fail(ctx context.Context, connID, job string, cause error) erro
 		if fs.Mode != store.FirstSyncPreview {
 			c.Status, c.StatusReason = store.StatusError, msg
 		}
-		c.AddError(r.now(), msg)
+		c.AddErrorKey(r.now(), "firstsync_failed", msg)
 		return nil
 	})
 	if errors.Is(err, errStale) {
@@ -212,7 +212,11 @@ func (r *Runner) reauth(ctx context.Context, connID string, googleSide bool) err
 	}
 	_, err := r.cfg.Store.UpdateConnection(ctx, connID, func(c *store.Connection) error {
 		if c.Status != store.StatusNeedsReauth {
-			c.AddError(r.now(), msg)
+			key := "reauth_pipedrive"
+			if googleSide {
+				key = "reauth_google"
+			}
+			c.AddErrorKey(r.now(), key, msg)
 		}
 		c.Status, c.StatusReason, c.PollDueAt = store.StatusNeedsReauth, msg, time.Time{}
 		if googleSide {
@@ -240,7 +244,7 @@ func (r *Runner) settle(ctx context.Context, connID string, err error) error {
 		msg := "Paused: the chosen Google contact group no longer exists, so nothing was synced. Choose a group on the settings page."
 		_, uerr := r.cfg.Store.UpdateConnection(ctx, connID, func(c *store.Connection) error {
 			c.Status, c.StatusReason, c.PauseReason, c.PollDueAt = store.StatusPaused, msg, store.PauseGroupGone, time.Time{}
-			c.AddError(r.now(), msg)
+			c.AddErrorKey(r.now(), store.PauseGroupGone, msg)
 			return nil
 		})
 		return uerr

@@ -174,7 +174,7 @@ func (r *Runner) plan(ctx context.Context, conn *store.Connection, cl *account.C
 	if err != nil {
 		return err
 	}
-	empty, err := r.guardEmptySides(ctx, conn, &plan, in, l)
+	empty, emptyLinks, err := r.guardEmptySides(ctx, conn, &plan, in, l)
 	if err != nil {
 		return err
 	}
@@ -241,7 +241,7 @@ func (r *Runner) plan(ctx context.Context, conn *store.Connection, cl *account.C
 		fs.LinksTotal = len(plan.Pairs) + len(plan.GoogleCreates) + len(plan.PipedriveCreates)
 		fs.PipedrivePlan, fs.PipedriveBurst, fs.PipedriveDaily, fs.PipedriveAllowance = limits.Plan, limits.Burst, limits.Daily, limits.Allowance
 		fs.ContactSyncShown = l.shown
-		fs.EmptySide = empty
+		fs.EmptySide, fs.EmptyLinks = empty, emptyLinks
 		fs.WritingAt = now
 		charge(fs, spent, now)
 		r.rate(fs, now)
@@ -392,7 +392,7 @@ var errGroupGone = errors.New("the chosen Google contact group no longer exists;
 // everything. The linked records it no longer shows are held as braked
 // deletes for the user (not checked by the applier), and the connection
 // pauses when the job ends. It returns the side ("" none).
-func (r *Runner) guardEmptySides(ctx context.Context, conn *store.Connection, p *Plan, in Input, l *listing) (string, error) {
+func (r *Runner) guardEmptySides(ctx context.Context, conn *store.Connection, p *Plan, in Input, l *listing) (string, int, error) {
 	var linksP, linksG int
 	for _, lk := range in.Links {
 		if lk.Review != "" || lk.Parked != "" {
@@ -405,14 +405,14 @@ func (r *Runner) guardEmptySides(ctx context.Context, conn *store.Connection, p 
 			linksG++
 		}
 	}
-	side := syncplan.Side("")
+	side, links := syncplan.Side(""), 0
 	switch {
 	case syncplan.CheckEmptySide(syncplan.Google, linksG, len(l.contacts)) != nil:
-		side = syncplan.Google
+		side, links = syncplan.Google, linksG
 	case syncplan.CheckEmptySide(syncplan.Pipedrive, linksP, len(l.persons)) != nil:
-		side = syncplan.Pipedrive
+		side, links = syncplan.Pipedrive, linksP
 	default:
-		return "", nil
+		return "", 0, nil
 	}
 	now := r.now()
 	kept := p.Missing[:0]
@@ -428,11 +428,11 @@ func (r *Runner) guardEmptySides(ctx context.Context, conn *store.Connection, p 
 		if err := r.cfg.Store.Hold(ctx, conn.ID, store.HeldChange{Side: string(side), ObjectID: m.ID, ChangeKind: kind,
 			Kind: store.HeldBrake, Code: "empty_side", Reason: "the other side suddenly showed no contacts at all",
 			FirstAt: now, LastAt: now}); err != nil {
-			return "", err
+			return "", 0, err
 		}
 	}
 	p.Missing = kept
 	p.Counts.Missing = len(kept)
 	logging.FromContext(ctx).Warn("firstsync: empty-side guard: the side lists nobody while links exist", "side", string(side))
-	return string(side), nil
+	return string(side), links, nil
 }

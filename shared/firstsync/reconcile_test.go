@@ -159,6 +159,9 @@ func TestReconcileEmptySideGuard(t *testing.T) {
 	if c.Status != store.StatusPaused || c.PauseReason != store.PauseEmptyGoogle || !strings.Contains(c.StatusReason, "listed no contacts") || c.BrakeTrippedAt.IsZero() {
 		t.Fatalf("status %s (%s): %q", c.Status, c.PauseReason, c.StatusReason)
 	}
+	if last := c.LastErrors[len(c.LastErrors)-1]; last.Key != store.PauseEmptyGoogle || len(last.Args) != 1 || last.Args[0] != "12" {
+		t.Errorf("error recorded as %q %v: want %s with the 12 links", last.Key, last.Args, store.PauseEmptyGoogle)
+	}
 	if len(e.direct.Published) != 0 {
 		t.Errorf("published %d changes", len(e.direct.Published))
 	}

@@ -104,7 +104,7 @@ func (p *Poller) pollGoogle(ctx context.Context, conn *store.Connection, g *goog
 		if empty {
 			reason := fmt.Sprintf("Paused: the Google group lists no contacts while %d are linked, so nothing was deleted in Pipedrive. "+
 				"If the group was emptied on purpose, confirm the deletes on the settings page; otherwise restore them.", links)
-			if err := p.holdEmptySide(ctx, conn.ID, queue.Google, plan.deletes, queue.Delete, store.PauseEmptyGoogle, reason); err != nil {
+			if err := p.holdEmptySide(ctx, conn.ID, queue.Google, plan.deletes, queue.Delete, store.PauseEmptyGoogle, reason, links); err != nil {
 				return err
 			}
 			plan.deletes = nil
@@ -154,8 +154,9 @@ func (p *Poller) groupEmpty(ctx context.Context, conn *store.Connection, g *goog
 
 // holdEmptySide holds the changes of records a side no longer shows as
 // braked deletes (the user confirms or restores them) and pauses the
-// connection with the given reason: the empty-side guard.
-func (p *Poller) holdEmptySide(ctx context.Context, connID string, side queue.Side, ids []string, kind queue.Kind, pause, reason string) error {
+// connection with the given reason (args are its values, for the settings
+// page's translation): the empty-side guard.
+func (p *Poller) holdEmptySide(ctx context.Context, connID string, side queue.Side, ids []string, kind queue.Kind, pause, reason string, args ...any) error {
 	now := p.now()
 	for _, id := range ids {
 		if err := p.store.Hold(ctx, connID, store.HeldChange{
@@ -171,7 +172,7 @@ func (p *Poller) holdEmptySide(ctx context.Context, connID string, side queue.Si
 			c.BrakeTrippedAt = now
 		}
 		c.Status, c.StatusReason, c.PauseReason, c.PollDueAt = store.StatusPaused, reason, pause, time.Time{}
-		c.AddError(now, reason)
+		c.AddErrorKey(now, pause, reason, args...)
 	})
 }
 

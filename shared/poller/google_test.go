@@ -271,6 +271,9 @@ func TestRevokedGrantNeedsReauth(t *testing.T) {
 	if !strings.Contains(got.LastErrors[len(got.LastErrors)-1].Message, "Google") {
 		t.Fatalf("error %q does not say which account", got.LastErrors[len(got.LastErrors)-1].Message)
 	}
+	if k := got.LastErrors[len(got.LastErrors)-1].Key; k != "reauth_google" {
+		t.Errorf("error key %q, want reauth_google", k)
+	}
 	if got := e.changes(); len(got) != 0 {
 		t.Fatalf("published %v", got)
 	}

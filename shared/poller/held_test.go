@@ -192,6 +192,9 @@ func TestReconcileEmptySideGuard(t *testing.T) {
 	if held := e.heldDeletes(c); len(held) != 11 {
 		t.Fatalf("held %v, want the 11 linked persons", held)
 	}
+	if n := len(got.LastErrors); n == 0 || got.LastErrors[n-1].Key != store.PauseEmptyPipedrive || len(got.LastErrors[n-1].Args) != 1 {
+		t.Errorf("errors %+v, want the guard's with key %s and the linked count", got.LastErrors, store.PauseEmptyPipedrive)
+	}
 }
 
 // The reconciliation's cadence stretches with the size of the book.

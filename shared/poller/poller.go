@@ -234,12 +234,13 @@ func (p *Poller) needsReauth(ctx context.Context, connID string, google bool, re
 	now := p.now()
 	return p.update(ctx, connID, func(c *store.Connection) {
 		c.Status, c.StatusReason, c.PollDueAt = store.StatusNeedsReauth, reason, time.Time{}
+		key := "reauth_pipedrive"
 		if google {
-			c.ReauthGoogle = true
+			c.ReauthGoogle, key = true, "reauth_google"
 		} else {
 			c.ReauthPipedrive = true
 		}
-		c.AddError(now, reason)
+		c.AddErrorKey(now, key, reason)
 	})
 }
 
@@ -249,7 +250,7 @@ func (p *Poller) pause(ctx context.Context, connID, why, reason string) error {
 	now := p.now()
 	return p.update(ctx, connID, func(c *store.Connection) {
 		c.Status, c.StatusReason, c.PauseReason, c.PollDueAt = store.StatusPaused, reason, why, time.Time{}
-		c.AddError(now, reason)
+		c.AddErrorKey(now, why, reason)
 	})
 }
 

@@ -79,7 +79,7 @@ func (p *Poller) reconcilePipedrive(ctx context.Context, conn *store.Connection,
 	if syncplan.CheckEmptySide(syncplan.Pipedrive, linked, len(owned)) != nil {
 		reason := fmt.Sprintf("Paused: you own no Pipedrive persons any more while %d are linked, so nothing was deleted in Google. "+
 			"If that is intended, confirm the deletes on the settings page; otherwise restore them.", linked)
-		return p.holdEmptySide(ctx, conn.ID, queue.Pipedrive, missing, queue.Upsert, store.PauseEmptyPipedrive, reason)
+		return p.holdEmptySide(ctx, conn.ID, queue.Pipedrive, missing, queue.Upsert, store.PauseEmptyPipedrive, reason, linked)
 	}
 	if len(missing) > 0 {
 		cs := make([]queue.Change, len(missing))

@@ -115,7 +115,7 @@ func (p *Poller) runSafetyNet(ctx context.Context, conn *store.Connection, pd *p
 			// gap, and the next safety net tries again.
 			log.Warn("poller: re-registering webhooks failed", "err", err)
 			if uerr := p.update(ctx, conn.ID, func(c *store.Connection) {
-				c.AddError(now, "Pipedrive's webhooks could not be checked or registered again; changes made in Pipedrive may reach Google only every few minutes until this works.")
+				c.AddErrorKey(now, "webhooks_unchecked", "Pipedrive's webhooks could not be checked or registered again; changes made in Pipedrive may reach Google only every few minutes until this works.")
 			}); uerr != nil {
 				return uerr
 			}

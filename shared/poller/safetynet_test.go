@@ -127,6 +127,9 @@ func TestSafetyNetWebhookFailureIsNotFatal(t *testing.T) {
 	if got.LastSafetyNetAt.IsZero() || len(got.LastErrors) == 0 || !strings.Contains(got.LastErrors[0].Message, "webhooks") {
 		t.Fatalf("last run %v, errors %+v", got.LastSafetyNetAt, got.LastErrors)
 	}
+	if k := got.LastErrors[0].Key; k != "webhooks_unchecked" {
+		t.Errorf("error key %q, want webhooks_unchecked", k)
+	}
 }
 
 func TestSafetyNetRevokedPipedriveNeedsReauth(t *testing.T) {

@@ -3,11 +3,13 @@ package settings
 import (
 	"bytes"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/contactsync/contactsync/shared/connect"
+	"github.com/contactsync/contactsync/shared/contact"
 	"github.com/contactsync/contactsync/shared/store"
 )
 
@@ -75,8 +77,40 @@ func TestEveryTextInBothLanguages(t *testing.T) {
 	for _, ev := range []string{store.EventPipedriveConnected, store.EventGoogleConnected, store.EventTakenOver, store.EventSignedIn, store.EventSignedOut} {
 		need("event." + ev)
 	}
-	for _, d := range doneNotices {
+	for _, d := range append(slices.Clone(doneNotices), needsNotices...) {
 		need("done." + d)
+	}
+	// What the page says about held changes, reviews, the brake, recorded
+	// errors and history: every code the applier and the poller store.
+	for _, code := range []string{"transient", "daily_budget", "permanent", "dead_letter", "paused", "reauth_google", "reauth_pipedrive", "error", "setup"} {
+		need("held.code." + code)
+	}
+	for _, side := range []string{"pipedrive", "google"} {
+		need("side.in."+side, "held.unnamed."+side, "history.change."+side, "history.change_fields."+side, "history.created_on."+side,
+			"history.new."+side, "history.new_fields."+side)
+		for _, kind := range []string{"upsert", "delete"} {
+			need("held.what."+side+"."+kind, "brake.what."+side+"."+kind)
+		}
+		for _, op := range []string{"create", "update", "delete"} {
+			need("history.op." + op + "." + side)
+		}
+	}
+	need("history.op.leave.google", "history.op.join.google", "history.op.skip", "history.op.link", "history.op.merge")
+	for _, code := range []string{"ambiguous", "taken", "copy", "other"} {
+		need("review." + code)
+	}
+	for _, d := range contact.Table {
+		need("field." + d.Name)
+	}
+	for _, p := range []string{store.PauseEmptyGoogle, store.PauseEmptyPipedrive, store.PauseGroupGone} {
+		need("pause." + p)
+	}
+	for key, values := range map[string]int{"unreadable_change": 0, "reauth_google": 0, "reauth_pipedrive": 0, "brake": 3,
+		store.PauseEmptyGoogle: 1, store.PauseEmptyPipedrive: 1, store.PauseGroupGone: 0, "webhooks_unchecked": 0} {
+		need("errors.key." + key)
+		if verbs(en["errors.key."+key]) != values {
+			t.Errorf("errors.key.%s takes %d values, the recorded error has %d", key, verbs(en["errors.key."+key]), values)
+		}
 	}
 	for _, p := range policyValues {
 		need("policy."+p+".label", "policy."+p+".help")
@@ -133,12 +167,20 @@ func TestSeamsRender(t *testing.T) {
 			Policies: policies(lang, "propagate"), Running: true,
 			Preview:  &FirstSyncPreview{ToGoogle: 120, ToPipedrive: 1, Matched: 30, Ambiguous: 2, Estimate: 4 * time.Minute},
 			Progress: &FirstSyncProgress{PipedriveDone: 40, PipedriveTotal: 150, GoogleDone: 10, GoogleTotal: 31, PerMinute: 90, Left: 2 * time.Minute},
-			Counts:   &CountsView{Created: 3, Updated: 1, Deleted: 0, Merged: 2, Held: 1},
-			Brake:    &BrakeView{Deletes: 30, Limit: 10, Linked: 50, Contacts: []string{"Ada Lovelace"}},
-			Held:     []HeldChange{{ID: "h1", Contact: "Grace Hopper", Reason: "Google refused it", Attempts: 10, At: at}},
-			Ambiguous: []AmbiguousMatch{{ID: "m1", Contact: "Alan Turing", Candidates: []MatchCandidate{
-				{Side: "Google", Name: "Alan Turing", Email: "alan@example.com"}, {Side: "Google", Name: "A. Turing", Phone: "+44 20 7946 0000"}}}},
-			Search: &ContactSearch{Query: "Ada", Results: []ContactHistory{{Name: "Ada Lovelace", Lines: []ContactHistoryLine{{At: at, Text: "E-mail changed in Pipedrive, written to Google"}}}}},
+			Counts:   &CountsView{CreatedInGoogle: 3, CreatedInPipedrive: 4, Updated: 1, Deleted: 0, Merged: 2, Review: 1, Held: 1},
+			Brake: &BrakeView{Title: tr(lang, "brake.title"), Text: tr(lang, "brake.text_limit", "10", "50", "30"), Held: 30,
+				Listed: []HeldDelete{{Contact: "Ada Lovelace", What: tr(lang, "brake.what.google.delete")}}, More: 29,
+				Confirm: tr(lang, "brake.confirm_help"), Restore: tr(lang, "brake.restore_help"), Since: at},
+			Held: []HeldChange{{ID: "p-7", Contact: "Grace Hopper", What: tr(lang, "held.what.pipedrive.upsert"),
+				Reason: heldReason(lang, store.HeldChange{Code: "permanent", Reason: "the service refused the change (Google answered HTTP 400)"}), Attempts: 10, At: at}},
+			Ambiguous: []AmbiguousMatch{{ID: "g-people_c1", Explain: tr(lang, "review.ambiguous"),
+				Record: MatchCandidate{Side: tr(lang, "side.in.google"), Name: "Alan Turing", Emails: []string{"alan@example.com"}},
+				Candidates: []MatchCandidate{
+					{ID: "11", Side: tr(lang, "side.in.pipedrive"), Name: "Alan Turing", Emails: []string{"alan@example.com"}, Same: true},
+					{ID: "12", Side: tr(lang, "side.in.pipedrive"), Name: "A. Turing", Phones: []string{"+44 20 7946 0000"}, Note: tr(lang, "review.linked")}}}},
+			Search: &ContactSearch{Query: "Ada", Searched: true, Results: []ContactHistory{historyOf(lang, &store.Link{ID: "p-1",
+				Base: []byte(`{"given":"Ada","family":"Lovelace"}`), CreatedOn: "google", Updates: 2, History: []store.HistoryEntry{
+					{At: at, Side: "pipedrive", Action: "update google", Fields: []string{"emails"}, Detail: "updated emails in Google (via webhook)", Conflict: true}}})}},
 		}
 		var buf bytes.Buffer
 		if err := tmpl[lang].ExecuteTemplate(&buf, "connection", v); err != nil {
@@ -154,10 +196,15 @@ func TestSeamsRender(t *testing.T) {
 			t.Errorf("%s: untranslated text %s", lang, body[i:min(len(body), i+60)])
 		}
 		want := map[string][]string{
-			langEN: {"120 Pipedrive persons will be added to the group", "Pipedrive: 40 of 150", "3 created", "2 conflicts merged",
-				"Delete them on the other side too", "Grace Hopper", "held-retry", "These are the same", "Ada Lovelace", "about 4 minutes"},
-			langDE: {"120 Pipedrive-Personen kommen in die Gruppe", "Pipedrive: 40 von 150", "3 angelegt", "2 Konflikte zusammengeführt",
-				"Auch auf der anderen Seite löschen", "Erneut versuchen", "Das ist dieselbe Person", "etwa 4 Minuten"},
+			langEN: {"120 Pipedrive persons will be added to the group", "Pipedrive: 40 of 150", "3 created in Google", "4 created in Pipedrive",
+				"2 conflicts merged", "1 waits for your review", "1 held change", "Delete them on the other side too", "30 deletes wait for you",
+				"More than 10 of 50 linked contacts", "and 29 more", "Grace Hopper", "held-retry", "refused the change", "(Google answered with HTTP status 400.)",
+				"These are the same", `name="twin" value="11"`, "Already linked to another contact", "Ada Lovelace", "about 4 minutes",
+				"Changed in Pipedrive (e-mail addresses) → updated in Google", "Conflict: both sides changed", "Created in Google by the sync · 2 updates"},
+			langDE: {"120 Pipedrive-Personen kommen in die Gruppe", "Pipedrive: 40 von 150", "3 in Google angelegt", "2 Konflikte zusammengeführt",
+				"Auch auf der anderen Seite löschen", "30 Löschungen warten auf Sie", "Erneut versuchen", "hat die Änderung abgelehnt",
+				"Das ist dieselbe Person", "Bereits mit einem anderen Kontakt verknüpft", "etwa 4 Minuten",
+				"In Pipedrive geändert (E-Mail-Adressen) → in Google aktualisiert", `lang="en">updated emails in Google (via webhook)`},
 		}[lang]
 		for _, w := range want {
 			if !strings.Contains(body, w) {
@@ -169,7 +216,10 @@ func TestSeamsRender(t *testing.T) {
 		if err := tmpl[lang].ExecuteTemplate(&buf, "connection", empty); err != nil {
 			t.Fatal(err)
 		}
-		for _, id := range []string{`id="preview"`, `id="progress"`, `id="brake"`, `id="held"`, `id="ambiguous"`, `id="history"`} {
+		if strings.Contains(body, `name="twin" value="12"`) {
+			t.Errorf("%s: a linked candidate is offered as the same", lang)
+		}
+		for _, id := range []string{`id="preview"`, `id="progress"`, `id="brake-`, `id="held-`, `id="ambiguous-`, `id="history-`, `id="counts-`} {
 			if strings.Contains(buf.String(), id) {
 				t.Errorf("%s: an empty seam renders %s", lang, id)
 			}

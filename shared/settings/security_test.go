@@ -230,3 +230,121 @@ func TestLanguage(t *testing.T) {
 		t.Errorf("unknown language = %d", code)
 	}
 }
+
+// TestNeedsActionsRefused: the forms of "needs you" (retry, dismiss, the
+// same, keep separate, confirm and restore deletes) refuse another
+// session's connection, a form without a CSRF token or with another
+// session's, and a forged session cookie; nothing changes. A session acting
+// on its own connection never touches another connection's held change of
+// the same id.
+func TestNeedsActionsRefused(t *testing.T) {
+	e := newEnv(t)
+	alice, mallory := e.browser(t), e.browser(t)
+	id := alice.connected()
+	ctx := context.Background()
+	held := map[string]string{
+		"held": e.hold(t, id, store.HeldChange{Side: "pipedrive", ObjectID: "7", ChangeKind: "upsert", Kind: store.HeldFailed, Code: "permanent"}),
+		"review": e.hold(t, id, store.HeldChange{Side: "google", ObjectID: "people/c8", ChangeKind: "upsert", Kind: store.HeldReview,
+			Code: "ambiguous", Candidates: []string{"1", "2"}}),
+		"brake": e.hold(t, id, store.HeldChange{Side: "google", ObjectID: "people/c9", ChangeKind: "delete", Kind: store.HeldBrake, Code: "brake"}),
+	}
+	if _, err := e.Store.UpdateConnection(ctx, id, func(c *store.Connection) error {
+		c.BrakeTrippedAt = time.Now().UTC()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Mallory has a connection of her own (another Pipedrive user of the
+	// company) with a held change of the same id.
+	_, token, err := e.Pipedrive.CreateUser(e.CompanyID, "Mal", "mal@acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallory.get("/")
+	_, body := mallory.post("/connect/pipedrive/token", url.Values{"csrf": {mallory.csrf()}, "token": {token}})
+	mine := connIDs(body)
+	if len(mine) != 1 || mine[0] == id {
+		t.Fatalf("mallory's connections: %v", mine)
+	}
+	e.hold(t, mine[0], store.HeldChange{Side: "pipedrive", ObjectID: "7", ChangeKind: "upsert", Kind: store.HeldFailed, Code: "permanent"})
+
+	forms := []struct {
+		action string
+		form   url.Values
+	}{
+		{"held-retry", url.Values{"held": {held["held"]}}},
+		{"held-dismiss", url.Values{"held": {held["held"]}}},
+		{"match-same", url.Values{"held": {held["review"]}, "twin": {"1"}}},
+		{"match-separate", url.Values{"held": {held["review"]}}},
+		{"brake-confirm", nil},
+		{"brake-restore", nil},
+	}
+	unchanged := func(t *testing.T) {
+		t.Helper()
+		for what, h := range held {
+			d := e.heldDoc(t, id, h)
+			if d == nil || !d.RetryAt.IsZero() || d.Decision != "" || d.Twin != "" {
+				t.Errorf("the %s held change changed: %+v", what, d)
+			}
+		}
+		if c, err := e.Store.GetConnection(ctx, id); err != nil || c.BrakeTrippedAt.IsZero() || !c.HeldDueAt.IsZero() {
+			t.Errorf("the connection changed: tripped %v, held due %v (%v)", c.BrakeTrippedAt, c.HeldDueAt, err)
+		}
+	}
+	aliceCookie := alice.sessionCookie()
+	for _, f := range forms {
+		with := func(csrf string) url.Values {
+			v := url.Values{}
+			for k, vs := range f.form {
+				v[k] = vs
+			}
+			if csrf != "" {
+				v.Set("csrf", csrf)
+			}
+			return v
+		}
+		t.Run(f.action, func(t *testing.T) {
+			cases := []struct {
+				name string
+				do   func() int
+				want int
+			}{
+				{"other session", func() int {
+					code, _ := mallory.post("/connections/"+id+"/"+f.action, with(mallory.csrf()))
+					return code
+				}, http.StatusNotFound},
+				{"no CSRF token", func() int {
+					code, _ := alice.post("/connections/"+id+"/"+f.action, with(""))
+					return code
+				}, http.StatusForbidden},
+				{"other session's CSRF token", func() int {
+					code, _ := alice.post("/connections/"+id+"/"+f.action, with(mallory.csrf()))
+					return code
+				}, http.StatusForbidden},
+				{"forged CSRF token", func() int {
+					code, _ := alice.post("/connections/"+id+"/"+f.action, with(strings.Repeat("A", 43)))
+					return code
+				}, http.StatusForbidden},
+				{"forged session cookie", func() int {
+					forged := e.withCookie(t, aliceCookie[:len(aliceCookie)-2]+"xx")
+					code, _ := forged.post("/connections/"+id+"/"+f.action, with(alice.csrf()))
+					return code
+				}, http.StatusForbidden},
+			}
+			for _, c := range cases {
+				if got := c.do(); got != c.want {
+					t.Errorf("%s: HTTP %d, want %d", c.name, got, c.want)
+				}
+				unchanged(t)
+			}
+		})
+	}
+	// Mallory retries her own held change: Alice's, of the same id, stays.
+	if code, _ := mallory.post("/connections/"+mine[0]+"/held-retry", url.Values{"csrf": {mallory.csrf()}, "held": {held["held"]}}); code != http.StatusOK {
+		t.Fatalf("retry on the own connection = %d", code)
+	}
+	if d := e.heldDoc(t, mine[0], held["held"]); d == nil || d.RetryAt.IsZero() {
+		t.Errorf("the own held change was not retried: %+v", d)
+	}
+	unchanged(t)
+}

@@ -10,7 +10,7 @@
 //
 // Routes, relative to PUBLIC_URL:
 //
-//	GET  /                               the page
+//	GET  /[?conn=ID&q=TERM]              the page (with a contact's history found by TERM)
 //	GET  /connect/pipedrive[?conn=ID]    start Pipedrive OAuth (needs an OAuth app)
 //	GET  /oauth/pipedrive/callback       Pipedrive OAuth callback
 //	POST /connect/pipedrive/token        connect Pipedrive with an API token
@@ -21,6 +21,12 @@
 //	POST /connections/{id}/pause         pause
 //	POST /connections/{id}/resume        resume
 //	POST /connections/{id}/disconnect    disconnect (needs confirm=yes)
+//	POST /connections/{id}/held-retry    retry a held change (held=ID)
+//	POST /connections/{id}/held-dismiss  dismiss a held change (held=ID)
+//	POST /connections/{id}/match-same    a record held for review is the same as a candidate (held=ID, twin=ID)
+//	POST /connections/{id}/match-separate  a record held for review is a contact of its own (held=ID)
+//	POST /connections/{id}/brake-confirm confirm the deletes the brake holds
+//	POST /connections/{id}/brake-restore restore the records of the deletes the brake holds
 //	POST /signout                        sign out (the sync goes on)
 //	GET  /lang/{code}                    switch the page's language (en, de)
 //	GET  /static/{file}                  the stylesheet and the script
@@ -48,6 +54,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/contactsync/contactsync/shared/connect"
+	"github.com/contactsync/contactsync/shared/contact"
 	"github.com/contactsync/contactsync/shared/logging"
 	"github.com/contactsync/contactsync/shared/store"
 )
@@ -86,6 +93,9 @@ type Config struct {
 	StateTTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Mapper turns what the user types into the history search's keys; it
+	// should have the applier's DefaultRegion (default: none).
+	Mapper contact.Mapper
 }
 
 // Handler serves the settings function.
@@ -99,6 +109,7 @@ type Handler struct {
 	pdOAuth    bool
 	stateTTL   time.Duration
 	now        func() time.Time
+	mapper     contact.Mapper
 	mux        *http.ServeMux
 	tmpl       map[string]*template.Template // by language
 }
@@ -128,7 +139,7 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{
 		store: cfg.Store, svc: cfg.Connect, base: strings.TrimRight(cfg.PublicURL, "/"),
 		key: cfg.SessionKey, secure: u.Scheme == "https", cookiePath: path, pdOAuth: cfg.PipedriveOAuth,
-		stateTTL: cfg.StateTTL, now: cfg.Now, mux: http.NewServeMux(),
+		stateTTL: cfg.StateTTL, now: cfg.Now, mapper: cfg.Mapper, mux: http.NewServeMux(),
 	}
 	h.tmpl = templatesFor(h.link)
 	m := h.mux
@@ -168,7 +179,7 @@ func (h *Handler) link(path string) string { return h.base + path }
 func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
 	sess := h.ensureSession(w, r)
 	notice := ""
-	if d := r.URL.Query().Get("done"); slices.Contains(doneNotices, d) {
+	if d := r.URL.Query().Get("done"); slices.Contains(doneNotices, d) || slices.Contains(needsNotices, d) {
 		notice = "done." + d
 	}
 	h.render(w, r, sess, http.StatusOK, notice, text{}, true)
@@ -504,7 +515,9 @@ func (h *Handler) action(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	default:
-		h.fail(w, r, http.StatusNotFound, keyed("error.unknown_action"), nil)
+		if !h.needsAction(w, r, c, action) {
+			h.fail(w, r, http.StatusNotFound, keyed("error.unknown_action"), nil)
+		}
 		return
 	}
 	if err != nil {
@@ -579,6 +592,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, sess session, c
 	}
 	for _, c := range conns {
 		v := h.view(ctx, lang, csrf, c)
+		h.fillSearch(ctx, c, &v, r.URL.Query())
 		if v.Running && live {
 			d.Refresh = refreshEvery
 		}

@@ -295,8 +295,8 @@ func TestStatesInWords(t *testing.T) {
 		{store.StatusPaused, "Paused by you.", []string{">Paused<", "Nothing is synced until you resume"}, []string{">Pausiert<"}, false},
 		{store.StatusPaused, "Paused: 30 contacts were deleted or removed from the group in Google, more than the safety limit of 10 of 50 linked contacts. " +
 			"Nothing was deleted in Pipedrive. If this is intended, confirm the deletes on the settings page; otherwise restore the contacts in Google and resume.",
-			[]string{"Paused by a safety brake", "30 contacts were deleted in Google or removed from the group, more than the safety limit of 10 of 50"},
-			[]string{"Von der Löschbremse angehalten", "30 Kontakte wurden in Google gelöscht", "von 10 der 50 verknüpften Kontakte"}, false},
+			[]string{"Deletes held by the safety brake", "30 contacts were deleted in Google or removed from the group, more than the safety limit of 10 of 50"},
+			[]string{"Löschungen von der Löschbremse zurückgehalten", "30 Kontakte wurden in Google gelöscht", "von 10 der 50 verknüpften Kontakte"}, false},
 		{store.StatusPaused, "Paused: the chosen Google contact group no longer exists, so nothing was deleted. Choose a group on the settings page.",
 			[]string{"Paused by a safety check", "disconnect and connect again"}, []string{"Von einer Sicherheitsprüfung angehalten"}, false},
 		{store.StatusNeedsReauth, "Google access was revoked or has expired; connect Google again to resume syncing.",

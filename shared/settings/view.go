@@ -56,6 +56,7 @@ const refreshEvery = 5
 
 // connView is one connection as the page shows it, in the page's language.
 type connView struct {
+	lang  string // the page's language
 	ID    string
 	Title string
 	CSRF  string
@@ -83,7 +84,7 @@ type connView struct {
 	CanResume       bool
 
 	LastPoll    time.Time
-	LastWebhook time.Time // seam: not recorded yet
+	LastWebhook time.Time
 	Linked      int64
 	Errors      []lineView
 	Events      []lineView
@@ -209,7 +210,7 @@ func stateOf(c *store.Connection) (kind string, reason text) {
 // Google is connected (to offer the picker, and for the group's name and
 // member count).
 func (h *Handler) view(ctx context.Context, lang, csrf string, c *store.Connection) connView {
-	v := connView{ID: c.ID, CSRF: csrf, Recommended: connect.RecommendedGroup, LastPoll: c.LastPollAt}
+	v := connView{lang: lang, ID: c.ID, CSRF: csrf, Recommended: connect.RecommendedGroup, LastPoll: c.LastPollAt, LastWebhook: c.LastWebhookAt}
 	kind, reason := stateOf(c)
 	v.State = stateView{Kind: kind, Tone: stateTones[kind], Title: tr(lang, "state."+kind+".title"), ToDo: tr(lang, "state."+kind+".todo")}
 	if !reason.empty() {
@@ -267,7 +268,7 @@ func (h *Handler) view(ctx context.Context, lang, csrf string, c *store.Connecti
 	}
 	for i := len(c.LastErrors) - 1; i >= 0 && len(v.Errors) < 10; i-- {
 		e := c.LastErrors[i]
-		v.Errors = append(v.Errors, lineView{At: e.At, shown: storedText(e.Message).in(lang)})
+		v.Errors = append(v.Errors, lineView{At: e.At, shown: errorText(e).in(lang)})
 	}
 	for i := len(c.Events) - 1; i >= 0; i-- {
 		e := c.Events[i]

@@ -39,9 +39,15 @@ const (
 )
 
 // ErrorEntry is one recent error in plain words, for the status page.
+// Key names the message for translation (the settings page shows it in the
+// user's language, with Args as its values: counts and durations, never
+// personal data); Message is the English text, shown when the page does
+// not know the key (and for entries written before keys existed).
 type ErrorEntry struct {
 	At      time.Time `firestore:"at"`
 	Message string    `firestore:"message"`
+	Key     string    `firestore:"key,omitempty"`
+	Args    []string  `firestore:"args,omitempty"`
 }
 
 // maxErrors bounds the errors kept on a connection.
@@ -107,6 +113,9 @@ type Connection struct {
 	// LastReconcileAt is when the poller last compared the linked Pipedrive
 	// persons with the ones the user owns (lost deletes and owner changes).
 	LastReconcileAt time.Time `firestore:"last_reconcile_at,omitempty"`
+	// LastWebhookAt is when the intake last accepted a webhook of this
+	// connection, to the minute (see SetLastWebhook).
+	LastWebhookAt time.Time `firestore:"last_webhook_at,omitempty"`
 
 	// FirstSync is the connection's first sync or full reconcile (nil:
 	// none ever ran).
@@ -123,11 +132,36 @@ type Connection struct {
 }
 
 // AddError records msg (plain words, no personal data) keeping the newest few.
-func (c *Connection) AddError(at time.Time, msg string) {
-	c.LastErrors = append(c.LastErrors, ErrorEntry{At: at, Message: msg})
+func (c *Connection) AddError(at time.Time, msg string) { c.AddErrorKey(at, "", msg) }
+
+// AddErrorKey records msg with key, the name the settings page translates
+// it by, and args, the values its text takes (counts, durations: no
+// personal data), keeping the newest few.
+func (c *Connection) AddErrorKey(at time.Time, key, msg string, args ...any) {
+	e := ErrorEntry{At: at, Message: msg, Key: key}
+	for _, a := range args {
+		e.Args = append(e.Args, fmt.Sprint(a))
+	}
+	c.LastErrors = append(c.LastErrors, e)
 	if n := len(c.LastErrors); n > maxErrors {
 		c.LastErrors = c.LastErrors[n-maxErrors:]
 	}
+}
+
+// WebhookEvery is how often at most the intake records that a
+// connection's webhooks arrive (LastWebhookAt).
+const WebhookEvery = time.Minute
+
+// SetLastWebhook records that a webhook of the connection arrived at at:
+// one field, no read (the intake read the connection already and calls
+// this only when the stored time is WebhookEvery old). A connection
+// deleted meanwhile is not an error.
+func (s *Store) SetLastWebhook(ctx context.Context, connID string, at time.Time) error {
+	_, err := s.conn(connID).Update(ctx, []firestore.Update{{Path: "last_webhook_at", Value: at}})
+	if err != nil && !notFound(err) {
+		return fmt.Errorf("store.SetLastWebhook: %w", err)
+	}
+	return nil
 }
 
 // NewID returns a random identifier suitable for a document id.

@@ -93,7 +93,8 @@ type FirstSync struct {
 	// EmptySide is the side the job's listing showed empty while links
 	// existed (the empty-side guard): the job pauses the connection at
 	// its end instead of setting it live.
-	EmptySide string `firestore:"empty_side,omitempty"`
+	EmptySide  string `firestore:"empty_side,omitempty"`
+	EmptyLinks int    `firestore:"empty_links,omitempty"`
 	// WritingAt is when the writing began (the rate is measured from it).
 	WritingAt time.Time `firestore:"writing_at,omitempty"`
 

@@ -153,6 +153,26 @@ func (s *Store) HeldChanges(ctx context.Context, connID, kind string, limit int)
 	return collectHeld(q.Limit(limit).Documents(ctx))
 }
 
+// GetHeld reads one held change by id, or ErrNotFound.
+func (s *Store) GetHeld(ctx context.Context, connID, id string) (*HeldChange, error) {
+	if id == "" {
+		return nil, fmt.Errorf("store.GetHeld: %w", ErrNotFound)
+	}
+	snap, err := s.held(connID).Doc(id).Get(ctx)
+	if notFound(err) {
+		return nil, fmt.Errorf("store.GetHeld %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.GetHeld: %w", err)
+	}
+	var h HeldChange
+	if err := snap.DataTo(&h); err != nil {
+		return nil, fmt.Errorf("store: decode held change %s: %w", id, err)
+	}
+	h.ID, h.readAt = snap.Ref.ID, snap.UpdateTime
+	return &h, nil
+}
+
 // DueHeld returns up to limit held changes the poller should publish again
 // for a connection that syncs: those whose RetryAt is reached, and every
 // deferred one (kept while the connection was not syncing).
@@ -263,6 +283,17 @@ func (s *Store) CountHeld(ctx context.Context, connID, kind string) (int64, erro
 		q = q.Where("kind", "==", kind)
 	}
 	return count(ctx, q)
+}
+
+// CountHeldDecided counts a connection's held changes that carry one of
+// decisions (the user answered; the poller has not published them yet),
+// with an aggregation query on one field.
+func (s *Store) CountHeldDecided(ctx context.Context, connID string, decisions ...string) (int64, error) {
+	n, err := count(ctx, s.held(connID).Where("decision", "in", decisions))
+	if err != nil {
+		return 0, fmt.Errorf("store.CountHeldDecided: %w", err)
+	}
+	return n, nil
 }
 
 func (s *Store) heldRefs(ctx context.Context, connID, kind string, ids []string) ([]*firestore.DocumentRef, error) {

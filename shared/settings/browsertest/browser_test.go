@@ -104,8 +104,10 @@ func startStack(t *testing.T) *stack {
 // TestNewcomerFlowInChromium is the newcomer's flow in a real browser:
 // sign in with Pipedrive (OAuth at 1280 px, the API token form at 390 px),
 // connect Google, create a new group, save, see a person added in the
-// Pipedrive sandbox counted, lose Google's grant and connect it again,
-// pause, resume, disconnect (no contact deleted). In English and German.
+// Pipedrive sandbox counted and find its history, answer a record held for
+// review, trip the mass-delete brake and confirm the deletes, lose Google's
+// grant and connect it again, pause, resume, disconnect (no contact
+// deleted). In English and German.
 func TestNewcomerFlowInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the local stack and Chromium")
@@ -250,6 +252,22 @@ func (b *browser) reloadUntil(url, cond string, timeout time.Duration) {
 	}
 }
 
+// shotViewport writes a screenshot of what the window shows (for the
+// README: the top of the page).
+func (b *browser) shotViewport(step string) {
+	b.t.Helper()
+	b.must(chromedp.Do(b.ctx, chromedp.Evaluate[chromedp.Void]("window.scrollTo(0, 0)")))
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Errorf("screenshot %s: %v", step, err)
+		return
+	}
+	b.shots++
+	if err := os.WriteFile(filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", b.shots, step)), png, 0o644); err != nil {
+		b.t.Error(err)
+	}
+}
+
 // shot writes a full-page screenshot of the step.
 func (b *browser) shot(step string) {
 	b.t.Helper()
@@ -339,6 +357,8 @@ type run struct {
 	width int
 	txt   map[string]string
 	group string
+	// search is the page's URL with the history of the person added.
+	search string
 }
 
 // has is a JS condition: the page shows the text of key.
@@ -409,13 +429,26 @@ func (r *run) flow() {
 	n, err := r.st.store.CountLinks(context.Background(), id)
 	b.must(err)
 	b.reloadUntil(base, fmt.Sprintf("Number(document.querySelector('#linked-%s').dataset.count) >= %d", id, n), 20*time.Second)
+	// (the safety net may link more of the earlier runs' persons meanwhile:
+	// the page's number is the one it says in words)
+	count := eval[int](b, "Number(document.querySelector('#linked-"+id+"').dataset.count)")
 	shown := eval[string](b, "document.querySelector('#linked-"+id+"').textContent")
-	if n <= int64(before) || !strings.HasPrefix(shown, strconv.FormatInt(n, 10)+" ") {
+	if n <= int64(before) || !strings.HasPrefix(shown, strconv.Itoa(count)+" ") {
 		t.Errorf("linked count: %d before the person, %d after; the page reads %q", before, n, shown)
 	}
 	// Times are shown in the browser's zone, relative to now.
 	b.reloadUntil(base, "document.querySelector('#status-"+id+" time') && !document.querySelector('#status-"+id+" time').textContent.includes('UTC')", 20*time.Second)
 	b.shot("person-linked")
+
+	// The person is counted and has a history; a record held for review is
+	// answered "the same"; a mass delete trips the brake and is confirmed.
+	// The brake's persons are paced by Google's write quota: it runs once
+	// per language and once per width (en-1280, de-390).
+	r.history(base, id, person, name)
+	r.review(base, id)
+	if (r.lang == "en") == (r.width >= 600) {
+		r.brake(base, id)
+	}
 
 	// The page updates itself while something runs (once, en at 1280 px).
 	if r.lang == "en" && r.width >= 600 {
