@@ -176,6 +176,7 @@ func (a *Applier) Apply(ctx context.Context, ch queue.Change) error {
 	if err != nil {
 		return fmt.Errorf("applier: load connection: %w", err)
 	}
+	a.webhookArrived(ctx, conn, ch)
 	if ok, h := syncplan.Gate(gateFacts(conn)); !ok {
 		return a.hold(ctx, conn, ch, h, "")
 	}
@@ -444,7 +445,7 @@ func (a *Applier) once(ctx context.Context, r *run) error {
 	if p.link != nil && p.link.Review != "" {
 		// held for review by the first sync until the user answers
 		if held, h := syncplan.UnderReview(p.link.Review, string(r.ch.Decision), p.link.ReviewCandidates); held {
-			return a.hold(ctx, r.conn, r.ch, h, "")
+			return a.holdWith(ctx, r.conn, r.ch, h, "", a.nameOf(r, p))
 		}
 		if err := a.dropReview(ctx, r, p.link, false); err != nil {
 			return err
@@ -469,7 +470,7 @@ func (a *Applier) once(ctx context.Context, r *run) error {
 		done, err := a.twin(ctx, r, p)
 		var held *errHeld
 		if errors.As(err, &held) {
-			return a.hold(ctx, r.conn, r.ch, held.h, "")
+			return a.holdWith(ctx, r.conn, r.ch, held.h, "", a.nameOf(r, p))
 		}
 		if done || err != nil {
 			return err
@@ -595,4 +596,33 @@ func (a *Applier) dropReview(ctx context.Context, r *run, l *store.Link, chosen 
 		return fmt.Errorf("applier: settle the chosen twin's review: %w", err)
 	}
 	return nil
+}
+
+// webhookArrived records, for the settings page, when the connection's
+// webhooks last brought a change: at most once per store.WebhookEvery (a
+// burst costs one write a minute). Recorded here rather than by the
+// intake, which is public and may only read the store. A failed write
+// changes nothing for the change.
+func (a *Applier) webhookArrived(ctx context.Context, conn *store.Connection, ch queue.Change) {
+	if ch.Source != queue.FromWebhook || ch.OccurredAt.Sub(conn.LastWebhookAt) < store.WebhookEvery {
+		return
+	}
+	if err := a.store.SetLastWebhook(ctx, conn.ID, ch.OccurredAt); err != nil {
+		logging.FromContext(ctx).Warn("applier: could not record the webhook's arrival", "err", err)
+	}
+}
+
+// nameOf is the changed record's name, for the user's list of held
+// changes (stored with it, shown to the owner only, never logged).
+func (a *Applier) nameOf(r *run, p *pair) string {
+	if r.ch.Side == queue.Pipedrive {
+		if p.person != nil {
+			return p.person.Name
+		}
+		return ""
+	}
+	if p.gp != nil {
+		return a.mapper.FromGoogle(p.gp).DisplayName()
+	}
+	return ""
 }

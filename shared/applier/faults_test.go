@@ -134,6 +134,7 @@ func TestOwnership(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := strconv.FormatInt(id, 10)
+	e.webhooksSeen()
 	before := e.traffic()
 	e.apply(pd, other, queue.Upsert)
 	if d := e.traffic().sub(before); d.gWrites != 0 || d.gReads != 0 || d.fsWrites != 0 {

@@ -457,3 +457,30 @@ func TestReviewAnswers(t *testing.T) {
 		})
 	}
 }
+
+// The settings page shows when the webhooks last brought a change: the
+// applier records it (the public intake only reads the store), at most
+// once a minute, and only for webhook-sourced changes.
+func TestLastWebhookRecorded(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	id := e.pdAdd(pipedrive.PersonInput{Name: ptr("Hook Time")})
+	first := e.clock()
+	e.apply(queue.Pipedrive, id, queue.Upsert)
+	if got := e.connection().LastWebhookAt; !got.Equal(first) {
+		t.Fatalf("last webhook %v, want %v", got, first)
+	}
+	e.advance(30 * time.Second)
+	e.apply(queue.Pipedrive, id, queue.Upsert)
+	if got := e.connection().LastWebhookAt; !got.Equal(first) {
+		t.Errorf("30 s later: %v, want %v kept (one write a minute)", got, first)
+	}
+	e.advance(time.Minute)
+	e.apply(queue.Google, "people/c1", queue.Upsert) // a poll's change
+	if got := e.connection().LastWebhookAt; !got.Equal(first) {
+		t.Errorf("a poll's change moved it to %v", got)
+	}
+	e.apply(queue.Pipedrive, id, queue.Upsert)
+	if got := e.connection().LastWebhookAt; !got.Equal(e.clock()) {
+		t.Errorf("90 s later: %v, want %v", got, e.clock())
+	}
+}

@@ -189,6 +189,7 @@ func TestRoundTripFidelity(t *testing.T) {
 	quiet := func(when string) {
 		t.Helper()
 		e.advance(time.Minute)
+		e.webhooksSeen()
 		before := e.traffic()
 		for _, rp := range pairs {
 			e.apply(pd, rp.pid, queue.Upsert)

@@ -255,7 +255,9 @@ func (a *Applier) matchPipedrive(ctx context.Context, r *run, g contact.Contact)
 				return nil, "", fmt.Errorf("applier: search Pipedrive: %w", withoutURL(err))
 			}
 			for _, h := range hits {
-				if slices.Contains(ids, h.ID) {
+				// Only the user's own persons are twins, as in the first
+				// sync (a colleague's person never reaches the group).
+				if slices.Contains(ids, h.ID) || h.OwnerID != 0 && h.OwnerID != r.conn.PipedriveUserID {
 					continue
 				}
 				for _, k := range match.Keys(rule, a.hitContact(h)) {

@@ -153,13 +153,7 @@ func (r *Runner) preview(p Plan, l *listing, orgs []string, lim Limits) *store.P
 		Conflicts: c.Conflicts, Ambiguous: c.Ambiguous, Missing: c.Missing, OrgsToCreate: len(orgs),
 		PipedrivePlan: lim.Plan,
 	}
-	names := map[string]string{}
-	for _, pr := range l.persons {
-		names["p"+pr.ID] = pr.Contact.DisplayName()
-	}
-	for _, cr := range l.contacts {
-		names["g"+cr.ID] = cr.Contact.DisplayName()
-	}
+	names := l.names()
 	for _, cf := range c.ConflictSample {
 		pv.ConflictSample = append(pv.ConflictSample, store.PreviewConflict{Name: names["p"+cf.PID],
 			Field: cf.Field, Pipedrive: cf.Pipedrive, Google: cf.Google, Winner: string(cf.Winner)})

@@ -208,7 +208,7 @@ func (r *Runner) plan(ctx context.Context, conn *store.Connection, cl *account.C
 		spent += costWrite
 	}
 	setOrgIDs(plan, l.orgByName)
-	if err := r.holdReviews(ctx, conn, plan); err != nil {
+	if err := r.holdReviews(ctx, conn, plan, l); err != nil {
 		return err
 	}
 	chunks, err := r.chunks(job.Job, plan)
@@ -312,22 +312,23 @@ func setOrgIDs(p Plan, byName map[string]int64) {
 // holdReviews holds the records of ambiguous groups for the user's review:
 // a held change with the candidates, and a review link so that their live
 // changes are held too instead of creating a twin the user did not choose.
-func (r *Runner) holdReviews(ctx context.Context, conn *store.Connection, p Plan) error {
+func (r *Runner) holdReviews(ctx context.Context, conn *store.Connection, p Plan, l *listing) error {
 	now := r.now()
 	var links []store.LinkWrite
 	for _, rv := range p.Reviews {
 		reason := fmt.Sprintf("it matches several records of the other side by %s", rv.By)
+		names := l.names()
 		for _, pid := range rv.Persons {
 			links = append(links, store.LinkWrite{Link: &store.Link{ID: store.LinkIDForPipedrive(pid), PipedriveID: pid, Review: "ambiguous", ReviewCandidates: rv.Contacts}})
 			if err := r.cfg.Store.Hold(ctx, conn.ID, store.HeldChange{Side: "pipedrive", ObjectID: pid, ChangeKind: "upsert",
-				Kind: store.HeldReview, Code: "ambiguous", Reason: reason, Candidates: rv.Contacts, FirstAt: now, LastAt: now}); err != nil {
+				Kind: store.HeldReview, Code: "ambiguous", Reason: reason, Candidates: rv.Contacts, Name: names["p"+pid], FirstAt: now, LastAt: now}); err != nil {
 				return err
 			}
 		}
 		for _, gid := range rv.Contacts {
 			links = append(links, store.LinkWrite{Link: &store.Link{ID: store.LinkIDForGoogle(gid), GoogleID: gid, Review: "ambiguous", ReviewCandidates: rv.Persons}})
 			if err := r.cfg.Store.Hold(ctx, conn.ID, store.HeldChange{Side: "google", ObjectID: gid, ChangeKind: "upsert",
-				Kind: store.HeldReview, Code: "ambiguous", Reason: reason, Candidates: rv.Persons, FirstAt: now, LastAt: now}); err != nil {
+				Kind: store.HeldReview, Code: "ambiguous", Reason: reason, Candidates: rv.Persons, Name: names["g"+gid], FirstAt: now, LastAt: now}); err != nil {
 				return err
 			}
 		}
@@ -435,4 +436,17 @@ func (r *Runner) guardEmptySides(ctx context.Context, conn *store.Connection, p 
 	p.Counts.Missing = len(kept)
 	logging.FromContext(ctx).Warn("firstsync: empty-side guard: the side lists nobody while links exist", "side", string(side))
 	return string(side), links, nil
+}
+
+// names are the listed records' names by "p"+person id and "g"+resource
+// name (shown to the owner in the preview and the held list only).
+func (l *listing) names() map[string]string {
+	out := make(map[string]string, len(l.persons)+len(l.contacts))
+	for _, pr := range l.persons {
+		out["p"+pr.ID] = pr.Contact.DisplayName()
+	}
+	for _, cr := range l.contacts {
+		out["g"+cr.ID] = cr.Contact.DisplayName()
+	}
+	return out
 }

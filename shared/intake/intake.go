@@ -21,11 +21,10 @@ import (
 	"github.com/contactsync/contactsync/shared/store"
 )
 
-// Connections finds a connection by id (the Basic user name) and records
-// when its webhooks last arrived.
+// Connections finds a connection by id (the Basic user name). The intake
+// only reads: it is public, and its service account may not write.
 type Connections interface {
 	GetConnection(ctx context.Context, id string) (*store.Connection, error)
-	SetLastWebhook(ctx context.Context, id string, at time.Time) error
 }
 
 // Publisher publishes change messages and returns once they are stored.
@@ -101,7 +100,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, webhook.ErrNotPerson):
 		log.Debug("intake: ignored event", "object", ev.Object)
-		h.arrived(ctx, conn)
 		reply(w, http.StatusOK, "ignored: not a person event")
 		return
 	case err != nil:
@@ -116,22 +114,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.Info("intake: queued", "person", ev.PersonID, "kind", c.Kind, "delivery", ev.DeliveryID, "change_source", ev.ChangeSource)
-	h.arrived(ctx, conn)
 	reply(w, http.StatusOK, "accepted")
-}
-
-// arrived records on the connection that a webhook was accepted, for the
-// settings page: at most once per store.WebhookEvery (the connection was
-// read for its credentials anyway, so a burst of webhooks costs one write
-// a minute, not one each). A failed write changes nothing for the webhook.
-func (h *Handler) arrived(ctx context.Context, conn *store.Connection) {
-	now := time.Now().UTC()
-	if now.Sub(conn.LastWebhookAt) < store.WebhookEvery {
-		return
-	}
-	if err := h.conns.SetLastWebhook(ctx, conn.ID, now); err != nil {
-		logging.FromContext(ctx).Warn("intake: could not record the webhook's arrival", "err", err)
-	}
 }
 
 // ToChange turns a person event into a change message: ids and the merge

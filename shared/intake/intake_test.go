@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/contactsync/contactsync/shared/emulator"
 	"github.com/contactsync/contactsync/shared/emulator/emulatortest"
@@ -132,63 +131,3 @@ func TestIntake(t *testing.T) {
 	}
 }
 
-// TestLastWebhookRecorded: an accepted webhook records its arrival on the
-// connection for the settings page, at most once a minute (a burst of
-// webhooks costs one write), and a refused one records nothing.
-func TestLastWebhookRecorded(t *testing.T) {
-	emulatortest.Require(t, emulator.Firestore)
-	ctx := context.Background()
-	s, err := store.New(ctx, emulatortest.Project(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	id, err := s.CreateConnection(ctx, &store.Connection{Status: store.StatusLive, WebhookSecretHash: intake.SecretHash("s3cret")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := intake.New(s, &recorder{}, "changes", 4096)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deliver := func(pass, body string) int {
-		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
-		req.SetBasicAuth(id, pass)
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		return w.Code
-	}
-	last := func() time.Time {
-		c, err := s.GetConnection(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.LastWebhookAt
-	}
-	set := func(at time.Time) {
-		if _, err := s.UpdateConnection(ctx, id, func(c *store.Connection) error { c.LastWebhookAt = at; return nil }); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	if code := deliver("guess", v2Change); code != http.StatusUnauthorized || !last().IsZero() {
-		t.Fatalf("a refused webhook: HTTP %d, last webhook %v", code, last())
-	}
-	before := time.Now()
-	if code := deliver("s3cret", v2Change); code != http.StatusOK || last().Before(before.Add(-time.Second)) {
-		t.Fatalf("first webhook: HTTP %d, last webhook %v (sent after %v)", code, last(), before)
-	}
-
-	// Within the minute: not written again.
-	recent := time.Now().UTC().Add(-30 * time.Second).Truncate(time.Millisecond)
-	set(recent)
-	if code := deliver("s3cret", v2Change); code != http.StatusOK || !last().Equal(recent) {
-		t.Errorf("a webhook 30 s after the recorded one: HTTP %d, last webhook %v, want %v kept", code, last(), recent)
-	}
-	// Older than a minute: written, for ignored events too.
-	old := time.Now().UTC().Add(-2 * time.Minute)
-	set(old)
-	if code := deliver("s3cret", v2Deal); code != http.StatusOK || !last().After(old.Add(time.Minute)) {
-		t.Errorf("a webhook 2 min after the recorded one: HTTP %d, last webhook %v, want now", code, last())
-	}
-}

@@ -74,9 +74,10 @@ func (h *Handler) fillCounts(ctx context.Context, c *store.Connection, v *connVi
 		log.Info("settings: link totals", "connection", c.ID, "err", err)
 		return
 	}
+	v.Linked = t.Linked
+	t = t.WithGone(c.Counts) // pairs that are gone still count
 	n := &CountsView{CreatedInGoogle: t.CreatedInGoogle, CreatedInPipedrive: t.CreatedInPipedrive,
 		Updated: t.Updates, Merged: t.Conflicts, Deleted: c.Counts["deleted"]}
-	v.Linked = t.Linked
 	for _, q := range []struct {
 		kind string
 		dst  *int64

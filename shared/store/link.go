@@ -206,7 +206,31 @@ func (s *Store) UpdateLink(ctx context.Context, connID string, l *Link) error {
 
 // DeleteLink forgets a pair (only if unchanged since read).
 func (s *Store) DeleteLink(ctx context.Context, connID string, l *Link) error {
-	_, err := s.links(connID).Doc(l.ID).Delete(ctx, firestore.LastUpdateTime(l.readAt))
+	// The link's counters move to the connection in the same transaction,
+	// so the totals the status page shows never shrink when a pair goes.
+	var folds []firestore.Update
+	fold := func(key string, n int64) {
+		if n != 0 {
+			folds = append(folds, firestore.Update{FieldPath: firestore.FieldPath{"counts", key}, Value: firestore.Increment(n)})
+		}
+	}
+	fold(CountGoneUpdates, l.Updates)
+	fold(CountGoneConflicts, l.Conflicts)
+	switch l.CreatedOn {
+	case "google":
+		fold(CountGoneCreatedGoogle, 1)
+	case "pipedrive":
+		fold(CountGoneCreatedPipedrive, 1)
+	}
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if err := tx.Delete(s.links(connID).Doc(l.ID), firestore.LastUpdateTime(l.readAt)); err != nil {
+			return err
+		}
+		if len(folds) == 0 {
+			return nil
+		}
+		return tx.Update(s.conn(connID), folds)
+	}, firestore.MaxAttempts(1))
 	switch code := status.Code(err); {
 	case err == nil:
 		return nil
@@ -256,6 +280,15 @@ type Totals struct {
 	Linked, Updates, Conflicts, CreatedInGoogle, CreatedInPipedrive int64
 }
 
+// Counters of deleted links, kept on the connection (Counts) so the totals
+// include pairs that are gone.
+const (
+	CountGoneUpdates          = "gone_updates"
+	CountGoneConflicts        = "gone_conflicts"
+	CountGoneCreatedGoogle    = "gone_created_google"
+	CountGoneCreatedPipedrive = "gone_created_pipedrive"
+)
+
 // LinkTotals sums the links' counters with aggregation queries (one read
 // per 1000 index entries each, not one per link).
 func (s *Store) LinkTotals(ctx context.Context, connID string) (Totals, error) {
@@ -279,6 +312,15 @@ func (s *Store) LinkTotals(ctx context.Context, connID string) (Totals, error) {
 		}
 	}
 	return t, nil
+}
+
+// WithGone adds the counters of deleted links (Connection.Counts).
+func (t Totals) WithGone(counts map[string]int64) Totals {
+	t.Updates += counts[CountGoneUpdates]
+	t.Conflicts += counts[CountGoneConflicts]
+	t.CreatedInGoogle += counts[CountGoneCreatedGoogle]
+	t.CreatedInPipedrive += counts[CountGoneCreatedPipedrive]
+	return t
 }
 
 // intOf reads an aggregation result (an int64, a float64 for sums over no

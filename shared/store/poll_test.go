@@ -226,6 +226,20 @@ func TestLinkTotalsAndDeletes(t *testing.T) {
 	if err != nil || got != want {
 		t.Fatalf("LinkTotals = %+v, %v; want %+v", got, err, want)
 	}
+	// A pair that goes keeps counting: its counters move to the connection.
+	l, err := s.GetLink(ctx, conn, "p-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteLink(ctx, conn, l); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.GetConnection(ctx, conn)
+	got, err = s.LinkTotals(ctx, conn)
+	want = store.Totals{Linked: 2, Updates: 5, Conflicts: 1, CreatedInGoogle: 1, CreatedInPipedrive: 1}
+	if err != nil || got.WithGone(c.Counts) != want {
+		t.Fatalf("after a delete: LinkTotals = %+v with the gone %+v, %v; want %+v", got, c.Counts, err, want)
+	}
 	for range 2 {
 		if err := s.SetDeleteWindow(ctx, conn, []time.Time{time.Now()}, 2); err != nil {
 			t.Fatal(err)
