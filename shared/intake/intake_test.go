@@ -130,4 +130,3 @@ func TestIntake(t *testing.T) {
 		})
 	}
 }
-
