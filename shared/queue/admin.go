@@ -25,6 +25,15 @@ func Topics() []string {
 // subscriptions and the push subscriptions of Subscriptions(project), each
 // pushing to pushBase[sub.Function]+sub.PushPath. Terraform does the same
 // in production; the local stack and tests call this against the emulator.
+//
+// The emulator's subscriptions get no dead-letter policy: the emulator
+// ignores the retry policy's backoff (it retries about once a second) and,
+// once a message reaches its attempts, crashes in its dead-letter code and
+// never pushes on that subscription again (facts-gcp-go.md, corrections).
+// Without the policy it retries until the function acknowledges, which
+// our functions do by themselves: the applier holds a change after
+// syncplan.MaxAttempts (its own count), the poller answers 2xx for a
+// connection it cannot poll, a first-sync step of a replaced job is dropped.
 func Ensure(ctx context.Context, c *pubsub.Client, pushBase map[string]string) error {
 	project := c.Project()
 	for _, t := range Topics() {
@@ -53,10 +62,6 @@ func Ensure(ctx context.Context, c *pubsub.Client, pushBase map[string]string) e
 			PushConfig:            &pubsubpb.PushConfig{PushEndpoint: base + s.PushPath},
 			AckDeadlineSeconds:    int32(s.AckDeadlineSeconds),
 			EnableMessageOrdering: s.Ordered,
-			DeadLetterPolicy: &pubsubpb.DeadLetterPolicy{
-				DeadLetterTopic:     topicName(project, s.DeadLetterTopic),
-				MaxDeliveryAttempts: int32(s.MaxDeliveryAttempts),
-			},
 			RetryPolicy: &pubsubpb.RetryPolicy{
 				MinimumBackoff: durationpb.New(secs(s.MinBackoffSeconds)),
 				MaximumBackoff: durationpb.New(secs(s.MaxBackoffSeconds)),

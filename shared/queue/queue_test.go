@@ -118,7 +118,9 @@ func TestEnsurePublishPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sub.EnableMessageOrdering || sub.DeadLetterPolicy.GetMaxDeliveryAttempts() != 10 ||
+	// no dead-letter policy on the emulator: it would wedge the
+	// subscription for good (see Ensure)
+	if !sub.EnableMessageOrdering || sub.DeadLetterPolicy != nil ||
 		!strings.HasSuffix(sub.PushConfig.GetPushEndpoint(), "/projects/"+project+"/topics/changes") {
 		t.Fatalf("changes-apply subscription = %v", sub)
 	}

@@ -57,6 +57,7 @@ type deliverer struct {
 	held   []*job
 	hold   bool
 	dup    int
+	lose   int
 	busy   int
 	closed bool
 	log    []Delivery
@@ -77,6 +78,10 @@ func (d *deliverer) enqueue(j *job) {
 		return
 	}
 	n := 1
+	if j.attempt == 1 && d.lose > 0 {
+		d.lose-- // lost, as during a ban (the events of a ban are not delivered)
+		return
+	}
 	if j.attempt == 1 && d.dup > 0 {
 		d.dup--
 		n = 2 // an injected duplicate, same meta.id
@@ -264,6 +269,14 @@ func (s *Server) DuplicateNext(n int) {
 	s.dl.mu.Lock()
 	defer s.dl.mu.Unlock()
 	s.dl.dup += n
+}
+
+// LoseNext drops each of the next n new events without delivering them, as
+// Pipedrive does during a webhook's ban (facts: "events are lost").
+func (s *Server) LoseNext(n int) {
+	s.dl.mu.Lock()
+	defer s.dl.mu.Unlock()
+	s.dl.lose += n
 }
 
 // HoldDeliveries parks new deliveries until ReleaseDeliveries.
