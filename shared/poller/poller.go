@@ -77,6 +77,9 @@ type Config struct {
 	// SafetyNetInterval is how often a connection's Pipedrive persons are
 	// listed with updated_since (SPEC section 4: default 10 minutes).
 	SafetyNetInterval time.Duration
+	// ReconcilePerPage stretches the reconciliation's cadence per page of
+	// owned persons (default ReconcilePerPage; tests shorten it).
+	ReconcilePerPage time.Duration
 	// DeadLetters is the changes topic's dead-letter hold subscription
 	// (optional: without it dead letters stay in the subscription).
 	DeadLetters DeadLetterSource
@@ -95,6 +98,7 @@ type Poller struct {
 	firstSyncTopic string
 	interval       time.Duration
 	safetyNet      time.Duration
+	perPage        time.Duration
 	deadLetters    DeadLetterSource
 	now            func() time.Time
 }
@@ -112,10 +116,13 @@ func New(cfg Config) (*Poller, error) {
 	p := &Poller{
 		store: cfg.Store, pub: cfg.Publisher, accounts: cfg.Accounts, webhooks: cfg.Webhooks,
 		pollsTopic: cfg.PollsTopic, changesTopic: cfg.ChangesTopic, firstSyncTopic: cfg.FirstSyncTopic,
-		interval: cfg.PollInterval, safetyNet: cfg.SafetyNetInterval, deadLetters: cfg.DeadLetters, now: cfg.Now,
+		interval: cfg.PollInterval, safetyNet: cfg.SafetyNetInterval, perPage: cfg.ReconcilePerPage, deadLetters: cfg.DeadLetters, now: cfg.Now,
 	}
 	if p.now == nil {
 		p.now = func() time.Time { return time.Now().UTC() }
+	}
+	if p.perPage <= 0 {
+		p.perPage = ReconcilePerPage
 	}
 	if p.firstSyncTopic == "" {
 		p.firstSyncTopic = queue.FirstSyncTopic

@@ -34,7 +34,7 @@ const ReconcilePerPage = 5 * time.Minute
 // linked contacts.
 func (p *Poller) reconcileDue(conn *store.Connection, links int64) bool {
 	pages := (links + safetyNetPage - 1) / safetyNetPage
-	every := max(p.safetyNet, time.Duration(pages)*ReconcilePerPage)
+	every := max(p.safetyNet, time.Duration(pages)*p.perPage)
 	return p.now().Sub(conn.LastReconcileAt) >= every
 }
 

@@ -1,0 +1,866 @@
+package converge_test
+
+import (
+	"flag"
+	"fmt"
+	mrand "math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	people "google.golang.org/api/people/v1"
+
+	"github.com/contactsync/contactsync/shared/contact"
+	"github.com/contactsync/contactsync/shared/google/googlefake"
+	"github.com/contactsync/contactsync/shared/pipedrive"
+	"github.com/contactsync/contactsync/shared/pipedrive/pipedrivefake"
+	"github.com/contactsync/contactsync/shared/store"
+)
+
+var (
+	flagSeed      = flag.Uint64("converge.seed", 0, "run this one scenario seed")
+	flagScenarios = flag.Int("converge.scenarios", 3, "scenarios to run (seeds 1..n); the long mode runs thousands")
+	flagActions   = flag.Int("converge.actions", 30, "user actions per scenario")
+)
+
+// TestRandomizedConvergence runs random scenarios through the whole sync:
+// each connects fresh accounts holding records on both sides (the first
+// sync pairs them) and, while the first sync and then the live sync run,
+// makes random creates, edits of every synced field, deletes, group
+// removals, owner changes and Pipedrive merges on both sides, with faults
+// injected everywhere: 429, 5xx, timeouts and answers lost after the write
+// in both APIs, webhooks lost, duplicated and reordered, Pub/Sub
+// deliveries refused and duplicated, the applier and the first sync
+// crashing between steps, Google's grant revoked and connected again.
+// After quiescence each scenario is checked against a model of what the
+// user did: both sides hold the same contacts with the same synced
+// fields, no duplicates, no edit lost that a later edit or the delete
+// policy does not explain, no held change left unexplained, and the API
+// writes bounded by the user's actions (no ping-pong). Every scenario is
+// reproducible from its printed seed (-converge.seed).
+func TestRandomizedConvergence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the whole stack: not in -short")
+	}
+	s := newStack(t)
+	seeds := make([]uint64, 0, *flagScenarios)
+	if *flagSeed != 0 {
+		seeds = append(seeds, *flagSeed)
+	} else {
+		for i := range *flagScenarios {
+			seeds = append(seeds, uint64(i+1))
+		}
+	}
+	start := time.Now()
+	failed := 0
+	var actions, writes int
+	for _, seed := range seeds {
+		r := runScenario(t, s, seed, *flagActions)
+		actions += r.actions
+		writes += r.writes
+		if len(r.problems) > 0 {
+			failed++
+			t.Errorf("scenario seed %d (rerun: go test ./shared/converge -run TestRandomizedConvergence -converge.seed=%d): %d problems:\n  %s",
+				seed, seed, len(r.problems), strings.Join(r.problems, "\n  "))
+		}
+	}
+	var kinds []string
+	for k, n := range s.injected {
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(kinds)
+	fmt.Printf("converge: %d scenarios, %d failed, %d user actions, %d API writes (%.2f a user action), %v\n",
+		len(seeds), failed, actions, writes, float64(writes)/float64(max(actions, 1)), time.Since(start).Round(time.Second))
+	fmt.Printf("converge: faults injected: %s\n", strings.Join(kinds, ", "))
+}
+
+type result struct {
+	actions, writes int
+	problems        []string
+}
+
+// A scenario's accounts and the model of what its user did.
+type scenario struct {
+	s         *stack
+	t         *testing.T
+	r         *mrand.Rand
+	seed      uint64
+	email     string // the Google user
+	group     string
+	company   int64
+	user      int64 // the connected Pipedrive user
+	colleague int64
+	owner     string // the browser session
+	connID    string
+	ids       []*ident
+	counter   int
+	revoked   bool
+	held      bool // webhooks held for reordering
+	actions   int
+	orgs      map[string]int64
+	log       []string // what happened, in order, for a failure's report
+}
+
+func (sc *scenario) note(format string, args ...any) {
+	sc.log = append(sc.log, time.Now().Format("15:04:05.000 ")+fmt.Sprintf(format, args...))
+}
+
+// ident is one contact as the user knows it: its key is an e-mail address
+// no action removes; the model holds what both sides must show at the end.
+type ident struct {
+	n       int
+	key     string
+	given   string
+	family  []string // the allowed final values: the last edit's (and a near-concurrent one)
+	org     []string
+	phones  map[string]bool // E.164 keys
+	emails  map[string]bool // lowercased, the key included
+	state   string          // live, deleted, outside, merged
+	loose   bool            // a delete raced with an edit: present or gone, but consistent
+	survive bool            // a merge survivor: checked for consistency, not against the model
+	edits   map[string]edit // last edit per scalar field
+}
+
+type edit struct {
+	at   time.Time
+	side string
+}
+
+// concurrent is how close two edits of one field on the two sides may be
+// and still be decided either way: Pipedrive's update_time has whole
+// seconds.
+const concurrent = 3 * time.Second
+
+func (sc *scenario) newIdent() *ident {
+	sc.counter++
+	n := sc.counter
+	id := &ident{n: n, key: fmt.Sprintf("cv%d-%d@example.com", sc.seed, n), given: fmt.Sprintf("Cv%d", n),
+		family: []string{"Base"}, org: []string{""}, phones: map[string]bool{}, emails: map[string]bool{},
+		state: "live", edits: map[string]edit{}}
+	id.emails[id.key] = true
+	sc.ids = append(sc.ids, id)
+	return id
+}
+
+func runScenario(t *testing.T, s *stack, seed uint64, steps int) result {
+	sc := &scenario{s: s, t: t, r: mrand.New(mrand.NewPCG(seed, 2026)), seed: seed, orgs: map[string]int64{},
+		email: fmt.Sprintf("cv%d@example.com", seed), owner: fmt.Sprintf("session-%d", seed)}
+	ctx := s.ctx
+	if err := s.gf.AddUser(sc.email); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if sc.group, err = s.gf.CreateGroup(sc.email, "Pipedrive"); err != nil {
+		t.Fatal(err)
+	}
+	sc.company = s.pf.CreateCompany(pipedrivefake.CompanyOptions{Name: fmt.Sprintf("Co%d", seed), ContactSync: true})
+	var apiToken string
+	if sc.user, apiToken, err = s.pf.CreateUser(sc.company, "Pat", fmt.Sprintf("pat%d@acme.example", seed)); err != nil {
+		t.Fatal(err)
+	}
+	if sc.colleague, _, err = s.pf.CreateUser(sc.company, "Sam", fmt.Sprintf("sam%d@acme.example", seed)); err != nil {
+		t.Fatal(err)
+	}
+	// Records on both sides before connecting: the first sync pairs them.
+	for range 2 + sc.r.IntN(4) {
+		sc.createP(false)
+	}
+	for range 2 + sc.r.IntN(4) {
+		sc.createG(false)
+	}
+	for range sc.r.IntN(3) { // twins
+		id := sc.createP(false)
+		sc.seedG(id)
+	}
+	gBefore, pBefore := s.gf.Stats(sc.email).ContactWrites, s.pf.Writes()
+
+	// Connect as the settings page does, and save: the first sync starts.
+	tok, err := s.gf.IssueToken(sc.email, googleClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.svc.ConnectPipedriveToken(ctx, sc.owner, "", apiToken)
+	if err == nil {
+		c, err = s.svc.ConnectGoogle(ctx, sc.owner, c.ID, tok.RefreshToken)
+	}
+	if err == nil {
+		c, err = s.svc.ChooseGroup(ctx, c.ID, sc.group)
+	}
+	if err == nil {
+		c, err = s.svc.GoLive(ctx, c.ID)
+	}
+	if err != nil {
+		t.Fatalf("seed %d: connect: %v", seed, err)
+	}
+	sc.connID = c.ID
+
+	s.setFaults(true, seed)
+	for range steps {
+		sc.act()
+		sc.infraFault()
+		time.Sleep(time.Duration(50+sc.r.IntN(200)) * time.Millisecond)
+	}
+	s.setFaults(false, 0)
+	if sc.held {
+		s.pf.ReleaseDeliveries(true)
+	}
+	probs := sc.settle()
+	w := s.gf.Stats(sc.email).ContactWrites - gBefore + s.pf.Writes() - pBefore
+	probs = append(probs, sc.check(w)...)
+	if len(probs) > 0 {
+		probs = append(probs, "what the user did:\n    "+strings.Join(sc.log, "\n    "))
+	}
+	return result{actions: sc.actions, writes: w, problems: probs}
+}
+
+// --- user actions ---
+
+// act makes one random user action on one side.
+func (sc *scenario) act() {
+	type action struct {
+		w  int
+		do func() bool
+	}
+	acts := []action{
+		{8, func() bool { sc.createP(true); return true }},
+		{8, func() bool { sc.createG(true); return true }},
+		{10, func() bool { return sc.editP("family") }},
+		{10, func() bool { return sc.editG("family") }},
+		{5, func() bool { return sc.editP("org") }},
+		{5, func() bool { return sc.editG("org") }},
+		{6, func() bool { return sc.editP("phone+") }},
+		{6, func() bool { return sc.editG("phone+") }},
+		{3, func() bool { return sc.editP("phone-") }},
+		{3, func() bool { return sc.editG("phone-") }},
+		{4, func() bool { return sc.editP("email+") }},
+		{4, func() bool { return sc.editG("email+") }},
+		{3, sc.deleteP},
+		{3, sc.deleteG},
+		{2, sc.leaveGroup},
+		{2, sc.ownerAway},
+		{2, sc.ownerBack},
+		{2, sc.merge},
+	}
+	total := 0
+	for _, a := range acts {
+		total += a.w
+	}
+	for range 10 { // an action may not apply (nothing to edit yet): try another
+		k := sc.r.IntN(total)
+		for _, a := range acts {
+			if k < a.w {
+				if a.do() {
+					sc.actions++
+					return
+				}
+				break
+			}
+			k -= a.w
+		}
+	}
+}
+
+func (sc *scenario) personOf(id *ident) (pipedrive.Person, bool) {
+	for _, p := range sc.s.pf.Persons(sc.company) {
+		if p.IsDeleted || p.OwnerID != sc.user {
+			continue
+		}
+		for _, e := range p.Emails {
+			if strings.EqualFold(e.Value, id.key) {
+				return p, true
+			}
+		}
+	}
+	return pipedrive.Person{}, false
+}
+
+func (sc *scenario) contactOf(id *ident) (*people.Person, bool) {
+	cs, err := sc.s.gf.Contacts(sc.email)
+	if err != nil {
+		sc.t.Fatal(err)
+	}
+	for _, c := range cs {
+		if !inGroup(c, sc.group) {
+			continue
+		}
+		for _, e := range c.EmailAddresses {
+			if strings.EqualFold(e.Value, id.key) {
+				return c, true
+			}
+		}
+	}
+	return nil, false
+}
+
+func inGroup(c *people.Person, group string) bool {
+	for _, m := range c.Memberships {
+		if m.ContactGroupMembership != nil && m.ContactGroupMembership.ContactGroupResourceName == group {
+			return true
+		}
+	}
+	return false
+}
+
+func (sc *scenario) phone() string {
+	sc.counter++
+	return fmt.Sprintf("+49 30 %07d", sc.seed%1000*10000+uint64(sc.counter))
+}
+
+func (sc *scenario) createP(counted bool) *ident {
+	id := sc.newIdent()
+	ph := sc.phone()
+	in := pipedrive.PersonInput{Name: ptr(id.given + " Base")}
+	in.Emails = &[]pipedrive.Field{{Value: id.key, Label: "work", Primary: true}}
+	in.Phones = &[]pipedrive.Field{{Value: ph, Label: "work", Primary: true}}
+	id.phones[e164(ph)] = true
+	var err error
+	var pid int64
+	if counted {
+		pid, err = sc.s.pf.UIAddPerson(sc.user, in)
+	} else {
+		pid, err = sc.s.pf.SeedPerson(sc.user, in)
+	}
+	if err != nil {
+		sc.t.Fatal(err)
+	}
+	sc.note("#%d created in Pipedrive: person %d", id.n, pid)
+	return id
+}
+
+func (sc *scenario) createG(_ bool) *ident {
+	id := sc.newIdent()
+	sc.seedG(id)
+	return id
+}
+
+// seedG creates id's contact in the group, as the user would.
+func (sc *scenario) seedG(id *ident) {
+	p := &people.Person{Names: []*people.Name{{GivenName: id.given, FamilyName: "Base"}},
+		EmailAddresses: []*people.EmailAddress{{Value: id.key, Type: "work"}},
+		Memberships: []*people.Membership{
+			{ContactGroupMembership: &people.ContactGroupMembership{ContactGroupResourceName: "contactGroups/myContacts"}},
+			{ContactGroupMembership: &people.ContactGroupMembership{ContactGroupResourceName: sc.group}}}}
+	if len(id.phones) == 0 {
+		ph := sc.phone()
+		id.phones[e164(ph)] = true
+		p.PhoneNumbers = []*people.PhoneNumber{{Value: ph, Type: "work"}}
+	} else {
+		for k := range id.phones {
+			p.PhoneNumbers = append(p.PhoneNumbers, &people.PhoneNumber{Value: k, Type: "work"})
+		}
+	}
+	out, err := sc.s.gf.SeedContact(sc.email, p)
+	if err != nil {
+		sc.t.Fatal(err)
+	}
+	sc.note("#%d created in Google: %s", id.n, out.ResourceName)
+}
+
+// live picks a random identity in the model's live state.
+func (sc *scenario) live(pred func(*ident) bool) *ident {
+	var c []*ident
+	for _, id := range sc.ids {
+		if id.state == "live" && !id.survive && (pred == nil || pred(id)) {
+			c = append(c, id)
+		}
+	}
+	if len(c) == 0 {
+		return nil
+	}
+	return c[sc.r.IntN(len(c))]
+}
+
+// scalar records an edit of a scalar field on side: the new value, and the
+// other side's last value too when the two edits were near-concurrent.
+func (id *ident) scalar(field, side, value string, now time.Time) {
+	cur := &id.family
+	if field == "org" {
+		cur = &id.org
+	}
+	last, ok := id.edits[field]
+	if ok && last.side != side && now.Sub(last.at) < concurrent {
+		*cur = append([]string{value}, *cur...)
+	} else {
+		*cur = []string{value}
+	}
+	id.edits[field] = edit{at: now, side: side}
+}
+
+func (sc *scenario) editP(what string) bool {
+	id := sc.live(nil)
+	if id == nil {
+		return false
+	}
+	p, ok := sc.personOf(id)
+	if !ok {
+		return false // not in Pipedrive yet
+	}
+	in := pipedrive.PersonInput{}
+	now := time.Now()
+	sc.counter++
+	switch what {
+	case "family":
+		fam := fmt.Sprintf("Fam%d", sc.counter)
+		in.Name = ptr(id.given + " " + fam)
+		id.scalar("family", "pipedrive", fam, now)
+	case "org":
+		name := fmt.Sprintf("Org%d", sc.counter)
+		oid, err := sc.s.pf.AddOrganization(sc.user, name)
+		if err != nil {
+			sc.t.Fatal(err)
+		}
+		in.SetOrg, in.OrgID = true, &oid
+		id.scalar("org", "pipedrive", name, now)
+	case "phone+":
+		ph := sc.phone()
+		fs := append(slices.Clone(p.Phones), pipedrive.Field{Value: ph, Label: "mobile"})
+		in.Phones = &fs
+		id.phones[e164(ph)] = true
+	case "phone-":
+		if len(p.Phones) < 2 {
+			return false
+		}
+		gone := p.Phones[len(p.Phones)-1]
+		fs := slices.Clone(p.Phones[:len(p.Phones)-1])
+		in.Phones = &fs
+		delete(id.phones, e164(gone.Value))
+	case "email+":
+		e := fmt.Sprintf("extra%d-%s", sc.counter, id.key)
+		fs := append(slices.Clone(p.Emails), pipedrive.Field{Value: e, Label: "home"})
+		in.Emails = &fs
+		id.emails[strings.ToLower(e)] = true
+	}
+	if err := sc.s.pf.UIEditPerson(sc.user, p.ID, in); err != nil {
+		sc.t.Fatalf("edit person: %v", err)
+	}
+	sc.note("#%d %s in Pipedrive (person %d)", id.n, what, p.ID)
+	return true
+}
+
+func (sc *scenario) editG(what string) bool {
+	id := sc.live(nil)
+	if id == nil {
+		return false
+	}
+	c, ok := sc.contactOf(id)
+	if !ok {
+		return false
+	}
+	now := time.Now()
+	sc.counter++
+	n := sc.counter
+	var removed string
+	ok = true
+	_, err := sc.s.gf.EditContact(sc.email, c.ResourceName, func(p *people.Person) {
+		switch what {
+		case "family":
+			if len(p.Names) == 0 {
+				p.Names = []*people.Name{{}}
+			}
+			p.Names[0].GivenName, p.Names[0].FamilyName = id.given, fmt.Sprintf("Fam%d", n)
+		case "org":
+			p.Organizations = []*people.Organization{{Name: fmt.Sprintf("Org%d", n)}}
+		case "phone+":
+			p.PhoneNumbers = append(p.PhoneNumbers, &people.PhoneNumber{Value: fmt.Sprintf("030 %07d", sc.seed%1000*10000+uint64(n)), Type: "mobile"})
+		case "phone-":
+			if len(p.PhoneNumbers) < 2 {
+				ok = false
+				return
+			}
+			removed = p.PhoneNumbers[len(p.PhoneNumbers)-1].Value
+			p.PhoneNumbers = p.PhoneNumbers[:len(p.PhoneNumbers)-1]
+		case "email+":
+			p.EmailAddresses = append(p.EmailAddresses, &people.EmailAddress{Value: fmt.Sprintf("Extra%d-%s", n, id.key), Type: "home"})
+		}
+	})
+	if err != nil || !ok {
+		return false
+	}
+	sc.note("#%d %s in Google (%s)", id.n, what, c.ResourceName)
+	switch what {
+	case "family":
+		id.scalar("family", "google", fmt.Sprintf("Fam%d", n), now)
+	case "org":
+		id.scalar("org", "google", fmt.Sprintf("Org%d", n), now)
+	case "phone+":
+		id.phones[fmt.Sprintf("+4930%07d", sc.seed%1000*10000+uint64(n))] = true
+	case "phone-":
+		delete(id.phones, e164(removed))
+	case "email+":
+		id.emails[strings.ToLower(fmt.Sprintf("Extra%d-%s", n, id.key))] = true
+	}
+	return true
+}
+
+// deleted marks id deleted from side; an edit on the other side shortly
+// before may beat the delete (the contact is then re-created).
+func (sc *scenario) deleted(id *ident, side string) {
+	now := time.Now()
+	id.state = "deleted"
+	for _, e := range id.edits {
+		if e.side != side && now.Sub(e.at) < 10*time.Second {
+			id.loose = true
+		}
+	}
+}
+
+func (sc *scenario) deleteP() bool {
+	id := sc.live(nil)
+	if id == nil {
+		return false
+	}
+	p, ok := sc.personOf(id)
+	if !ok {
+		return false
+	}
+	if err := sc.s.pf.UIDeletePerson(sc.user, p.ID); err != nil {
+		sc.t.Fatal(err)
+	}
+	sc.note("#%d deleted in Pipedrive (person %d)", id.n, p.ID)
+	sc.deleted(id, "pipedrive")
+	return true
+}
+
+func (sc *scenario) deleteG() bool {
+	id := sc.live(nil)
+	if id == nil {
+		return false
+	}
+	c, ok := sc.contactOf(id)
+	if !ok {
+		return false
+	}
+	if err := sc.s.gf.DeleteContact(sc.email, c.ResourceName); err != nil {
+		return false
+	}
+	sc.note("#%d deleted in Google (%s)", id.n, c.ResourceName)
+	sc.deleted(id, "google")
+	return true
+}
+
+// leaveGroup removes a contact from the group: a delete for the sync.
+func (sc *scenario) leaveGroup() bool {
+	id := sc.live(nil)
+	if id == nil {
+		return false
+	}
+	c, ok := sc.contactOf(id)
+	if !ok {
+		return false
+	}
+	if err := sc.s.gf.SetMembership(sc.email, c.ResourceName, sc.group, false); err != nil {
+		return false
+	}
+	sc.note("#%d left the group (%s)", id.n, c.ResourceName)
+	sc.deleted(id, "google")
+	return true
+}
+
+func (sc *scenario) ownerAway() bool {
+	id := sc.live(nil)
+	if id == nil {
+		return false
+	}
+	p, ok := sc.personOf(id)
+	if !ok {
+		return false
+	}
+	if err := sc.s.pf.UIEditPerson(sc.user, p.ID, pipedrive.PersonInput{OwnerID: &sc.colleague}); err != nil {
+		sc.t.Fatal(err)
+	}
+	id.state = "outside"
+	id.edits["owner"] = edit{at: time.Now(), side: "pipedrive"}
+	sc.note("#%d given to a colleague (person %d)", id.n, p.ID)
+	return true
+}
+
+func (sc *scenario) ownerBack() bool {
+	var c []*ident
+	for _, id := range sc.ids {
+		if id.state == "outside" {
+			c = append(c, id)
+		}
+	}
+	if len(c) == 0 {
+		return false
+	}
+	id := c[sc.r.IntN(len(c))]
+	for _, p := range sc.s.pf.Persons(sc.company) {
+		if p.IsDeleted || p.OwnerID != sc.colleague || !slices.ContainsFunc(p.Emails, func(f pipedrive.Field) bool { return strings.EqualFold(f.Value, id.key) }) {
+			continue
+		}
+		if err := sc.s.pf.UIEditPerson(sc.user, p.ID, pipedrive.PersonInput{OwnerID: &sc.user}); err != nil {
+			sc.t.Fatal(err)
+		}
+		id.state = "live"
+		sc.note("#%d back to the user (person %d)", id.n, p.ID)
+		return true
+	}
+	return false
+}
+
+// merge merges two of the user's persons in Pipedrive: the loser is gone,
+// the survivor keeps both's details (checked for consistency only).
+func (sc *scenario) merge() bool {
+	a := sc.live(nil)
+	if a == nil {
+		return false
+	}
+	b := sc.live(func(x *ident) bool { return x != a })
+	if b == nil {
+		return false
+	}
+	pa, ok1 := sc.personOf(a)
+	pb, ok2 := sc.personOf(b)
+	if !ok1 || !ok2 {
+		return false
+	}
+	if err := sc.s.pf.UIMergePersons(sc.user, pb.ID, pa.ID); err != nil {
+		return false
+	}
+	b.state, a.survive = "merged", true
+	sc.note("#%d merged into #%d (persons %d into %d)", b.n, a.n, pb.ID, pa.ID)
+	return true
+}
+
+// --- faults of the infrastructure, between user actions ---
+
+func (sc *scenario) infraFault() {
+	s := sc.s
+	switch {
+	case s.fault("google 429", 0.06):
+		s.gf.InjectFault(googlefake.Fault{Kind: googlefake.Fault429, User: sc.email})
+	case s.fault("google 500", 0.05):
+		s.gf.InjectFault(googlefake.Fault{Kind: googlefake.Fault500, User: sc.email})
+	case s.fault("google answer lost after the write", 0.04):
+		s.gf.InjectFault(googlefake.Fault{Kind: googlefake.FaultDropResponse, User: sc.email, Method: googlefake.MethodCreateContact})
+	case s.fault("google timeout", 0.02):
+		s.gf.InjectFault(googlefake.Fault{Kind: googlefake.FaultTimeout, User: sc.email, Delay: 4 * time.Second})
+	case s.fault("pipedrive 429", 0.05):
+		s.pf.FailNext(1, pipedrivefake.Fault{Kind: pipedrivefake.Fault429})
+	case s.fault("pipedrive 503", 0.05):
+		s.pf.FailNext(1, pipedrivefake.Fault{Kind: pipedrivefake.Fault503})
+	case s.fault("pipedrive answer lost after the write", 0.04):
+		s.pf.FailNext(1, pipedrivefake.Fault{Kind: pipedrivefake.FaultDropResponse, Method: "POST", Path: "/api/v2/persons"})
+	case s.fault("webhook lost", 0.06):
+		s.pf.LoseNext(1)
+	case s.fault("webhook duplicated", 0.05):
+		s.pf.DuplicateNext(1)
+	case !sc.held && s.fault("webhooks reordered", 0.04):
+		s.pf.HoldDeliveries()
+		sc.held = true
+	case sc.held && sc.r.IntN(3) == 0:
+		s.pf.ReleaseDeliveries(true)
+		sc.held = false
+	case !sc.revoked && s.fault("google revoked", 0.015):
+		s.gf.RevokeTokens(sc.email)
+		sc.revoked = true
+		sc.note("Google's grant revoked")
+	case sc.revoked && sc.r.IntN(6) == 0:
+		sc.reconnect()
+	}
+}
+
+// reconnect connects Google again, as the user does from the page.
+func (sc *scenario) reconnect() {
+	tok, err := sc.s.gf.IssueToken(sc.email, googleClient)
+	if err != nil {
+		sc.t.Fatal(err)
+	}
+	if _, err := sc.s.svc.ConnectGoogle(sc.s.ctx, sc.owner, sc.connID, tok.RefreshToken); err != nil {
+		sc.t.Logf("seed %d: reconnect Google: %v", sc.seed, err)
+		return
+	}
+	sc.revoked = false
+	sc.note("Google connected again")
+}
+
+// --- quiescence and the checks ---
+
+// settle brings the scenario to rest as its user would: reconnects a
+// revoked account, confirms deletes the brake holds, retries changes that
+// failed while faults were injected; then waits until a few rounds of
+// polls and safety nets write nothing anywhere.
+func (sc *scenario) settle() []string {
+	s := sc.s
+	ctx := s.ctx
+	var probs []string
+	stable, last := 0, -1
+	for round := 0; round < 60 && stable < 3; round++ {
+		s.quiet(1200*time.Millisecond, 20*time.Second)
+		c, err := s.st.GetConnection(ctx, sc.connID)
+		if err != nil {
+			sc.t.Fatal(err)
+		}
+		if sc.revoked || c.Status == store.StatusNeedsReauth {
+			sc.reconnect()
+		}
+		if !c.BrakeTrippedAt.IsZero() {
+			if _, err := s.svc.ConfirmDeletes(ctx, sc.connID); err != nil {
+				sc.t.Logf("confirm deletes: %v", err)
+			}
+		}
+		failed, err := s.st.HeldChanges(ctx, sc.connID, store.HeldFailed, 100)
+		if err != nil {
+			sc.t.Fatal(err)
+		}
+		for _, h := range failed {
+			s.count("held after faults, retried by the user")
+			if _, err := s.svc.RetryHeld(ctx, sc.connID, h.ID); err != nil {
+				sc.t.Logf("retry held: %v", err)
+			}
+		}
+		w := s.gf.Stats(sc.email).ContactWrites + s.pf.Writes()
+		if w == last && c.Status == store.StatusLive && len(failed) == 0 {
+			stable++
+		} else {
+			stable = 0
+		}
+		last = w
+		time.Sleep(2200 * time.Millisecond) // a safety net and a reconciliation run meanwhile
+	}
+	if stable < 3 {
+		probs = append(probs, "no quiescence: writes went on after the user stopped (ping-pong?)")
+	}
+	c, _ := s.st.GetConnection(ctx, sc.connID)
+	if c.Status != store.StatusLive {
+		probs = append(probs, fmt.Sprintf("connection %s (%s) at the end", c.Status, c.StatusReason))
+	}
+	held, err := s.st.HeldChanges(ctx, sc.connID, "", 100)
+	if err != nil {
+		sc.t.Fatal(err)
+	}
+	for _, h := range held {
+		probs = append(probs, fmt.Sprintf("held change left: %s %s %s (%s): %s", h.Side, h.ObjectID, h.Kind, h.Code, h.Reason))
+	}
+	return probs
+}
+
+// check compares both sides with the model.
+func (sc *scenario) check(writes int) []string {
+	var probs []string
+	persons := map[string][]pipedrive.Person{} // by key, owned by the user
+	others := map[string]int{}                 // by key, owned by the colleague
+	for _, p := range sc.s.pf.Persons(sc.company) {
+		if p.IsDeleted {
+			continue
+		}
+		for _, e := range p.Emails {
+			k := strings.ToLower(e.Value)
+			switch p.OwnerID {
+			case sc.user:
+				persons[k] = append(persons[k], p)
+			case sc.colleague:
+				others[k]++
+			}
+		}
+	}
+	cs, err := sc.s.gf.Contacts(sc.email)
+	if err != nil {
+		sc.t.Fatal(err)
+	}
+	contacts := map[string][]*people.Person{}
+	for _, c := range cs {
+		if !inGroup(c, sc.group) {
+			continue
+		}
+		for _, e := range c.EmailAddresses {
+			k := strings.ToLower(e.Value)
+			contacts[k] = append(contacts[k], c)
+		}
+	}
+	for _, id := range sc.ids {
+		if id.state == "merged" {
+			continue
+		}
+		ps, gs := persons[id.key], contacts[id.key]
+		name := fmt.Sprintf("#%d (%s)", id.n, id.state)
+		if len(ps) > 1 || len(gs) > 1 {
+			probs = append(probs, fmt.Sprintf("%s: duplicates: %d persons, %d contacts", name, len(ps), len(gs)))
+			continue
+		}
+		switch {
+		case id.state == "outside":
+			if len(ps) != 0 || len(gs) != 0 || others[id.key] != 1 {
+				probs = append(probs, fmt.Sprintf("%s: owned by a colleague: want it out of the group and the colleague's; persons %d, contacts %d, colleague's %d", name, len(ps), len(gs), others[id.key]))
+			}
+			continue
+		case id.state == "deleted" && !id.loose:
+			if len(ps) != 0 || len(gs) != 0 {
+				probs = append(probs, fmt.Sprintf("%s: deleted, still %d persons, %d contacts", name, len(ps), len(gs)))
+			}
+			continue
+		case id.state == "deleted" && id.loose && len(ps) == 0 && len(gs) == 0:
+			continue // the delete won
+		}
+		if len(ps) != 1 || len(gs) != 1 {
+			probs = append(probs, fmt.Sprintf("%s: %d persons, %d contacts, want one each", name, len(ps), len(gs)))
+			continue
+		}
+		p := ps[0]
+		org := ""
+		if p.OrgID != nil {
+			org, _ = sc.s.pf.OrganizationName(*p.OrgID)
+		}
+		pc := sc.s.m.FromPipedrive(&p, org)
+		gc := sc.s.m.FromGoogle(gs[0])
+		if d := contact.Diff(contact.AlignPipedrive(pc, gc), gc) &^ (pc.Unknown | gc.Unknown); d != 0 {
+			probs = append(probs, fmt.Sprintf("%s: the sides differ in %s", name, d))
+			continue
+		}
+		if id.survive || id.loose {
+			continue // consistent; its content is the merge's or the race's
+		}
+		if !slices.Contains(id.family, gc.Family) {
+			probs = append(probs, fmt.Sprintf("%s: family name %q, want one of %q (an edit lost)", name, gc.Family, id.family))
+		}
+		if !slices.Contains(id.org, gc.Org) {
+			probs = append(probs, fmt.Sprintf("%s: organization %q, want one of %q (an edit lost)", name, gc.Org, id.org))
+		}
+		if got, want := keys(gc.Phones), setKeys(id.phones); !slices.Equal(got, want) {
+			probs = append(probs, fmt.Sprintf("%s: phones %v, want %v", name, got, want))
+		}
+		if got, want := keys(gc.Emails), setKeys(id.emails); !slices.Equal(got, want) {
+			probs = append(probs, fmt.Sprintf("%s: e-mails %v, want %v", name, got, want))
+		}
+	}
+	// No ping-pong: writes bounded by what the user did (each action at
+	// most a few writes; the first sync's creates once each).
+	if bound := 4*sc.actions + 2*len(sc.ids) + 10; writes > bound {
+		probs = append(probs, fmt.Sprintf("%d API writes for %d user actions and %d contacts (bound %d)", writes, sc.actions, len(sc.ids), bound))
+	}
+	return probs
+}
+
+func keys(items []contact.Item) []string {
+	var out []string
+	for _, it := range items {
+		out = append(out, it.Key)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func setKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// e164 is the key a German number typed with a country code has.
+func e164(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == '+' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,305 @@
+package converge_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/contactsync/contactsync/shared/account"
+	"github.com/contactsync/contactsync/shared/applier"
+	"github.com/contactsync/contactsync/shared/connect"
+	"github.com/contactsync/contactsync/shared/contact"
+	"github.com/contactsync/contactsync/shared/emulator"
+	"github.com/contactsync/contactsync/shared/emulator/emulatortest"
+	"github.com/contactsync/contactsync/shared/firstsync"
+	"github.com/contactsync/contactsync/shared/google"
+	"github.com/contactsync/contactsync/shared/google/googlefake"
+	"github.com/contactsync/contactsync/shared/intake"
+	"github.com/contactsync/contactsync/shared/pipedrive"
+	"github.com/contactsync/contactsync/shared/pipedrive/pipedrivefake"
+	"github.com/contactsync/contactsync/shared/poller"
+	"github.com/contactsync/contactsync/shared/queue"
+	"github.com/contactsync/contactsync/shared/seal"
+	"github.com/contactsync/contactsync/shared/store"
+	"github.com/contactsync/contactsync/shared/store/storetest"
+)
+
+const googleClient = "converge-client"
+
+// stack is the whole system on loopback, as in production: the intake is
+// the fakes' webhook target and publishes to the changes topic; the
+// emulator pushes changes and first-sync steps (ordered, as Terraform
+// configures) to the Apply adapter and poll requests to the Poll adapter;
+// a ticker drives the poller's fan-out like Cloud Scheduler. Scenarios
+// run one after another on it, each with its own accounts.
+type stack struct {
+	t       *testing.T
+	ctx     context.Context
+	st      *store.Store
+	ps      *pubsub.Client
+	pub     *queue.Publisher
+	gf      *googlefake.Server
+	gURL    string
+	pf      *pipedrivefake.Server
+	pURL    string
+	accts   *account.Accounts
+	svc     *connect.Service
+	app     *applier.Applier
+	runner  *firstsync.Runner
+	poll    *poller.Poller
+	m       contact.Mapper
+	stopped chan struct{}
+
+	// faults: what the delivery paths inject while a scenario acts
+	faultMu  sync.Mutex
+	faultRng *mrand.Rand
+	faultsOn bool
+	injected map[string]int // by kind, over the whole run
+
+	inflight atomic.Int64
+	activity atomic.Int64 // unix nanos of the last delivery or publish seen
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	emulatortest.Require(t, emulator.Firestore)
+	emulatortest.Require(t, emulator.PubSub)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &stack{t: t, ctx: ctx, m: contact.Mapper{DefaultRegion: "DE"}, stopped: make(chan struct{}),
+		injected: map[string]int{}, faultRng: mrand.New(mrand.NewPCG(1, 1))}
+	t.Cleanup(func() { cancel(); <-s.stopped })
+	s.st, _ = storetest.Counting(t)
+	var err error
+	if s.ps, err = pubsub.NewClient(ctx, emulatortest.Project()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.ps.Close() })
+	s.pub = queue.NewPublisher(s.ps)
+	t.Cleanup(s.pub.Stop)
+
+	s.gf, s.gURL = googlefake.NewTestServer(t, googlefake.WithoutQuota(), googlefake.WithPhoneRegion("DE"))
+	s.pf = pipedrivefake.New(pipedrivefake.WithRateLimits(pipedrivefake.RateLimits{}), pipedrivefake.WithDeliveryTimeout(5*time.Second))
+	t.Cleanup(s.pf.Close)
+	psrv := httptest.NewServer(s.pf)
+	t.Cleanup(psrv.Close)
+	s.pf.SetBaseURL(psrv.URL)
+	s.pURL = psrv.URL
+
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	sealer, err := seal.NewLocal(base64.StdEncoding.EncodeToString(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.accts, err = account.New(s.st, sealer, account.Config{
+		GoogleClientID: googleClient, GoogleClientSecret: "s", GoogleBaseURL: s.gURL,
+		GoogleOptions: []google.Option{google.WithQuota(google.Quota{}),
+			google.WithRetry(google.Retry{MaxAttempts: 3, Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond}),
+			google.WithHTTPClient(&http.Client{Timeout: 3 * time.Second})},
+		PipedriveOptions: []pipedrive.Option{pipedrive.WithRetry(2, 200*time.Millisecond),
+			pipedrive.WithHTTPClient(&http.Client{Timeout: 3 * time.Second})},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.app, err = applier.New(applier.Config{Store: s.st, Accounts: s.accts, Mapper: s.m, PendingGrace: 3 * time.Second,
+		Hook: func(context.Context, applier.Step) error {
+			if s.fault("applier crash between steps", 0.03) {
+				return errors.New("converge: the applier crashed here")
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.runner, err = firstsync.New(firstsync.Config{Store: s.st, Accounts: s.accts, Publisher: s.pub,
+		Topic: queue.FirstSyncTopic, ChangesTopic: queue.ChangesTopic, Mapper: s.m, PipedriveChunk: 3, GoogleChunk: 4,
+		GoogleQuota: google.Quota{}, Lease: 5 * time.Second,
+		Hook: func(context.Context, firstsync.Step) error {
+			if s.fault("first sync crash between steps", 0.05) {
+				return errors.New("converge: the first sync crashed here")
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	apply := httptest.NewServer(http.HandlerFunc(s.applyAdapter))
+	t.Cleanup(apply.Close)
+	pollSrv := httptest.NewServer(http.HandlerFunc(s.pollAdapter))
+	t.Cleanup(pollSrv.Close)
+	in, err := intake.New(s.st, s, queue.ChangesTopic, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	intakeSrv := httptest.NewServer(in)
+	t.Cleanup(intakeSrv.Close)
+
+	s.svc, err = connect.New(s.st, s.accts, connect.Config{IntakeURL: intakeSrv.URL + "/", PipedriveAPIURL: s.pURL,
+		GoogleBaseURL: s.gURL, FirstSync: s.pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.poll, err = poller.New(poller.Config{Store: s.st, Publisher: s, Accounts: s.accts, Webhooks: s.svc,
+		PollsTopic: queue.PollsTopic, ChangesTopic: queue.ChangesTopic, FirstSyncTopic: queue.FirstSyncTopic,
+		PollInterval: 300 * time.Millisecond, SafetyNetInterval: 2 * time.Second, ReconcilePerPage: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := queue.Ensure(ctx, s.ps, map[string]string{"Apply": apply.URL, "Poll": pollSrv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	go s.tick()
+	return s
+}
+
+// fault reports, with probability p while faults are on, that a fault of
+// kind is to be injected now, and counts it.
+func (s *stack) fault(kind string, p float64) bool {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	if !s.faultsOn || s.faultRng.Float64() >= p {
+		return false
+	}
+	s.injected[kind]++
+	return true
+}
+
+func (s *stack) setFaults(on bool, seed uint64) {
+	s.faultMu.Lock()
+	s.faultsOn = on
+	if on {
+		s.faultRng = mrand.New(mrand.NewPCG(seed, 99))
+	}
+	s.faultMu.Unlock()
+	if !on {
+		s.gf.ClearFaults()
+		s.pf.ClearFaults()
+	}
+}
+
+func (s *stack) count(kind string) {
+	s.faultMu.Lock()
+	s.injected[kind]++
+	s.faultMu.Unlock()
+}
+
+func (s *stack) touch() { s.activity.Store(time.Now().UnixNano()) }
+
+// The publishers (the intake's and the poller's) go through the real
+// queue; changes and steps note the activity, for quiescence.
+func (s *stack) PublishChanges(ctx context.Context, topic string, cs ...queue.Change) error {
+	s.touch()
+	return s.pub.PublishChanges(ctx, topic, cs...)
+}
+
+// PublishPolls is the fan-out's, every tick: not activity.
+func (s *stack) PublishPolls(ctx context.Context, topic string, rs ...queue.PollRequest) error {
+	return s.pub.PublishPolls(ctx, topic, rs...)
+}
+
+func (s *stack) PublishFirstSync(ctx context.Context, topic string, steps ...queue.FirstSyncStep) error {
+	s.touch()
+	return s.pub.PublishFirstSync(ctx, topic, steps...)
+}
+
+// applyAdapter is functions/apply behind the emulator's push: changes to
+// the applier, first-sync steps to the runner. Faults: a delivery refused
+// before it is handled (Pub/Sub redelivers it), or answered 500 after it
+// was handled (a duplicate delivery).
+func (s *stack) applyAdapter(w http.ResponseWriter, r *http.Request) {
+	s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	defer s.touch()
+	d, err := queue.FromPush(r, 1<<20)
+	if err != nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if s.fault("delivery refused", 0.04) {
+		http.Error(w, "injected", http.StatusServiceUnavailable)
+		return
+	}
+	if d.Topic == queue.FirstSyncTopic {
+		var step queue.FirstSyncStep
+		if step, err = queue.DecodeFirstSyncStep(d.Data); err == nil {
+			err = s.runner.Handle(r.Context(), step)
+		} else {
+			err = nil
+		}
+	} else {
+		err = s.app.Handle(r.Context(), d)
+	}
+	if err != nil {
+		http.Error(w, "retry", http.StatusInternalServerError)
+		return
+	}
+	if s.fault("delivery duplicated", 0.04) {
+		http.Error(w, "injected after the work", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// pollAdapter is functions/poll's /connection path.
+func (s *stack) pollAdapter(w http.ResponseWriter, r *http.Request) {
+	s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	d, err := queue.FromPush(r, 1<<16)
+	if err == nil {
+		var req queue.PollRequest
+		if req, err = queue.DecodePollRequest(d.Data); err == nil {
+			err = s.poll.PollOne(r.Context(), req)
+		}
+	}
+	if err != nil && !errors.Is(err, queue.ErrBadMessage) {
+		http.Error(w, "retry", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// tick is Cloud Scheduler: the fan-out and the dead-letter drain.
+func (s *stack) tick() {
+	defer close(s.stopped)
+	t := time.NewTicker(300 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.poll.FanOut(s.ctx); err != nil && s.ctx.Err() == nil {
+				s.t.Logf("fan-out: %v", err)
+			}
+		}
+	}
+}
+
+// quiet waits until nothing moved for d: no delivery in flight, no
+// webhook queued, no publish.
+func (s *stack) quiet(d time.Duration, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		wctx, cancel := context.WithTimeout(s.ctx, time.Second)
+		_ = s.pf.WaitDeliveries(wctx)
+		cancel()
+		if s.inflight.Load() == 0 && time.Since(time.Unix(0, s.activity.Load())) >= d {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
+
