@@ -53,8 +53,14 @@ func (r *Runner) chunk(ctx context.Context, conn *store.Connection, cl *account.
 		return nil
 	}
 	next, total, waitUntil := chainState(fs, s.Chain)
+	if s.Chunk == next-1 {
+		// The step came again after its chunk was done: a crash may have
+		// come before the next step was sent. Sending it again is safe (a
+		// duplicate finds its chunk leased or done).
+		return r.resume(ctx, conn, s.Chain)
+	}
 	if s.Chunk != next || next >= total {
-		return nil // done already, or a duplicate delivery
+		return nil // a stale duplicate
 	}
 	if r.now().Before(waitUntil) {
 		return nil // the poller starts the chain again then
@@ -814,4 +820,27 @@ func (r *Runner) createdLink(conn *store.Connection, it Item, per *pipedrive.Per
 		DerivedName: contact.DerivedName(it.Base, pd),
 		CreatedOn:   string(syncplan.Pipedrive), SearchKeys: r.cfg.Mapper.SearchKeys(it.Base)}
 	return store.LinkWrite{Link: l, Existing: it.Existing, Entry: r.entry(it, it.Summary, []string{"create pipedrive"})}, nil
+}
+
+// resume sends a chain's next step, or ends the job when both chains are
+// through: what a step redelivered after a crash must make sure of.
+func (r *Runner) resume(ctx context.Context, conn *store.Connection, chain string) error {
+	fs := conn.FirstSync
+	if fs.GoogleNext >= fs.GoogleChunks && fs.PipedriveNext >= fs.PipedriveChunks {
+		return r.finish(ctx, conn.ID, fs.Job)
+	}
+	var steps []queue.FirstSyncStep
+	for _, c := range []string{queue.ChainGoogle, queue.ChainPipedrive} {
+		if chain != "" && c != chain {
+			continue
+		}
+		next, total, wait := chainState(fs, c)
+		if next < total && !r.now().Before(wait) {
+			steps = append(steps, queue.FirstSyncStep{ConnectionID: conn.ID, Job: fs.Job, Chain: c, Chunk: next})
+		}
+	}
+	if len(steps) == 0 {
+		return nil
+	}
+	return r.cfg.Publisher.PublishFirstSync(ctx, r.cfg.Topic, steps...)
 }

@@ -218,14 +218,14 @@ func TestFirstSyncResumesAfterACrash(t *testing.T) {
 			if seen < nth {
 				t.Fatalf("step %s came %d times; the test kills the %d.", step, seen, nth)
 			}
-			for i := 0; e.get().Status != store.StatusLive; i++ {
-				if i > 5 {
-					t.Fatalf("not done after %d resumes: %+v", i, e.get().FirstSync)
-				}
-				e.clock.Advance(firstsync.Stall + time.Minute) // leases end, the job is stalled
-				if err := e.kick(); err != nil {
-					t.Fatal(err)
-				}
+			// Pub/Sub delivers the failed step again: that alone finishes
+			// the job (the poller's look at stalled jobs is not needed).
+			e.clock.Advance(11 * time.Minute) // the dead instance's lease ends
+			if err := e.direct.Redeliver(e.ctx); err != nil {
+				t.Fatal(err)
+			}
+			if c := e.get(); c.Status != store.StatusLive {
+				t.Fatalf("not done after the redelivery: %s %+v", c.Status, c.FirstSync)
 			}
 			w := e.world()
 			if p := w.problems(e.m); len(p) != 0 {
@@ -277,4 +277,39 @@ func mustID(t *testing.T, s string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// A step lost on its way (a crash before it was published, a message
+// gone) is sent again by the poller's look at a job without progress for
+// firstsync.Stall; a fresh job is left alone.
+func TestKickSendsAStalledStepAgain(t *testing.T) {
+	e := newEnv(t, envOptions{chunk: 1})
+	for i := range 3 {
+		e.contact("Uwe", fmt.Sprint("Kick", i), "", []string{fmt.Sprintf("uwe%d@example.com", i)}, nil, true)
+	}
+	lost := false
+	e.setHook(func(_ context.Context, s firstsync.Step) error {
+		if s == firstsync.StepChunkDone && !lost {
+			lost = true
+			e.direct.LoseNext(1) // the chain's next step is lost
+		}
+		return nil
+	})
+	if err := e.start(store.FirstSyncRun); err != nil {
+		t.Fatal(err)
+	}
+	e.setHook(nil)
+	if c := e.get(); c.Status != store.StatusFirstSync {
+		t.Fatalf("status %s: the lost step should have stopped the job", c.Status)
+	}
+	if err := e.kick(); err != nil || e.get().Status != store.StatusFirstSync {
+		t.Fatalf("kicked a fresh job: %v, %s", err, e.get().Status)
+	}
+	e.clock.Advance(firstsync.Stall)
+	if err := e.kick(); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.get(); c.Status != store.StatusLive || c.FirstSync.PipedriveDone != 3 {
+		t.Fatalf("after the kick: %s, %d created", c.Status, c.FirstSync.PipedriveDone)
+	}
 }

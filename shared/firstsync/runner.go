@@ -246,7 +246,10 @@ func (r *Runner) Handle(ctx context.Context, s queue.FirstSyncStep) error {
 	switch s.Chain {
 	case queue.ChainPlan:
 		if job.Phase != store.PhaseListing {
-			return nil // planned already: a duplicate delivery
+			// planned already: a duplicate, or the plan step again after a
+			// crash before its chains were sent
+			err = r.resume(ctx, conn, "")
+			break
 		}
 		err = r.plan(ctx, conn, cl)
 	default:

@@ -31,16 +31,40 @@ type Direct struct {
 	running   bool
 	Published []queue.Change
 	Steps     int
+	// Failed is the step whose handling failed last (Pub/Sub would
+	// deliver it again: Redeliver does).
+	Failed *queue.FirstSyncStep
+	lose   int
+}
+
+// Redeliver hands the failed step to the runner again, as Pub/Sub does
+// after a failed delivery, and runs what follows.
+func (d *Direct) Redeliver(ctx context.Context) error {
+	d.mu.Lock()
+	s := d.Failed
+	d.Failed = nil
+	d.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	return d.PublishFirstSync(ctx, "", *s)
 }
 
 var _ firstsync.Publisher = (*Direct)(nil)
 
 // PublishFirstSync runs the steps (and the steps they publish) before it
 // returns, unless a step is running already in this call chain: then they
-// are queued and run by it.
+// are queued and run by it. A step that fails is kept for Redeliver and
+// the others go on, as with Pub/Sub; the first failure is returned.
 func (d *Direct) PublishFirstSync(ctx context.Context, _ string, steps ...queue.FirstSyncStep) error {
 	d.mu.Lock()
-	d.pending = append(d.pending, steps...)
+	for _, s := range steps {
+		if d.lose > 0 {
+			d.lose--
+			continue
+		}
+		d.pending = append(d.pending, s)
+	}
 	if d.running {
 		d.mu.Unlock()
 		return nil
@@ -55,11 +79,12 @@ func (d *Direct) PublishFirstSync(ctx context.Context, _ string, steps ...queue.
 	if d.Runner == nil {
 		return errors.New("firstsynctest: Direct without a runner")
 	}
+	var first error
 	for {
 		d.mu.Lock()
 		if len(d.pending) == 0 {
 			d.mu.Unlock()
-			return nil
+			return first
 		}
 		s := d.pending[0]
 		d.pending = d.pending[1:]
@@ -67,9 +92,11 @@ func (d *Direct) PublishFirstSync(ctx context.Context, _ string, steps ...queue.
 		d.mu.Unlock()
 		if err := d.Runner.Handle(ctx, s); err != nil {
 			d.mu.Lock()
-			d.pending = nil
+			d.Failed = &s
 			d.mu.Unlock()
-			return fmt.Errorf("firstsynctest: step %s/%d: %w", s.Chain, s.Chunk, err)
+			if first == nil {
+				first = fmt.Errorf("firstsynctest: step %s/%d: %w", s.Chain, s.Chunk, err)
+			}
 		}
 	}
 }
@@ -83,4 +110,12 @@ func (d *Direct) PublishChanges(ctx context.Context, topic string, cs ...queue.C
 	d.Published = append(d.Published, cs...)
 	d.mu.Unlock()
 	return nil
+}
+
+// LoseNext loses the next n steps published (a message lost on its way,
+// or a crash before it was published).
+func (d *Direct) LoseNext(n int) {
+	d.mu.Lock()
+	d.lose += n
+	d.mu.Unlock()
 }
