@@ -50,6 +50,7 @@ type env struct {
 	now     time.Time
 	hook    atomic.Pointer[func(applier.Step) error]
 	gTamper atomic.Pointer[func(*http.Request)] // runs before a Google request
+	pAfter  atomic.Pointer[func(*http.Request)] // runs after a Pipedrive answer
 	msgs    int
 	accts   *account.Accounts
 	svc     *connect.Service
@@ -132,6 +133,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 			google.WithRetry(google.Retry{MaxAttempts: 3, Initial: time.Millisecond, Max: 5 * time.Millisecond}),
 			google.WithHTTPClient(&http.Client{Transport: tamper, Timeout: 10 * time.Second})),
 		PipedriveOptions: []pipedrive.Option{pipedrive.WithRetry(2, 10*time.Millisecond),
+			pipedrive.WithHTTPClient(&http.Client{Transport: &afterTransport{e: e, base: http.DefaultTransport}, Timeout: 10 * time.Second}),
 			pipedrive.WithSleep(func(context.Context, time.Duration) error { return nil })},
 	}
 	e.sealer = sealer
@@ -186,6 +188,20 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// afterTransport runs e.pAfter once a Pipedrive request was answered.
+type afterTransport struct {
+	e    *env
+	base http.RoundTripper
+}
+
+func (at *afterTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := at.base.RoundTrip(r)
+	if f := at.e.pAfter.Load(); f != nil && err == nil {
+		(*f)(r)
+	}
+	return resp, err
 }
 
 type tamperTransport struct {

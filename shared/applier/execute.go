@@ -81,6 +81,9 @@ func (a *Applier) write(ctx context.Context, r *run, p *pair, act syncplan.Actio
 		case syncplan.Update:
 			return a.updatePipedrive(ctx, r, p, act.Contact)
 		case syncplan.Delete:
+			if err := a.unchangedSinceRead(ctx, r, p); err != nil {
+				return false, err
+			}
 			if err := r.cl.Pipedrive.DeletePerson(ctx, p.pid); err != nil && !pipedrive.Gone(err) {
 				return false, fmt.Errorf("applier: delete Pipedrive person: %w", err)
 			}
@@ -249,6 +252,9 @@ func (a *Applier) updatePipedrive(ctx context.Context, r *run, p *pair, c contac
 	if b, _ := json.Marshal(in); string(b) == "{}" {
 		return false, nil
 	}
+	if err := a.unchangedSinceRead(ctx, r, p); err != nil {
+		return false, err
+	}
 	per, err := r.cl.Pipedrive.UpdatePerson(ctx, p.pid, in)
 	if errors.Is(err, pipedrive.ErrBadRequest) && in.PostalAddress != nil {
 		// The address alone must not cost the other fields: Pipedrive's
@@ -273,6 +279,36 @@ func (a *Applier) updatePipedrive(ctx context.Context, r *run, p *pair, c contac
 		p.org = want.Name
 	}
 	return true, nil
+}
+
+// unchangedSinceRead reads the person again just before a write:
+// Pipedrive has no conditional write (no etag), and a PATCH replaces whole
+// lists, so a write decided on a read that an edit of the user has since
+// overtaken would undo that edit. Changed, the pair is decided again on
+// the new state (errRedecide); the window left is the one between this
+// read and the write. One token.
+func (a *Applier) unchangedSinceRead(ctx context.Context, r *run, p *pair) error {
+	if p.person == nil {
+		return nil
+	}
+	fresh, err := r.cl.Pipedrive.GetPerson(ctx, p.pid)
+	if pipedrive.Gone(err) {
+		return fmt.Errorf("%w: the person is gone", errRedecide)
+	}
+	if err != nil {
+		return fmt.Errorf("applier: read Pipedrive person before writing: %w", err)
+	}
+	was := a.mapper.FromPipedrive(p.person, p.org)
+	now := a.mapper.FromPipedrive(fresh, p.org)
+	if !fresh.UpdateTime.Equal(p.person.UpdateTime) || was.Hash() != now.Hash() ||
+		fresh.OwnerID != p.person.OwnerID || !sameOrg(fresh.OrgID, p.person.OrgID) {
+		return fmt.Errorf("%w: the person changed since it was read", errRedecide)
+	}
+	return nil
+}
+
+func sameOrg(a, b *int64) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }
 
 // resolveOrg sets the person's org_id: the organization named exactly so

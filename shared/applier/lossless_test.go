@@ -5,9 +5,11 @@ package applier_test
 // applier, store (on the emulator) and fakes.
 
 import (
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -482,5 +484,47 @@ func TestLastWebhookRecorded(t *testing.T) {
 	e.apply(queue.Pipedrive, id, queue.Upsert)
 	if got := e.connection().LastWebhookAt; !got.Equal(e.clock()) {
 		t.Errorf("90 s later: %v, want %v", got, e.clock())
+	}
+}
+
+// Pipedrive has no conditional write and a PATCH replaces whole lists: an
+// edit the user makes between the applier's read of the person and its
+// write must not be undone by that write. The applier reads the person
+// again just before writing and decides again when it changed.
+func TestPipedriveEditBetweenReadAndWriteSurvives(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	pid := e.pdAdd(pipedrive.PersonInput{Name: ptr("Race Person"), Emails: emails("race@example.com")})
+	e.apply(pd, pid, queue.Upsert)
+	l, _ := e.link(pd, pid)
+	// Google adds an e-mail; while the applier carries it to Pipedrive,
+	// right after its read of the person, the user adds another there.
+	if _, err := e.g.EditContact(googlefake.DemoUser, l.GoogleID, func(p *people.Person) {
+		p.EmailAddresses = append(p.EmailAddresses, &people.EmailAddress{Value: "from-google@example.com", Type: "home"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var once atomic.Bool
+	after := func(r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/persons/"+pid) && once.CompareAndSwap(false, true) {
+			e.pdEdit(pid, pipedrive.PersonInput{Emails: emails("race@example.com", "typed-meanwhile@example.com")})
+		}
+	}
+	e.pAfter.Store(&after)
+	e.apply(gg, l.GoogleID, queue.Upsert)
+	e.pAfter.Store(nil)
+	e.apply(pd, pid, queue.Upsert) // the webhook of the user's edit
+	per, _ := e.pdPerson(pid)
+	var got []string
+	for _, f := range per.Emails {
+		got = append(got, f.Value)
+	}
+	slices.Sort(got)
+	want := []string{"from-google@example.com", "race@example.com", "typed-meanwhile@example.com"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Pipedrive e-mails %v, want %v: the user's edit was undone", got, want)
+	}
+	gp, _ := e.gContact(l.GoogleID)
+	if c := e.m.FromGoogle(gp); len(c.Emails) != 3 {
+		t.Errorf("Google e-mails %v", c.Emails)
 	}
 }

@@ -210,7 +210,7 @@ func runScenario(t *testing.T, s *stack, seed uint64, steps int) result {
 	w := s.gf.Stats(sc.email).ContactWrites - gBefore + s.pf.Writes() - pBefore
 	probs = append(probs, sc.check(w)...)
 	if len(probs) > 0 {
-		probs = append(probs, "what the user did:\n    "+strings.Join(sc.log, "\n    "))
+		probs = append(probs, "connection "+sc.connID+"; what the user did:\n    "+strings.Join(sc.log, "\n    "))
 	}
 	return result{actions: sc.actions, writes: w, problems: probs}
 }
