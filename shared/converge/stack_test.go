@@ -302,4 +302,3 @@ func (s *stack) quiet(d time.Duration, limit time.Duration) bool {
 	}
 	return false
 }
-
