@@ -114,8 +114,11 @@ func (a *Applier) twin(ctx context.Context, r *run, p *pair) (done bool, _ error
 		a.useLink(ctx, p, ml)
 		p.gid, p.gp = gid, gp
 		ml.Pending, p.dirty, p.matched = "", true, "our own create"
-		a.createdBase(p, a.mapper.FromGoogle(gp))
-		return false, a.readPipedrive(ctx, r, p)
+		if err := a.readPipedrive(ctx, r, p); err != nil {
+			return false, err
+		}
+		a.createdFrom(p, syncplan.Pipedrive)
+		return false, nil
 	case syncplan.HoldForReview:
 		return false, &errHeld{h}
 	case syncplan.LinkTo:
@@ -321,24 +324,35 @@ func (a *Applier) adoptPipedriveCreate(ctx context.Context, r *run, p *pair) err
 		a.useLink(ctx, p, l)
 		p.pid, p.gid, p.gp, p.gRead = pid, l.GoogleID, gp, true
 		l.Pending, p.dirty, p.matched = "", true, "our own create"
-		a.createdBase(p, mine)
+		a.createdFrom(p, syncplan.Google)
 		logging.FromContext(ctx).Info("applier: person is the outcome of our create", "link", l.ID)
 		return nil
 	}
 	return nil
 }
 
-// createdBase gives a pair whose create was found after the fact (its
+// createdFrom gives a pair whose create was found after the fact (its
 // answer lost, or its commit missing) the base it would have committed:
-// the created record's content, which is the other side's as of the
-// create. Without it the pair would be decided as two unrelated records,
-// and a person whose owner changed away meanwhile would keep its contact in
-// the group for good.
-func (a *Applier) createdBase(p *pair, created contact.Contact) {
-	if p.base == nil {
-		b := created
-		p.base = &b
+// the content of the record it was created from (side), which is what the
+// create wrote. Not the found record's content: the user may have edited
+// it since, and that edit must count as a change, not as the base. Without
+// a base the pair would be decided as two unrelated records, and a person
+// whose owner changed away meanwhile would keep its contact in the group
+// for good.
+func (a *Applier) createdFrom(p *pair, side syncplan.Side) {
+	if p.base != nil {
+		return
 	}
+	var b contact.Contact
+	switch {
+	case side == syncplan.Pipedrive && p.person != nil:
+		b = a.mapper.FromPipedrive(p.person, p.org)
+	case side == syncplan.Google && p.gp != nil:
+		b = a.mapper.FromGoogle(p.gp)
+	default:
+		return
+	}
+	p.base = &b
 }
 
 // resolveIntent handles a link left with a Pending intent (CheckIntent): a
@@ -365,7 +379,10 @@ func (a *Applier) resolveIntent(ctx context.Context, r *run, p *pair) error {
 		}
 		if found != nil {
 			p.gid, p.gp, p.gRead = found.ResourceName, found, true
-			a.createdBase(p, a.mapper.FromGoogle(found))
+			if err := a.readTwin(ctx, r, p); err != nil {
+				return err
+			}
+			a.createdFrom(p, syncplan.Pipedrive)
 		}
 		log.Info("applier: abandoned Google create resolved", "found", found != nil)
 	case syncplan.Pipedrive:
@@ -384,7 +401,7 @@ func (a *Applier) resolveIntent(ctx context.Context, r *run, p *pair) error {
 			if err := a.setPerson(ctx, r, p, found); err != nil {
 				return err
 			}
-			a.createdBase(p, a.mapper.FromPipedrive(found, p.org))
+			a.createdFrom(p, syncplan.Google)
 		}
 		log.Info("applier: abandoned Pipedrive create resolved", "found", found != nil)
 	}

@@ -120,7 +120,8 @@ type ident struct {
 	state   string          // live, deleted, outside, merged
 	loose   bool            // a delete raced with an edit: present or gone, but consistent
 	survive bool            // a merge survivor: checked for consistency, not against the model
-	edits   map[string]edit // last edit per scalar field
+	edits   map[string]edit      // last edit per scalar field
+	touched map[string]time.Time // last edit of any field, by side
 }
 
 type edit struct {
@@ -138,7 +139,7 @@ func (sc *scenario) newIdent() *ident {
 	n := sc.counter
 	id := &ident{n: n, key: fmt.Sprintf("cv%d-%d@example.com", sc.seed, n), given: fmt.Sprintf("Cv%d", n),
 		family: []string{"Base"}, org: []string{""}, phones: map[string]bool{}, emails: map[string]bool{},
-		state: "live", edits: map[string]edit{}}
+		state: "live", edits: map[string]edit{}, touched: map[string]time.Time{}}
 	id.emails[id.key] = true
 	sc.ids = append(sc.ids, id)
 	return id
@@ -436,6 +437,7 @@ func (sc *scenario) editP(what string) bool {
 		sc.t.Fatalf("edit person: %v", err)
 	}
 	sc.note("#%d %s in Pipedrive (person %d)", id.n, what, p.ID)
+	id.touched["pipedrive"] = now
 	return true
 }
 
@@ -479,6 +481,7 @@ func (sc *scenario) editG(what string) bool {
 		return false
 	}
 	sc.note("#%d %s in Google (%s)", id.n, what, c.ResourceName)
+	id.touched["google"] = now
 	switch what {
 	case "family":
 		id.scalar("family", "google", fmt.Sprintf("Fam%d", n), now)
@@ -499,9 +502,9 @@ func (sc *scenario) editG(what string) bool {
 func (sc *scenario) deleted(id *ident, side string) {
 	now := time.Now()
 	id.state = "deleted"
-	for _, e := range id.edits {
-		if e.side != side && now.Sub(e.at) < 10*time.Second {
-			id.loose = true
+	for s, at := range id.touched {
+		if s != side && now.Sub(at) < 10*time.Second {
+			id.loose = true // an edit the delete may not have seen beats it
 		}
 	}
 }

@@ -476,6 +476,7 @@ func (r *Runner) googleCreates(ctx context.Context, conn *store.Connection, cl *
 	g := cl.Google.Unpaced()
 	pacer := r.pacer(conn)
 	created := map[string]*people.Person{} // by person id
+	recovered := map[string]bool{}
 	if c.InFlight {
 		found, err := r.findMarked(ctx, g, pacer, conn.GoogleGroup)
 		if err != nil {
@@ -483,7 +484,7 @@ func (r *Runner) googleCreates(ctx context.Context, conn *store.Connection, cl *
 		}
 		for _, it := range items {
 			if gp := found[it.PID]; gp != nil {
-				created[it.PID] = gp
+				created[it.PID], recovered[it.PID] = gp, true
 			}
 		}
 	}
@@ -550,6 +551,11 @@ func (r *Runner) googleCreates(ctx context.Context, conn *store.Connection, cl *
 			PipedriveVersion: it.PVersion.UTC().Format(time.RFC3339), PipedriveHash: it.PHash,
 			GoogleVersion: gp.Etag, GoogleHash: syncplan.GoogleSide(r.cfg.Mapper, gp, conn.GoogleGroup).Contact.Hash(),
 			CreatedOn: string(syncplan.Google), SearchKeys: r.cfg.Mapper.SearchKeys(it.Base)}
+		if recovered[it.PID] {
+			// found after a crash: the user may have edited it since our
+			// create, so its state is not taken for ours (an echo)
+			l.GoogleVersion, l.GoogleHash = "", ""
+		}
 		out.links = append(out.links, store.LinkWrite{Link: l, Existing: it.Existing, Entry: r.entry(it, it.Summary, []string{"create google"})})
 	}
 	if err := r.cfg.Store.PutLinks(ctx, conn.ID, out.links); err != nil {
@@ -655,12 +661,13 @@ func (r *Runner) pipedriveCreates(ctx context.Context, conn *store.Connection, c
 	for i := c.Next; i < c.Next+n && i < len(items); {
 		it := items[i]
 		var per *pipedrive.Person
+		recovered := false
 		if !c.InFlightAt.IsZero() {
 			found, err := r.recoverCreate(ctx, conn, cl, c, it)
 			if err != nil {
 				return out, err
 			}
-			per = found
+			per, recovered = found, found != nil
 		}
 		a, ok := it.Action(syncplan.Pipedrive)
 		if per == nil && ok {
@@ -712,6 +719,11 @@ func (r *Runner) pipedriveCreates(ctx context.Context, conn *store.Connection, c
 			lw, err := r.createdLink(conn, it, per)
 			if err != nil {
 				return out, err
+			}
+			if recovered {
+				// found after a crash: the user may have edited it since
+				// our create, so its state is not taken for ours (an echo)
+				lw.Link.PipedriveVersion, lw.Link.PipedriveHash = "", ""
 			}
 			if err := r.cfg.Store.PutLinks(ctx, conn.ID, []store.LinkWrite{lw}); err != nil {
 				return out, err

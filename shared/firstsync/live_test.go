@@ -240,3 +240,71 @@ func TestReviewAnswersAfterTheFirstSync(t *testing.T) {
 		t.Errorf("still held for review: %+v", rest)
 	}
 }
+
+// A person the first sync created just before a crash, and the user
+// edited before the job found it again: the found person is linked, and
+// the user's edit is not mistaken for our own write (it reaches Google).
+func TestEditOfARecoveredCreateIsKept(t *testing.T) {
+	e := newEnv(t, envOptions{chunk: 1})
+	rn := e.contact("Vera", "Crash", "", []string{"vera@example.com"}, nil, true)
+	app, err := applier.New(applier.Config{Store: e.st, Accounts: e.accts, Mapper: e.m, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashed := false
+	e.setHook(func(ctx context.Context, s firstsync.Step) error {
+		if s != firstsync.StepPipedriveCreated || crashed {
+			return nil
+		}
+		crashed = true
+		// the user edits the new person before the job links it
+		for _, p := range e.pd.Persons(e.company) {
+			if p.OwnerID == e.user {
+				name := "Vera Edited"
+				if err := e.pd.UIEditPerson(e.user, p.ID, pipedrive.PersonInput{Name: &name}); err != nil {
+					return err
+				}
+				if err := app.Apply(ctx, queue.Change{ConnectionID: e.conn.ID, Side: queue.Pipedrive, ObjectID: fmt.Sprint(p.ID),
+					Kind: queue.Upsert, Source: queue.FromWebhook, OccurredAt: e.clock.Now()}); err != nil {
+					return err
+				}
+			}
+		}
+		return errKilled
+	})
+	if err := e.start(store.FirstSyncRun); err == nil {
+		t.Fatal("the crash was not reported")
+	}
+	e.setHook(nil)
+	e.clock.Advance(11 * time.Minute)
+	if err := e.direct.Redeliver(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var published changes
+	poll, err := poller.New(poller.Config{Store: e.st, Publisher: &published, Accounts: e.accts,
+		PollsTopic: "polls", ChangesTopic: "changes", PollInterval: time.Minute, SafetyNetInterval: 10 * time.Minute, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		e.clock.Advance(time.Minute)
+		if err := poll.PollOne(e.ctx, queue.PollRequest{ConnectionID: e.conn.ID}); err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range published.take() {
+			if err := app.Apply(e.ctx, ch); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	w := e.world()
+	if p := w.problems(e.m); len(p) != 0 {
+		t.Fatalf("problems:\n%s", strings.Join(p, "\n"))
+	}
+	if got := w.contacts[rn]; got.Family != "Edited" {
+		t.Errorf("Google has %q: the edit of the recovered person was taken for our own write", got.DisplayName())
+	}
+	if len(w.persons) != 1 {
+		t.Errorf("%d persons", len(w.persons))
+	}
+}
