@@ -31,7 +31,7 @@ func (a *Applier) execute(ctx context.Context, r *run, p *pair, plan syncplan.Pl
 				continue
 			}
 			if act.Op == syncplan.Create {
-				if err := a.writeIntent(ctx, r, p, side); err != nil {
+				if err := a.writeIntent(ctx, r, p, side, plan.Base); err != nil {
 					return err
 				}
 			}
@@ -347,13 +347,21 @@ func (a *Applier) resolveOrg(ctx context.Context, r *run, in *pipedrive.PersonIn
 }
 
 // writeIntent stores the Pending intent of a create on side (one write).
-func (a *Applier) writeIntent(ctx context.Context, r *run, p *pair, side syncplan.Side) error {
+func (a *Applier) writeIntent(ctx context.Context, r *run, p *pair, side syncplan.Side, base *contact.Contact) error {
 	if p.link == nil {
 		p.link = &store.Link{ID: linkID(p)}
 	}
 	l := p.link
 	l.PipedriveID, l.GoogleID = p.pidString(), p.gid
 	l.Pending = syncplan.Intent{Side: side, At: a.now()}.String()
+	l.IntentBase = nil
+	if base != nil {
+		b, err := marshalBase(*base)
+		if err != nil {
+			return err
+		}
+		l.IntentBase = b
+	}
 	if err := a.save(ctx, r, p); err != nil {
 		return err
 	}
@@ -442,7 +450,7 @@ func (a *Applier) commit(ctx context.Context, r *run, p *pair, plan syncplan.Pla
 	if err != nil {
 		return err
 	}
-	l.Base, l.Pending = b, ""
+	l.Base, l.Pending, l.IntentBase = b, "", nil
 	l.SearchKeys = a.mapper.SearchKeys(base)
 	l.PipedriveID, l.GoogleID = p.pidString(), p.gid
 	if p.person != nil {

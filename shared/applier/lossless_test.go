@@ -528,3 +528,42 @@ func TestPipedriveEditBetweenReadAndWriteSurvives(t *testing.T) {
 		t.Errorf("Google e-mails %v", c.Emails)
 	}
 }
+
+// A create whose commit was lost (the applier crashed right after it) and
+// one of the two records edited by the user before the retry found it:
+// the edit is kept, on whichever side it was made. The pair's base is what
+// the create wrote (kept with its intent), not either record's state when
+// found.
+func TestEditBeforeALostCreateIsFound(t *testing.T) {
+	for _, edited := range []string{"source", "created"} {
+		t.Run("edit of the "+edited+" record", func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			pid := e.pdAdd(pipedrive.PersonInput{Name: ptr("Grace Hopper"), Emails: emails("grace@example.com")})
+			e.crashAt(applier.StepRemoteWritten)
+			if err := e.deliver(pd, pid, queue.Upsert); err == nil {
+				t.Fatal("a crashed apply returned nil")
+			}
+			members := e.gMembers()
+			if len(members) != 1 {
+				t.Fatalf("%d group members after the crash", len(members))
+			}
+			rn := members[0]
+			switch edited {
+			case "source":
+				e.pdEdit(pid, pipedrive.PersonInput{Name: ptr("Grace Brewster")})
+			case "created":
+				if _, err := e.g.EditContact(googlefake.DemoUser, rn, func(p *people.Person) { p.Names[0].FamilyName = "Brewster" }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.advance(3 * time.Minute)
+			e.apply(pd, pid, queue.Upsert)
+			e.apply(gg, rn, queue.Upsert)
+			per, _ := e.pdPerson(pid)
+			gp, _ := e.gContact(rn)
+			if g := e.m.FromGoogle(gp); g.Family != "Brewster" || per.Name != "Grace Brewster" {
+				t.Fatalf("Pipedrive %q, Google %q: the %s record's edit was lost", per.Name, g.DisplayName(), edited)
+			}
+		})
+	}
+}

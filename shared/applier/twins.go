@@ -7,6 +7,7 @@ package applier
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -333,22 +334,30 @@ func (a *Applier) adoptPipedriveCreate(ctx context.Context, r *run, p *pair) err
 
 // createdFrom gives a pair whose create was found after the fact (its
 // answer lost, or its commit missing) the base it would have committed:
-// the content of the record it was created from (side), which is what the
-// create wrote. Not the found record's content: the user may have edited
-// it since, and that edit must count as a change, not as the base. Without
-// a base the pair would be decided as two unrelated records, and a person
-// whose owner changed away meanwhile would keep its contact in the group
-// for good.
+// what the create wrote, kept with its intent (Link.IntentBase). Not
+// either record's state when found: the user may have edited one
+// meanwhile, and that edit must count as a change, not as the base.
+// Without a base the pair would be decided as two unrelated records, and
+// a person whose owner changed away meanwhile would keep its contact in
+// the group for good. A link written before intents kept their record
+// falls back to the found record (side is the side it was created from).
 func (a *Applier) createdFrom(p *pair, side syncplan.Side) {
 	if p.base != nil {
 		return
 	}
+	if p.link != nil && len(p.link.IntentBase) > 0 {
+		var b contact.Contact
+		if err := json.Unmarshal(p.link.IntentBase, &b); err == nil {
+			p.base = &b
+			return
+		}
+	}
 	var b contact.Contact
 	switch {
-	case side == syncplan.Pipedrive && p.person != nil:
+	case side == syncplan.Pipedrive && p.gp != nil:
+		b = a.mapper.FromGoogle(p.gp) // the contact created from the person
+	case side == syncplan.Google && p.person != nil:
 		b = a.mapper.FromPipedrive(p.person, p.org)
-	case side == syncplan.Google && p.gp != nil:
-		b = a.mapper.FromGoogle(p.gp)
 	default:
 		return
 	}

@@ -332,7 +332,7 @@ func (s *Store) PutLinks(ctx context.Context, connID string, ws []LinkWrite) err
 		if w.Existing {
 			ups := []firestore.Update{
 				{Path: "pipedrive_id", Value: l.PipedriveID}, {Path: "google_id", Value: l.GoogleID},
-				{Path: "base", Value: l.Base}, {Path: "pending", Value: firestore.Delete},
+				{Path: "base", Value: l.Base}, {Path: "pending", Value: firestore.Delete}, {Path: "intent_base", Value: firestore.Delete},
 				{Path: "pipedrive_version", Value: l.PipedriveVersion}, {Path: "google_version", Value: l.GoogleVersion},
 				{Path: "pipedrive_hash", Value: l.PipedriveHash}, {Path: "google_hash", Value: l.GoogleHash},
 				{Path: "search_keys", Value: l.SearchKeys}, {Path: "updated_at", Value: now},

@@ -43,6 +43,11 @@ type Link struct {
 	// Pending records a write started but not yet confirmed (e.g. a Google
 	// create), so a retry after a crash finds it instead of duplicating it.
 	Pending string `firestore:"pending,omitempty"`
+	// IntentBase is, with Pending, the record the create writes (JSON of
+	// contact.Contact): the base of the pair if the create is found again
+	// after its answer was lost. Neither record's state when found is:
+	// the user may have edited either meanwhile.
+	IntentBase []byte `firestore:"intent_base,omitempty"`
 	// Parked is the Google twin of a person whose Pipedrive owner changed
 	// away: the contact left the group (it stays in the user's contacts)
 	// and GoogleID is empty (the base is kept). If the person comes back to the user, this
@@ -181,6 +186,7 @@ func (s *Store) UpdateLink(ctx context.Context, connID string, l *Link) error {
 		{Path: "pipedrive_hash", Value: l.PipedriveHash},
 		{Path: "google_hash", Value: l.GoogleHash},
 		{Path: "pending", Value: l.Pending},
+		{Path: "intent_base", Value: l.IntentBase},
 		{Path: "parked", Value: l.Parked},
 		{Path: "review", Value: l.Review},
 		{Path: "review_candidates", Value: l.ReviewCandidates},
