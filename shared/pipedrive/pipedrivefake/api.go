@@ -181,7 +181,17 @@ func (s *Server) authed(route string, h apiHandler) http.Handler {
 		if !s.rateLimit(w, r, route, a) {
 			return
 		}
-		h(w, r, a)
+		if r.Method == http.MethodGet {
+			h(w, r, a)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		h(sw, r, a)
+		if sw.status/100 == 2 {
+			s.mu.Lock()
+			s.companyWrites[a.company.id]++
+			s.mu.Unlock()
+		}
 	})
 }
 

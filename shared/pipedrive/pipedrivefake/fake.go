@@ -54,7 +54,9 @@ type Server struct {
 	faults []*faultRule
 	calls  map[string]int
 	writes map[string]int
-	log2   []Call
+	// companyWrites counts successful API writes per company.
+	companyWrites map[int64]int
+	log2          []Call
 
 	dl *deliverer
 }
@@ -120,7 +122,7 @@ func New(opts ...Option) *Server {
 		codes: map[string]*authCode{}, access: map[string]*accessToken{}, refresh: map[string]*refreshToken{},
 		persons: map[int64]*person{}, orgs: map[int64]*org{}, hooks: map[int64]*hook{}, refuseCS: true,
 		rl: DefaultRateLimits(), rlState: map[string]*burstState{},
-		calls: map[string]int{}, writes: map[string]int{},
+		calls: map[string]int{}, writes: map[string]int{}, companyWrites: map[int64]int{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -334,6 +334,14 @@ func (s *Server) Calls(route string) int {
 	return s.calls[route]
 }
 
+// CompanyWrites returns the successful API writes made for one company
+// (its users' tokens).
+func (s *Server) CompanyWrites(companyID int64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.companyWrites[companyID]
+}
+
 // Writes returns the number of successful API writes (POST, PATCH, PUT,
 // DELETE under /api/), over all routes or, given routes, over those only.
 // "An echo costs zero writes" is Writes() unchanged.
