@@ -135,6 +135,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}
 	s := &Stack{opts: o, tokenKey: randomKey(), sessionKey: randomKey()}
+	if k := o.Env["TOKEN_KEY"]; k != "" {
+		// The demo connection is sealed here, in the stack's process: with
+		// the key the functions open it with, or its first sync never runs.
+		s.tokenKey = k
+	}
 	defer func() {
 		if err != nil {
 			s.Stop()
