@@ -65,20 +65,19 @@ func TestFirstSyncOfSeededAccounts(t *testing.T) {
 
 	u := newPageUser(t, h.s.Endpoints.Settings)
 	start := u.connectAndSave(t, h)
-	limit := 2*time.Minute + time.Duration(max(n, m))*time.Minute/1000
-	waitFor(t, "the connection live after its first sync", limit, func() bool {
-		// The page as the user reloads it (it refreshes itself while the
-		// first sync runs).
-		return u.state(t, h.demo.ConnectionID) == "live"
-	})
-	took := time.Since(start) // from the click on Save
+	w := h.watchFirstSync(t, u, start, 2*time.Minute+time.Duration(max(n, m))*time.Minute/1000)
+	if st := u.state(t, h.demo.ConnectionID); st != "live" {
+		t.Fatalf("the page shows the connection %q once it is live", st)
+	}
 	c := h.connection(t)
 	fs := c.FirstSync
 	if c.Status != store.StatusLive || fs == nil || fs.Phase != store.PhaseDone {
 		t.Fatalf("connection %s, first sync %+v: want live and done", c.Status, fs)
 	}
-	t.Logf("first sync of %d persons + %d contacts (%d the same people): live %v after Save; the job wrote %d Google and %d Pipedrive records, %.0f a minute (plan %q, burst %d per 2 s)",
-		n, m, k, took.Round(100*time.Millisecond), fs.GoogleDone, fs.PipedriveDone, fs.Rate, fs.PipedrivePlan, fs.PipedriveBurst)
+	t.Logf("first sync of %d persons + %d contacts (%d the same people): live %v after Save "+
+		"(Google's %d writes done after %v, Pipedrive's %d after %v; plan %q, burst %d per 2 s; the page, reloaded every 5 s, showed it running %d times)",
+		n, m, k, w.live.Round(100*time.Millisecond), fs.GoogleTotal, w.google.Round(100*time.Millisecond),
+		fs.PipedriveTotal, w.pipedrive.Round(100*time.Millisecond), fs.PipedrivePlan, fs.PipedriveBurst, w.running)
 
 	persons := h.demoPersons()
 	group := h.groupContacts(t)
@@ -105,6 +104,53 @@ func TestFirstSyncOfSeededAccounts(t *testing.T) {
 
 	h.settle(t)
 	h.assertQuiet(t, "after the first sync")
+}
+
+// firstSyncTimes are when, after Save, each side's writes were done and
+// the connection went live.
+type firstSyncTimes struct {
+	google, pipedrive, live time.Duration
+	running                 int // page loads that showed the first sync running
+}
+
+// watchFirstSync waits until the connection is live, reading its progress
+// in the store, and meanwhile loads the page every 5 s as the page itself
+// reloads while the first sync runs (not more often: every page load
+// reads the user's Google groups, within Google's quota).
+func (h *harness) watchFirstSync(t *testing.T, u *pageUser, start time.Time, limit time.Duration) firstSyncTimes {
+	t.Helper()
+	var w firstSyncTimes
+	var loaded time.Time
+	waitFor(t, "the connection live after its first sync", limit, func() bool {
+		c := h.connection(t)
+		since := time.Since(start)
+		if fs := c.FirstSync; fs != nil && fs.Phase != store.PhaseListing {
+			if w.google == 0 && fs.GoogleDone >= fs.GoogleTotal {
+				w.google = since
+			}
+			if w.pipedrive == 0 && fs.PipedriveDone >= fs.PipedriveTotal {
+				w.pipedrive = since
+			}
+		}
+		if c.Status == store.StatusLive {
+			w.live = since
+			return true
+		}
+		if time.Since(loaded) >= 5*time.Second {
+			loaded = time.Now()
+			body := u.page(t)
+			switch st := stateIn(body, c.ID); {
+			case st == "first_sync" && strings.Contains(body, `data-refresh="5"`):
+				w.running++
+			case st == "first_sync":
+				t.Error("the page does not refresh itself while the first sync runs")
+			case st != "live":
+				t.Fatalf("the page shows the connection %q during its first sync", st)
+			}
+		}
+		return false
+	})
+	return w
 }
 
 // startSeededStack starts a stack without the demo connection, its
