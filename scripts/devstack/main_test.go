@@ -208,3 +208,42 @@ func TestDevScriptSaysWhatIsMissing(t *testing.T) {
 		}
 	}
 }
+
+// TestDevScriptSeedFlag: --seed is read before anything starts; a bad
+// value, or a seed with the demo connection (which would sync the seeded
+// accounts while the stack starts), stops scripts/dev at once with exit 2
+// and what to type instead.
+func TestDevScriptSeedFlag(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--seed", "1000,1000"}, "add --no-demo"},
+		{[]string{"--no-demo", "--seed", "1000"}, "want N,M"},
+	} {
+		cmd := exec.Command("bash", append([]string{filepath.Join(root, "scripts", "dev")}, tc.args...)...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "DEV_DIR="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("scripts/dev %v: %v, output:\n%s\nwant exit 2 and %q", tc.args, err, out, tc.want)
+		}
+	}
+}
+
+func TestParseSeedFlag(t *testing.T) {
+	if s, err := parseSeed("", false); err != nil || !s.Empty() {
+		t.Errorf("no --seed: %+v, %v", s, err)
+	}
+	if s, err := parseSeed("0,0", false); err != nil || !s.Empty() {
+		t.Errorf("--seed 0,0 with the demo: %+v, %v; an empty seed needs no --no-demo", s, err)
+	}
+	if s, err := parseSeed("60,40", true); err != nil || s.Persons != 60 || s.Contacts != 40 {
+		t.Errorf("--no-demo --seed 60,40: %+v, %v", s, err)
+	}
+	if _, err := parseSeed("60,40", false); err == nil {
+		t.Error("--seed 60,40 with the demo connection: no error")
+	}
+}

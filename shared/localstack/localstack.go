@@ -52,6 +52,9 @@ type Options struct {
 	Env map[string]string
 	// NoDemo starts without the demo connection (scripts/dev --no-demo).
 	NoDemo bool
+	// Seed fills the sandbox accounts before anyone connects them
+	// (scripts/dev --seed N,M); it needs NoDemo.
+	Seed Seed
 	// GoogleSchemaErrors, when set, receives every Google fake response
 	// that does not match the People API discovery document (tests use it
 	// so the fidelity check covers the end-to-end suites too).
@@ -93,7 +96,10 @@ type Stack struct {
 	// Endpoints.Google and Endpoints.Pipedrive; tests drive them directly.
 	Google    *googlefake.Server
 	Pipedrive *pipedrivefake.Server
-	servers   []*http.Server
+	// Seeded is what Options.Seed put in the sandbox accounts (nil
+	// without a seed).
+	Seeded  *Seeded
+	servers []*http.Server
 	// tokenKey and sessionKey are generated per run; the emulators keep no
 	// data across runs, so nothing sealed with an old key survives.
 	tokenKey, sessionKey string
@@ -117,6 +123,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if !o.Seed.Empty() && !o.NoDemo {
+		return nil, errSeedWithDemo
+	}
 	if err := os.MkdirAll(filepath.Join(o.Dir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("localstack: %w", err)
 	}
@@ -126,6 +135,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}
 	s := &Stack{opts: o, tokenKey: randomKey(), sessionKey: randomKey()}
+	if k := o.Env["TOKEN_KEY"]; k != "" {
+		// The demo connection is sealed here, in the stack's process: with
+		// the key the functions open it with, or its first sync never runs.
+		s.tokenKey = k
+	}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -194,6 +208,14 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.Endpoints.Demo = demo
+	if !o.Seed.Empty() {
+		if s.Seeded, err = seedBooks(s.Google, s.Pipedrive, demo, o.Seed); err != nil {
+			return nil, err
+		}
+		// Counts only: the seeded names are made up, but logs carry none.
+		o.Log.Info("sandbox seeded", "pipedrive_persons", o.Seed.Persons, "google_contacts", o.Seed.Contacts,
+			"on_both_sides", s.Seeded.Overlap, "organizations", s.Seeded.Organizations)
+	}
 	if !o.NoDemo {
 		if err := s.connectDemo(ctx, demo, urls["Intake"]+"/"); err != nil {
 			return nil, err
