@@ -105,8 +105,14 @@ func isNull(r json.RawMessage) bool {
 	return len(r) == 0 || string(r) == "null"
 }
 
-// looseID reads an int, a decimal string, or an object with "id" or "value".
-func looseID(r json.RawMessage) (int64, bool) {
+// looseID reads an int, a decimal string, or an object with "id" or "value"
+// holding one (owner_id and org_id in v1: {"id":1,"name":…,"value":1}).
+func looseID(r json.RawMessage) (int64, bool) { return looseIDIn(r, 1) }
+
+// looseIDIn reads objects at most depth levels deep: each level reads its
+// whole input again, so unbounded nesting ({"value":{"value":…}} 9,000
+// deep, 150 kB) took minutes of CPU for one webhook.
+func looseIDIn(r json.RawMessage, depth int) (int64, bool) {
 	if isNull(r) {
 		return 0, false
 	}
@@ -119,12 +125,12 @@ func looseID(r json.RawMessage) (int64, bool) {
 		return numberToID(strings.TrimSpace(s))
 	}
 	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(r, &obj); err == nil {
+	if depth > 0 && json.Unmarshal(r, &obj) == nil {
 		if v, ok := obj["value"]; ok && !isNull(v) {
-			return looseID(v)
+			return looseIDIn(v, depth-1)
 		}
 		if v, ok := obj["id"]; ok {
-			return looseID(v)
+			return looseIDIn(v, depth-1)
 		}
 	}
 	return 0, false

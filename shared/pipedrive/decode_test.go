@@ -190,3 +190,21 @@ func TestSplitName(t *testing.T) {
 		}
 	}
 }
+
+// TestLooseIDDepth: an id is read from an object one level deep (v1's
+// owner_id and org_id), never deeper: each level read the whole rest
+// again, and 9,000 levels (150 kB) took minutes for one webhook.
+func TestLooseIDDepth(t *testing.T) {
+	p, err := DecodePerson([]byte(`{"id":1,"owner_id":{"id":2,"name":"Pat","value":2},"org_id":{"value":{"value":3}}}`))
+	if err != nil || p.OwnerID != 2 || p.OrgID != nil {
+		t.Fatalf("got %+v, %v; want owner 2 and no organization", p, err)
+	}
+	deep := strings.Repeat(`{"value":`, 9000) + "3" + strings.Repeat("}", 9000)
+	start := time.Now()
+	if p, err := DecodePerson([]byte(`{"id":1,"owner_id":` + deep + `,"org_id":` + deep + `}`)); err != nil || p.OwnerID != 0 {
+		t.Fatalf("got %+v, %v", p, err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("a 270 kB person took %v to read", d)
+	}
+}

@@ -85,7 +85,7 @@ func (c *Client) ListPersonsPage(ctx context.Context, opts ListPersonsOptions, c
 // iteration stops at the first error, which is yielded once.
 func (c *Client) Persons(ctx context.Context, opts ListPersonsOptions) iter.Seq2[Person, error] {
 	return func(yield func(Person, error) bool) {
-		cursor := ""
+		cursor, seen := "", cursors{}
 		for {
 			page, next, err := c.ListPersonsPage(ctx, opts, cursor)
 			if err != nil {
@@ -97,12 +97,41 @@ func (c *Client) Persons(ctx context.Context, opts ListPersonsOptions) iter.Seq2
 					return
 				}
 			}
-			if next == "" || next == cursor {
+			if next == "" {
+				return
+			}
+			if err := seen.add("/api/v2/persons", next); err != nil {
+				yield(Person{}, err)
 				return
 			}
 			cursor = next
 		}
 	}
+}
+
+// cursors are the next cursors a listing followed. A cursor sent again
+// would page forever (a→a, or a→b→a), so it ends the listing with an
+// error, never silently: a listing cut short must not read as complete
+// (the reconciliation and the first sync compare it with the links).
+type cursors map[string]bool
+
+func (s cursors) add(path, next string) error {
+	if s[next] {
+		return fmt.Errorf("pipedrive: GET %s: the next_cursor of page %d repeats an earlier one", path, len(s)+2)
+	}
+	s[next] = true
+	return nil
+}
+
+// thePerson checks that an answer holds the person asked for (want > 0),
+// or for a create one with an id: an answer without it (data null, or
+// another object) must not read as a person with no name, no e-mail and no
+// owner, which the sync would copy to Google.
+func thePerson(method, path string, p *Person, want int64) error {
+	if p.ID <= 0 || want > 0 && p.ID != want {
+		return fmt.Errorf("pipedrive: %s %s: %w: the answer holds person %d", method, path, ErrBadPerson, p.ID)
+	}
+	return nil
 }
 
 func personPath(id int64) string { return "/api/v2/persons/" + strconv.FormatInt(id, 10) }
@@ -113,6 +142,9 @@ func personPath(id int64) string { return "/api/v2/persons/" + strconv.FormatInt
 func (c *Client) GetPerson(ctx context.Context, id int64) (*Person, error) {
 	var p Person
 	if _, err := c.do(ctx, http.MethodGet, personPath(id), nil, nil, &p); err != nil {
+		return nil, err
+	}
+	if err := thePerson(http.MethodGet, personPath(id), &p, id); err != nil {
 		return nil, err
 	}
 	c.observe(&p)
@@ -126,6 +158,9 @@ func (c *Client) CreatePerson(ctx context.Context, in PersonInput) (*Person, err
 	if _, err := c.do(ctx, http.MethodPost, "/api/v2/persons", nil, in, &p); err != nil {
 		return nil, err
 	}
+	if err := thePerson(http.MethodPost, "/api/v2/persons", &p, 0); err != nil {
+		return nil, err
+	}
 	c.observe(&p)
 	return &p, nil
 }
@@ -135,6 +170,9 @@ func (c *Client) CreatePerson(ctx context.Context, in PersonInput) (*Person, err
 func (c *Client) UpdatePerson(ctx context.Context, id int64, in PersonInput) (*Person, error) {
 	var p Person
 	if _, err := c.do(ctx, http.MethodPatch, personPath(id), nil, in, &p); err != nil {
+		return nil, err
+	}
+	if err := thePerson(http.MethodPatch, personPath(id), &p, id); err != nil {
 		return nil, err
 	}
 	c.observe(&p)
@@ -346,7 +384,7 @@ func (c *Client) GetOrganization(ctx context.Context, id int64) (*Organization, 
 // not create twice, with one listing instead of a read per organization.
 func (c *Client) Organizations(ctx context.Context) iter.Seq2[Organization, error] {
 	return func(yield func(Organization, error) bool) {
-		cursor := ""
+		cursor, seen := "", cursors{}
 		for {
 			q := url.Values{"limit": {"500"}}
 			if cursor != "" {
@@ -364,6 +402,10 @@ func (c *Client) Organizations(ctx context.Context) iter.Seq2[Organization, erro
 				}
 			}
 			if next == "" {
+				return
+			}
+			if err := seen.add("/api/v2/organizations", next); err != nil {
+				yield(Organization{}, err)
 				return
 			}
 			cursor = next

@@ -184,9 +184,10 @@ func (s *Store) CreateConnection(ctx context.Context, c *Connection) (string, er
 	return c.ID, nil
 }
 
-// GetConnection reads one connection.
+// GetConnection reads one connection. An id that cannot name one (see
+// wellFormedID) is ErrNotFound, like a missing one.
 func (s *Store) GetConnection(ctx context.Context, id string) (*Connection, error) {
-	if id == "" {
+	if !wellFormedID(id) {
 		return nil, fmt.Errorf("store.GetConnection: %w", ErrNotFound)
 	}
 	snap, err := s.conn(id).Get(ctx)

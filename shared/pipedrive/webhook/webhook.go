@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -123,7 +124,7 @@ func parseV2(in body) (Event, error) {
 		ChangeSource: m.ChangeSource, UserID: str(m.UserID), CompanyID: str(m.CompanyID),
 		WebhookID: str(m.WebhookID),
 	}
-	if a, err := strconv.Atoi(str(m.Attempt)); err == nil {
+	if a, err := strconv.Atoi(str(m.Attempt)); err == nil && a > 0 {
 		ev.Attempt = a
 	}
 	switch m.Action {
@@ -215,8 +216,12 @@ func parseV1(in body) (Event, error) {
 		}
 		ev.Person = p
 		cur := strconv.FormatInt(p.ID, 10)
-		if ev.PersonID == "" || m.Action == "merged" {
+		switch {
+		case ev.PersonID == "" || m.Action == "merged":
 			ev.PersonID = cur
+		case ev.PersonID != cur:
+			// as in v2: an event about one person carrying another's state
+			return Event{}, fmt.Errorf("%w: meta.id %s ≠ current.id %s", ErrMalformed, ev.PersonID, cur)
 		}
 	} else if ev.Action == Upsert {
 		return Event{}, fmt.Errorf("%w: %s without current", ErrMalformed, m.Action)
@@ -257,7 +262,7 @@ func v1Common(m *meta, in body) Event {
 			}
 		}
 	}
-	if r, err := strconv.Atoi(str(in.Retry)); err == nil {
+	if r, err := strconv.Atoi(str(in.Retry)); err == nil && r >= 0 && r < math.MaxInt {
 		ev.Attempt = r + 1
 	}
 	ev.OccurredAt, _ = parseTime(m.Timestamp)
