@@ -145,10 +145,15 @@ func progressView(lang string, fs *store.FirstSync, now time.Time) *FirstSyncPro
 		p.PerMinute = int64(math.Round(fs.Rate))
 	}
 	if fs.Phase != store.PhaseListing && !fs.ETA.IsZero() {
-		p.Left = max(fs.ETA.Sub(now), 0)
-		p.LeftText = tr(lang, "progress.almost_done")
-		if p.Left >= time.Minute {
+		p.Left = fs.ETA.Sub(now)
+		// Past the estimate, what is left at the rate measured so far.
+		if left := fs.PipedriveTotal - fs.PipedriveDone + fs.GoogleTotal - fs.GoogleDone; p.Left <= 0 && left > 0 && fs.Rate > 0 {
+			p.Left = time.Duration(float64(left) / fs.Rate * float64(time.Minute))
+		}
+		if p.Left > 0 {
 			p.LeftText = tr(lang, "progress.left", durationText(lang, p.Left))
+		} else {
+			p.Left = 0
 		}
 	}
 	return p
