@@ -48,6 +48,11 @@ func (h *Handler) fillFirstSync(c *store.Connection, v *connView) {
 		switch fs.Phase {
 		case store.PhaseListing, store.PhaseWriting, store.PhaseWaiting:
 			v.Progress = progressView(lang, fs, now)
+			if fs.Mode == store.FirstSyncRun {
+				// The job counts its links once a chunk is through; every
+				// link of a connection in its first sync is one it wrote.
+				v.Progress.LinksDone = max(v.Progress.LinksDone, min(v.Linked, v.Progress.LinksTotal))
+			}
 			if v.Progress.Reconcile {
 				v.State.Title, v.State.ToDo = tr(lang, "reconcile.title"), tr(lang, "reconcile.todo")
 			}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -298,4 +299,22 @@ func TestFirstSyncInWords(t *testing.T) {
 			noMissingText(t, body)
 		})
 	}
+
+	// The job counts its links once a chunk is through; the page counts
+	// the links already written.
+	for i := range 60 {
+		pid := strconv.Itoa(1000 + i)
+		if err := e.Store.CreateLink(ctx, id, &store.Link{ID: store.LinkIDForPipedrive(pid), PipedriveID: pid}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Store.UpdateConnection(ctx, id, func(c *store.Connection) error {
+		c.Status, c.FirstSync = store.StatusFirstSync, &store.FirstSync{Mode: store.FirstSyncRun, Phase: store.PhaseWriting, StartedAt: now,
+			PipedriveTotal: 150, GoogleTotal: 31, LinksDone: 50, LinksTotal: 181}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, body := b.get("/")
+	mustContain(t, body, "Linked: 60 of 181 pairs", `<progress id="progress-links-`+id+`" max="181" value="60">`)
 }
