@@ -138,7 +138,7 @@ func TestPreviewBeforeSave(t *testing.T) {
 	_, body = b.getLang("/", german)
 	mustContain(t, body, "Was die erste Synchronisierung tun wird", "Es wurde noch nichts geschrieben",
 		"Gelesen: 5 Personen, die Ihnen in Pipedrive gehören; 4 Kontakte in der Google-Kontaktgruppe.",
-		"1 Pipedrive-Person kommt in die Gruppe", "1 Google-Kontakt kommt nach Pipedrive, mit Ihnen als Besitzer",
+		"1 Pipedrive-Person kommt in die Gruppe", "1 Google-Kontakt kommt nach Pipedrive und gehört dort Ihnen",
 		"2 Kontakte gibt es auf beiden Seiten; sie werden verknüpft (1 über die E-Mail-Adresse, 1 über die Telefonnummer)",
 		"1 Kontakt Ihres Google-Kontos liegt außerhalb der Gruppe und bleibt unberührt",
 		"<strong>Ada Lovelace</strong>, Nachname: Pipedrive „Lovelace“, Google „King“",

@@ -190,6 +190,6 @@ type ContactHistoryLine struct {
 
 // fillSeams fills v's seam fields for c.
 func (h *Handler) fillSeams(ctx context.Context, c *store.Connection, v *connView) {
-	h.fillFirstSync(c, v)
 	h.fillNeeds(ctx, c, v)
+	h.fillFirstSync(c, v) // after the counts: the links counted last
 }
