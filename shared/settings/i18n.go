@@ -152,10 +152,10 @@ func connectText(err error) text {
 	return keyed(key, args...)
 }
 
-// Stored messages: the poller, the applier and connect write plain English
-// words into a connection's status reason and last errors. The known ones
-// are recognized here and shown in the user's language; others are shown
-// as written.
+// Stored messages: the poller, the applier, the first sync and connect
+// write plain English words into a connection's status reason, its last
+// errors and the first sync's reason. The known ones are recognized here
+// and shown in the user's language; others are shown as written.
 var storedMessages = []struct {
 	key     string
 	pattern string // English, with %d and %s for the values
@@ -172,6 +172,9 @@ var storedMessages = []struct {
 	{"stored.unreadable", "A change message could not be read and was skipped."},
 	{"stored.webhooks_unchecked", "Pipedrive's webhooks could not be checked or registered again; changes made in Pipedrive may reach Google only every few minutes until this works."},
 	{"stored.paused_by_you", "Paused by you."},
+	// why the first sync waits (store.FirstSync.Reason)
+	{"stored.firstsync_allowance", "the first sync has used its share of Pipedrive's daily request budget (the rest keeps the live sync running); it continues after Pipedrive's daily reset"},
+	{"stored.firstsync_budget", "Pipedrive's daily request budget of the company is spent; the first sync continues after Pipedrive's daily reset"},
 	{"stored.disconnecting", "Disconnecting."},
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/contactsync/contactsync/shared/connect"
 	"github.com/contactsync/contactsync/shared/contact"
+	"github.com/contactsync/contactsync/shared/match"
 	"github.com/contactsync/contactsync/shared/store"
 )
 
@@ -118,6 +119,21 @@ func TestEveryTextInBothLanguages(t *testing.T) {
 	for _, code := range []string{"400", "403", "404", "409", "500", "502", "503"} {
 		need("status." + code)
 	}
+	// The first sync's phases, the sides a conflict's value comes from,
+	// the matching rules and the units of time.
+	for _, phase := range []string{store.PhaseListing, store.PhaseWriting, store.PhaseWaiting} {
+		need("progress." + phase)
+	}
+	for _, side := range []string{"pipedrive", "google"} {
+		need("preview.winner."+side, "progress.nothing."+side)
+	}
+	for _, r := range match.Rules {
+		rule := strings.ReplaceAll(string(r), "+", "_")
+		need("rule.by."+rule, "rule.same."+rule)
+	}
+	for _, u := range []string{"minutes", "hours", "days"} {
+		need("unit."+u+".one", "unit."+u+".other")
+	}
 }
 
 // TestStoredMessagesAreRecognized: what the poller and applier store is
@@ -131,6 +147,8 @@ func TestStoredMessagesAreRecognized(t *testing.T) {
 			"Die Google-Gruppe enthält plötzlich keine Kontakte mehr, obwohl 12 verknüpft sind, daher wurde nichts gelöscht. Wenn Sie die Gruppe absichtlich geleert haben, setzen Sie fort."},
 		{"Google access was revoked or has expired; reconnect Google on the settings page. Syncing is stopped until then.",
 			"Der Zugriff auf Google wurde widerrufen oder ist abgelaufen; die Synchronisierung ruht, bis Sie Google erneut verbinden."},
+		{"Pipedrive's daily request budget of the company is spent; the first sync continues after Pipedrive's daily reset",
+			"Das tägliche Anfragekontingent Ihres Pipedrive-Unternehmens ist aufgebraucht; die erste Synchronisierung macht nach dem täglichen Zurücksetzen bei Pipedrive weiter."},
 	}
 	for _, tt := range tests {
 		if got := storedText(tt.stored).in(langDE); got.Text != tt.de || got.Lang != "" {
@@ -165,9 +183,11 @@ func TestSeamsRender(t *testing.T) {
 			State:     stateView{Kind: "first_sync", Tone: "info", Title: tr(lang, "state.first_sync.title"), ToDo: tr(lang, "state.first_sync.todo")},
 			Pipedrive: &pipedriveView{Name: "Pat", Email: "pat@acme.example", Company: "Acme"}, Google: &googleView{Email: "pat@example.com"},
 			Policies: policies(lang, "propagate"), Running: true,
-			Preview:  &FirstSyncPreview{ToGoogle: 120, ToPipedrive: 1, Matched: 30, Ambiguous: 2, Estimate: 4 * time.Minute},
-			Progress: &FirstSyncProgress{PipedriveDone: 40, PipedriveTotal: 150, GoogleDone: 10, GoogleTotal: 31, PerMinute: 90, Left: 2 * time.Minute},
-			Counts:   &CountsView{CreatedInGoogle: 3, CreatedInPipedrive: 4, Updated: 1, Deleted: 0, Merged: 2, Review: 1, Held: 1},
+			Preview: previewView(lang, &store.FirstSync{Mode: store.FirstSyncPreview, Phase: store.PhasePreview, FinishedAt: at, Preview: &store.Preview{
+				CreateInGoogle: 120, CreateInPipedrive: 1, Matched: 30, Ambiguous: 2, EstimateSeconds: 4 * 60}}, at),
+			Progress: progressView(lang, &store.FirstSync{Mode: store.FirstSyncRun, Phase: store.PhaseWriting, PipedriveDone: 40, PipedriveTotal: 150,
+				GoogleDone: 10, GoogleTotal: 31, Rate: 90, ETA: at.Add(2 * time.Minute)}, at),
+			Counts: &CountsView{CreatedInGoogle: 3, CreatedInPipedrive: 4, Updated: 1, Deleted: 0, Merged: 2, Review: 1, Held: 1},
 			Brake: &BrakeView{Title: tr(lang, "brake.title"), Text: tr(lang, "brake.text_limit", "10", "50", "30"), Held: 30,
 				Listed: []HeldDelete{{Contact: "Ada Lovelace", What: tr(lang, "brake.what.google.delete")}}, More: 29,
 				Confirm: tr(lang, "brake.confirm_help"), Restore: tr(lang, "brake.restore_help"), Since: at},
@@ -219,10 +239,39 @@ func TestSeamsRender(t *testing.T) {
 		if strings.Contains(body, `name="twin" value="12"`) {
 			t.Errorf("%s: a linked candidate is offered as the same", lang)
 		}
-		for _, id := range []string{`id="preview"`, `id="progress"`, `id="brake-`, `id="held-`, `id="ambiguous-`, `id="history-`, `id="counts-`} {
+		for _, id := range []string{`id="preview-`, `id="progress-`, `id="finished-`, `id="brake-`, `id="held-`, `id="ambiguous-`, `id="history-`, `id="counts-`} {
 			if strings.Contains(buf.String(), id) {
 				t.Errorf("%s: an empty seam renders %s", lang, id)
 			}
+		}
+	}
+}
+
+// TestDurationInWords: the preview's estimate and the time left, rounded
+// as a person would say them.
+func TestDurationInWords(t *testing.T) {
+	tests := []struct {
+		d      time.Duration
+		en, de string
+	}{
+		{0, "less than a minute", "weniger als eine Minute"},
+		{59 * time.Second, "less than a minute", "weniger als eine Minute"},
+		{61 * time.Second, "about 2 minutes", "etwa 2 Minuten"},
+		{time.Minute, "about 1 minute", "etwa 1 Minute"},
+		{59 * time.Minute, "about 59 minutes", "etwa 59 Minuten"},
+		{time.Hour + 4*time.Minute, "about 1 hour", "etwa 1 Stunde"},
+		{time.Hour + 15*time.Minute, "about 1 hour and 20 minutes", "etwa 1 Stunde und 20 Minuten"},
+		{2 * time.Hour, "about 2 hours", "etwa 2 Stunden"},
+		{23*time.Hour + 58*time.Minute, "about 1 day", "etwa 1 Tag"},
+		{27*time.Hour + 10*time.Minute, "about 1 day and 3 hours", "etwa 1 Tag und 3 Stunden"},
+		{49 * time.Hour, "about 2 days and 1 hour", "etwa 2 Tage und 1 Stunde"},
+	}
+	for _, tt := range tests {
+		if got := durationText(langEN, tt.d); got != tt.en {
+			t.Errorf("%v in English = %q, want %q", tt.d, got, tt.en)
+		}
+		if got := durationText(langDE, tt.d); got != tt.de {
+			t.Errorf("%v in German = %q, want %q", tt.d, got, tt.de)
 		}
 	}
 }

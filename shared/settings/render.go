@@ -52,9 +52,6 @@ func funcs(lang string, link func(string) string) template.FuncMap {
 		"asset": func(name string) string { return link("/static/" + name + "?v=" + assetVersion) },
 		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"utc":   utc,
-		"minutes": func(d time.Duration) int64 {
-			return int64((d + time.Minute - 1) / time.Minute)
-		},
 	}
 }
 

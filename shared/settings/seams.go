@@ -11,12 +11,12 @@ import (
 // and "never lose a change" (issue 10) keep. Each is a field of connView,
 // rendered by the template block of the same name in templates/seams.html,
 // which shows nothing while its field is empty. fillSeams is the one place
-// that fills them; Preview and Progress stay empty until the first sync
-// fills them.
+// that fills them.
 //
 //	field        block                what fills it
-//	Preview      "firstsync-preview"  issue 12: counts, ambiguous matches, time estimate before Save
-//	Progress     "firstsync-progress" issue 12: done/total per side, rate, time left (set Running)
+//	Preview      "firstsync-preview"  the preview before Save: counts, samples, time (firstsync.go)
+//	Progress     "firstsync-progress" the first sync's or a reconcile's progress (firstsync.go; sets Running)
+//	Finished     "firstsync-done"     what the finished first sync did (firstsync.go)
 //	Counts       "counts"             created/updated/deleted/merged/held (needs.go)
 //	Brake        "brake"              the held deletes, Confirm / Restore (needs.go)
 //	Held         "held"               held changes with Retry / Dismiss (needs.go)
@@ -25,21 +25,75 @@ import (
 //	LastWebhook  (in "status")        when the last Pipedrive webhook arrived
 //
 // The forms in these blocks post to /connections/{id}/{action} with the
-// actions "brake-confirm", "brake-restore", "held-retry", "held-dismiss",
+// actions "preview" (the preview's button, in the setup form), "brake-confirm", "brake-restore", "held-retry", "held-dismiss",
 // "match-same" and "match-separate", answered by Handler.needsAction.
 
-// FirstSyncPreview is what Save will do, shown before the first sync.
+// FirstSyncPreview is what Save will do, shown before the first sync: a
+// preview being prepared (Running), one that failed (Failed), or its
+// counts, samples and time estimate, in the page's language.
 type FirstSyncPreview struct {
-	ToGoogle, ToPipedrive, Matched, Ambiguous int64
-	Estimate                                  time.Duration
+	Running bool  // both sides are being listed and matched
+	Failed  shown // why the preview did not finish ("" if it did)
+	At      time.Time
+
+	PipedriveListed, GoogleListed int64
+	ToGoogle, ToPipedrive         int64  // records created on the other side
+	Matched                       int64  // twins found on both sides
+	MatchedBy                     string // how many by which rule, in words
+	AlreadyLinked                 int64
+	UpdateGoogle, UpdatePipedrive int64
+	Conflicts                     int64 // fields the twins fill differently
+	ConflictSample                []PreviewConflict
+	ConflictsMore                 int64 // conflicts not in the sample
+	Ambiguous                     int64 // records held for the user to decide
+	AmbiguousSample               []PreviewAmbiguous
+	OutsideGroup                  int64 // Google contacts outside the group, left alone
+	Missing                       int64
+	OrgsToCreate                  int64
+
+	Estimate     time.Duration
+	EstimateText string // "about 2 hours"
+	Budget       string // why it takes days: Pipedrive's daily budget ("" if it does not bind)
+	Plan         string // the Pipedrive plan detected, in words
 }
 
-// FirstSyncProgress is the first sync's live progress.
+// PreviewConflict is one field a pair of twins fills differently (the
+// owner's own data, shown only on the owner's page).
+type PreviewConflict struct {
+	Name   string
+	Text   string // the field and both values, in words
+	Winner string // which value is kept, in words
+}
+
+// PreviewAmbiguous is one group of records that match each other without
+// pairing: the rule and the records' names on both sides, in words.
+type PreviewAmbiguous struct {
+	Text string
+}
+
+// FirstSyncProgress is the live progress of the first sync (or of a full
+// reconcile): its phase in words, done/total per side, rate, time left.
 type FirstSyncProgress struct {
+	Reconcile bool
+	Phase     string // store.PhaseListing, PhaseWriting or PhaseWaiting
+	Title     string // the phase in words
+	ResumeAt  time.Time
+	Reason    shown // why it waits
+
 	PipedriveDone, PipedriveTotal int64
 	GoogleDone, GoogleTotal       int64
+	LinksDone, LinksTotal         int64
 	PerMinute                     int64
 	Left                          time.Duration
+	LeftText                      string // "" while unknown
+}
+
+// FirstSyncDone is what the finished first sync (or reconcile) did, from
+// the job's counts.
+type FirstSyncDone struct {
+	Title string // "First sync finished"
+	At    time.Time
+	Text  string // "12 created in Google, 3 in Pipedrive, …"
 }
 
 // CountsView are the connection's counters since connecting (Linked is
@@ -137,4 +191,5 @@ type ContactHistoryLine struct {
 // fillSeams fills v's seam fields for c.
 func (h *Handler) fillSeams(ctx context.Context, c *store.Connection, v *connView) {
 	h.fillNeeds(ctx, c, v)
+	h.fillFirstSync(c, v) // after the counts: the links counted last
 }

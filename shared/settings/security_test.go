@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/contactsync/contactsync/shared/google/googlefake"
 	"github.com/contactsync/contactsync/shared/settings"
 	"github.com/contactsync/contactsync/shared/store"
 )
@@ -347,4 +348,80 @@ func TestNeedsActionsRefused(t *testing.T) {
 		t.Errorf("the own held change was not retried: %+v", d)
 	}
 	unchanged(t)
+}
+
+// TestPreviewRefused: the preview's button refuses another session's
+// connection, a form without a CSRF token or with another session's or a
+// forged one, and a forged session cookie; neither a group is created or
+// chosen nor a preview started.
+func TestPreviewRefused(t *testing.T) {
+	e := newEnv(t)
+	alice, mallory := e.browser(t), e.browser(t)
+	id := alice.readyBoth()
+	mallory.get("/")
+	ctx := context.Background()
+	form := func(csrf string) url.Values {
+		v := url.Values{"group": {"new"}, "group_name": {"Mallory's"}, "policy": {"ignore"}}
+		if csrf != "" {
+			v.Set("csrf", csrf)
+		}
+		return v
+	}
+	cookie := alice.sessionCookie()
+	cases := []struct {
+		name string
+		do   func() int
+		want int
+	}{
+		{"other session", func() int {
+			code, _ := mallory.post("/connections/"+id+"/preview", form(mallory.csrf()))
+			return code
+		}, http.StatusNotFound},
+		{"no CSRF token", func() int {
+			code, _ := alice.post("/connections/"+id+"/preview", form(""))
+			return code
+		}, http.StatusForbidden},
+		{"other session's CSRF token", func() int {
+			code, _ := alice.post("/connections/"+id+"/preview", form(mallory.csrf()))
+			return code
+		}, http.StatusForbidden},
+		{"forged CSRF token", func() int {
+			code, _ := alice.post("/connections/"+id+"/preview", form(strings.Repeat("A", 43)))
+			return code
+		}, http.StatusForbidden},
+		{"forged session cookie", func() int {
+			forged := e.withCookie(t, cookie[:len(cookie)-2]+"xx")
+			code, _ := forged.post("/connections/"+id+"/preview", form(alice.csrf()))
+			return code
+		}, http.StatusForbidden},
+	}
+	groups := func() int {
+		gs, err := e.Google.Groups(googlefake.DemoUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(gs)
+	}
+	before := groups()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.do(); got != c.want {
+				t.Errorf("HTTP %d, want %d", got, c.want)
+			}
+			conn, err := e.Store.GetConnection(ctx, id)
+			if err != nil || conn.FirstSync != nil || conn.GoogleGroup != "" || conn.DeletePolicy == "ignore" || conn.Status != store.StatusSetup {
+				t.Fatalf("the connection changed: %+v (%v)", conn, err)
+			}
+			if n := groups(); n != before {
+				t.Errorf("%d Google groups, %d before", n, before)
+			}
+		})
+	}
+	// The owner's own form works.
+	if code, _ := alice.post("/connections/"+id+"/preview", form(alice.csrf())); code != http.StatusOK {
+		t.Fatalf("the owner's preview = %d", code)
+	}
+	if conn, _ := e.Store.GetConnection(ctx, id); conn.FirstSync == nil || conn.FirstSync.Mode != store.FirstSyncPreview {
+		t.Fatalf("the owner's preview did not start: %+v", conn.FirstSync)
+	}
 }

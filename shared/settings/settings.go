@@ -17,6 +17,7 @@
 //	GET  /connect/google[?conn=ID]       start Google OAuth (offline, consent, PKCE S256)
 //	GET  /oauth/google/callback          Google OAuth callback
 //	POST /connections/{id}/save          choose or create the group, delete policy, go live
+//	POST /connections/{id}/preview       the same choices, then preview the first sync (setup only)
 //	POST /connections/{id}/policy        change the delete policy
 //	POST /connections/{id}/pause         pause
 //	POST /connections/{id}/resume        resume
@@ -424,7 +425,7 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request, what, connID stri
 
 // doneNotices are the notices a redirect may ask for (?done=…), each
 // the text "done.<name>".
-var doneNotices = []string{providerGoogle, providerPipedrive, "live", "policy", "pause", "resume", "disconnect", "signout"}
+var doneNotices = []string{providerGoogle, providerPipedrive, "live", "preview", "policy", "pause", "resume", "disconnect", "signout"}
 
 // postSession checks the session and CSRF token of a form post.
 func (h *Handler) postSession(w http.ResponseWriter, r *http.Request) (session, bool) {
@@ -480,24 +481,22 @@ func (h *Handler) action(w http.ResponseWriter, r *http.Request) {
 	action := r.PathValue("action")
 	switch action {
 	case "save":
-		switch g := r.PostFormValue("group"); g {
-		case "":
-			if c.GoogleGroup == "" {
-				h.fail(w, r, http.StatusBadRequest, keyed("error.choose_group"), nil)
-				return
-			}
-		case newGroupChoice:
-			_, err = h.svc.CreateGroup(ctx, c.ID, r.PostFormValue("group_name"))
-		default:
-			_, err = h.svc.ChooseGroup(ctx, c.ID, g)
-		}
-		if err == nil && r.PostFormValue("policy") != "" {
-			_, err = h.svc.SetDeletePolicy(ctx, c.ID, r.PostFormValue("policy"))
-		}
+		err = h.setupChoices(r, c)
 		if err == nil {
 			_, err = h.svc.GoLive(ctx, c.ID)
 		}
 		action = "live"
+	case "preview":
+		// The setup form's other button: its choices are taken as Save
+		// takes them (a new group is created), then the preview starts.
+		// Only in setup (connect refuses it afterwards, with a message):
+		// a stale form does not change a running connection's choices.
+		if c.Status == store.StatusSetup {
+			err = h.setupChoices(r, c)
+		}
+		if err == nil {
+			_, err = h.svc.Preview(ctx, c.ID)
+		}
 	case "policy":
 		_, err = h.svc.SetDeletePolicy(ctx, c.ID, r.PostFormValue("policy"))
 	case "pause":
@@ -520,11 +519,39 @@ func (h *Handler) action(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errNoGroup):
+		h.fail(w, r, http.StatusBadRequest, keyed("error.choose_group"), nil)
+		return
+	case err != nil:
 		h.failConnect(w, r, err)
 		return
 	}
 	h.done(w, r, action, c.ID)
+}
+
+// errNoGroup: the setup form chooses no group, and none was chosen before.
+var errNoGroup = errors.New("settings: no contact group chosen")
+
+// setupChoices applies the setup form's group (chosen, or a new one
+// created) and delete policy.
+func (h *Handler) setupChoices(r *http.Request, c *store.Connection) error {
+	ctx := r.Context()
+	var err error
+	switch g := r.PostFormValue("group"); g {
+	case "":
+		if c.GoogleGroup == "" {
+			return errNoGroup
+		}
+	case newGroupChoice:
+		_, err = h.svc.CreateGroup(ctx, c.ID, r.PostFormValue("group_name"))
+	default:
+		_, err = h.svc.ChooseGroup(ctx, c.ID, g)
+	}
+	if err == nil && r.PostFormValue("policy") != "" {
+		_, err = h.svc.SetDeletePolicy(ctx, c.ID, r.PostFormValue("policy"))
+	}
+	return err
 }
 
 // failConnect shows an error of the connect service on the page.

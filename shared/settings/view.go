@@ -89,9 +89,10 @@ type connView struct {
 	Errors      []lineView
 	Events      []lineView
 
-	// Seams (see seams.go); empty today.
+	// Seams (see seams.go).
 	Preview   *FirstSyncPreview
 	Progress  *FirstSyncProgress
+	Finished  *FirstSyncDone
 	Counts    *CountsView
 	Brake     *BrakeView
 	Held      []HeldChange
@@ -294,7 +295,7 @@ func (h *Handler) view(ctx context.Context, lang, csrf string, c *store.Connecti
 		v.Group.Name = tr(lang, "who.group.unnamed")
 	}
 	h.fillSeams(ctx, c, &v)
-	if v.Progress != nil {
+	if v.Progress != nil || v.Preview != nil && v.Preview.Running {
 		v.Running = true
 	}
 	return v

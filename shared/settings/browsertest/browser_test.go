@@ -103,11 +103,12 @@ func startStack(t *testing.T) *stack {
 
 // TestNewcomerFlowInChromium is the newcomer's flow in a real browser:
 // sign in with Pipedrive (OAuth at 1280 px, the API token form at 390 px),
-// connect Google, create a new group, save, see a person added in the
-// Pipedrive sandbox counted and find its history, answer a record held for
-// review, trip the mass-delete brake and confirm the deletes, lose Google's
-// grant and connect it again, pause, resume, disconnect (no contact
-// deleted). In English and German.
+// connect Google, create a new group, preview the first sync of both
+// accounts' contacts, save, watch its progress until it is done, see a
+// person added in the Pipedrive sandbox counted and find its history,
+// answer a record held for review, trip the mass-delete brake and confirm
+// the deletes, lose Google's grant and connect it again, pause, resume,
+// disconnect (no contact deleted). In English and German.
 func TestNewcomerFlowInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the local stack and Chromium")
@@ -156,7 +157,7 @@ func newBrowser(t *testing.T, path, lang string, width int, dir string) *browser
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 4*time.Minute)
+	ctx, cancelT := context.WithTimeout(ctx, 6*time.Minute)
 	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
 	b := &browser{t: t, ctx: ctx, dir: dir}
 	vopts := []chromedp.EmulateViewportOption{}
@@ -412,10 +413,12 @@ func (r *run) flow() {
 	b.shot("google-connected")
 	b.checkA11y(base)
 
-	// 3. A new group, the default delete setting, Save.
+	// 3. A new group, the default delete setting; with contacts on both
+	// sides, the preview, Save, and the first sync's progress until it is
+	// done (firstsync_test.go).
 	b.must(chromedp.Do(b.ctx, chromedp.Clear(chromedp.CSS("#group-name-"+id)), chromedp.SendKeys(chromedp.CSS("#group-name-"+id), r.group)))
 	b.shot("choose-group")
-	b.click("#save-"+id, r.has("done.live")+" && document.querySelector('#conn-"+id+"').dataset.state === 'live'")
+	r.firstSync(base, id)
 	b.shot("live")
 	b.checkA11y(base)
 
@@ -485,6 +488,7 @@ func (r *run) flow() {
 	if err != nil || !googleHas(contacts, name) {
 		t.Errorf("the Google contact was deleted by disconnecting (%v)", err)
 	}
+	r.removeSeeded()
 }
 
 // pageRefreshesItself: with the connection in its first sync the page

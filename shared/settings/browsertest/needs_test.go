@@ -163,7 +163,9 @@ func (r *run) review(base, id string) {
 		t.Fatal(err)
 	}
 	match := fmt.Sprintf("#match-%s-%s", id, store.HeldKey("google", created.ResourceName))
-	b.reloadUntil(base, "document.querySelector('"+match+"')", 40*time.Second)
+	// (the counts are read before the reviews: a page made while the record
+	// was being held may list it and not count it yet)
+	b.reloadUntil(base, fmt.Sprintf("document.querySelector('%s') && Number(document.querySelector('#counts-%s [data-count=review]').dataset.n) >= 1", match, id), 40*time.Second)
 	got := eval[string](b, "document.querySelector('"+match+"').innerText")
 	for _, want := range []string{"Ada Lovelace", "Augusta Ada King", email, r.txt["side.in.google"], r.txt["side.in.pipedrive"], r.txt["review.ambiguous"]} {
 		if !strings.Contains(got, want) {
