@@ -3,6 +3,8 @@ package logging
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,19 +76,58 @@ func TestContextAttributesAndTrace(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	a, b := Redact("Ann@Example.com"), Redact(" ann@example.com ")
-	if a != b {
+func TestFingerprint(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	a, b := Fingerprint(key, "Ann@Example.com"), Fingerprint(key, " ann@example.com ")
+	if a != b || a == "" {
 		t.Errorf("same address, different fingerprints: %s %s", a, b)
 	}
 	if strings.Contains(a, "ann") || strings.Contains(a, "example") {
 		t.Errorf("fingerprint leaks the value: %s", a)
 	}
-	if Redact("") != "" {
-		t.Error("empty should stay empty")
+	if Fingerprint(key, "") != "" || Fingerprint(nil, "ann@example.com") != "" {
+		t.Error("an empty value or key should give nothing")
 	}
-	if Redact("+4915112345678") == Redact("+4915112345679") {
+	if Fingerprint(key, "+4915112345678") == Fingerprint(key, "+4915112345679") {
 		t.Error("different values collide")
+	}
+	// Keyed: without the key, the value cannot be found by hashing guesses.
+	if Fingerprint([]byte("another key, just as long......."), "ann@example.com") == a {
+		t.Error("the fingerprint does not depend on the key")
+	}
+	sum := sha256.Sum256([]byte("ann@example.com"))
+	if strings.Contains(a, hex.EncodeToString(sum[:6])) {
+		t.Error("the fingerprint is the unkeyed hash")
+	}
+}
+
+func TestBound(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	tests := []struct {
+		name, in string
+		want     string
+	}{
+		{"short kept", "person", "person"},
+		{"empty", "", ""},
+		{"at the limit", strings.Repeat("a", MaxValue), strings.Repeat("a", MaxValue)},
+		{"cut", long, strings.Repeat("x", MaxValue) + "…(+4800 bytes)"},
+		// 'é' is two bytes: the cut falls on a character boundary.
+		{"cut at a character", "a" + strings.Repeat("é", 150), "a" + strings.Repeat("é", 99) + "…(+102 bytes)"},
+		{"invalid UTF-8 replaced", "a\xffb", "a\uFFFDb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Bound(tt.in)
+			if got != tt.want {
+				t.Errorf("Bound = %q, want %q", got, tt.want)
+			}
+			if len(got) > MaxValue+32 {
+				t.Errorf("%d bytes", len(got))
+			}
+		})
+	}
+	if BoundErr(nil) != "" || BoundErr(errors.New(long)) != Bound(long) {
+		t.Error("BoundErr")
 	}
 }
 
