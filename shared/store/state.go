@@ -37,7 +37,8 @@ func (s *Store) PutState(ctx context.Context, st *OAuthState) error {
 // never be used again. A state of another session is refused and left in
 // place (so a foreign request cannot burn the owner's state).
 func (s *Store) ConsumeState(ctx context.Context, id, sessionHash string, now time.Time) (*OAuthState, error) {
-	if id == "" {
+	if !ValidID(id) {
+		// Not one we made: no state has this id.
 		return nil, fmt.Errorf("store.ConsumeState: %w", ErrStateUsed)
 	}
 	ref := s.fs.Collection(colStates).Doc(id)
