@@ -45,7 +45,15 @@ func TestMalformedIDsNeverReachFirestore(t *testing.T) {
 			t.Errorf("ConsumeState(%q) = %v, want ErrStateUsed", id, err)
 		}
 	}
-	if n.Reads() != 0 || n.Writes() != 0 {
-		t.Errorf("%d reads, %d writes for malformed ids", n.Reads(), n.Writes())
+	if n.Reads() != 0 || n.Writes() != 0 || len(n.Names()) != 0 {
+		t.Errorf("%d reads, %d writes for malformed ids: %q", n.Reads(), n.Writes(), n.Names())
+	}
+	// The counter sees what a well-formed id asks for.
+	id := store.NewID()
+	if _, err := s.GetConnection(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal(err)
+	}
+	if names := n.Names(); len(names) != 1 || !strings.HasPrefix(names[0], "get projects/") || !strings.HasSuffix(names[0], "/documents/connections/"+id) {
+		t.Errorf("names %q", names)
 	}
 }
