@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
@@ -18,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/oauth2"
 )
 
 // Cloud Logging reads these keys from a JSON line on stdout.
@@ -166,3 +169,43 @@ func RedactURLQuery(err error) error {
 	}
 	return err
 }
+
+// RedactTokenError returns err with the text of an OAuth token endpoint's
+// refusal inside it (an *oauth2.RetrieveError) cut down to the HTTP status
+// and the error code ("invalid_grant"): the description and the body are
+// the provider's words, which may echo what was sent. The result unwraps
+// to err, so errors.Is and errors.As still see every cause; an error
+// without a refusal is returned as it is.
+func RedactTokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return err
+	}
+	status := 0
+	if re.Response != nil {
+		status = re.Response.StatusCode
+	}
+	text := fmt.Sprintf("oauth2: the token endpoint answered HTTP %d", status)
+	switch {
+	case oauthCodes[re.ErrorCode]:
+		text += " " + re.ErrorCode
+	case re.ErrorCode != "":
+		text += " with another error code"
+	}
+	return &redacted{text: text, err: err}
+}
+
+// oauthCodes are the error codes of a token endpoint (RFC 6749, section
+// 5.2): any other is shown as such, not in the provider's words.
+var oauthCodes = map[string]bool{"invalid_request": true, "invalid_client": true, "invalid_grant": true,
+	"unauthorized_client": true, "unsupported_grant_type": true, "invalid_scope": true}
+
+// redacted is an error shown with its own text but unwrapping to the
+// original.
+type redacted struct {
+	text string
+	err  error
+}
+
+func (r *redacted) Error() string { return r.text }
+func (r *redacted) Unwrap() error { return r.err }

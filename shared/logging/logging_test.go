@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"golang.org/x/oauth2"
 )
 
 func TestCloudLoggingShape(t *testing.T) {
@@ -145,5 +148,35 @@ func TestRedactURLQuery(t *testing.T) {
 	plain := errors.New("no URL here")
 	if RedactURLQuery(plain) != plain || RedactURLQuery(nil) != nil {
 		t.Error("an error without a URL changed")
+	}
+}
+
+func TestRedactTokenError(t *testing.T) {
+	for _, re := range []*oauth2.RetrieveError{
+		{Response: &http.Response{StatusCode: 400}, ErrorCode: "invalid_grant", ErrorDescription: "code for grace@navy.example expired",
+			Body: []byte(`{"error":"invalid_grant","error_description":"code for grace@navy.example expired"}`)},
+		{Response: &http.Response{StatusCode: 502, Status: "502 Bad Gateway"}, Body: []byte("<html>grace@navy.example</html>")},
+		{Response: &http.Response{StatusCode: 400}, ErrorCode: "grace@navy.example" + strings.Repeat("x", 100)},
+	} {
+		cause := &url.Error{Op: "Post", URL: "https://oauth.example/token", Err: re}
+		got := fmt.Errorf("pipedrive: GET /api/v1/users/me: %w", RedactTokenError(cause))
+		s := got.Error()
+		if strings.Contains(s, "grace") || strings.Contains(s, "navy") || len(s) > 120 {
+			t.Errorf("redacted error %q", s)
+		}
+		if !strings.Contains(s, fmt.Sprintf("HTTP %d", re.Response.StatusCode)) {
+			t.Errorf("%q lost the status", s)
+		}
+		var back *oauth2.RetrieveError
+		if !errors.As(got, &back) || back != re || !errors.Is(got, cause) {
+			t.Errorf("the cause is no longer reachable: %v", got)
+		}
+	}
+	if !strings.Contains(RedactTokenError(&oauth2.RetrieveError{Response: &http.Response{StatusCode: 400}, ErrorCode: "invalid_grant"}).Error(), "invalid_grant") {
+		t.Error("the error code is lost")
+	}
+	plain := errors.New("connection reset")
+	if RedactTokenError(plain) != plain || RedactTokenError(nil) != nil {
+		t.Error("an error without a token refusal changed")
 	}
 }
