@@ -67,7 +67,7 @@ var deps = lazy.New(func(ctx context.Context) (*handlers, error) {
 func handle(ctx context.Context, e cloudevents.Event) error {
 	d, err := queue.FromCloudEvent(e)
 	if errors.Is(err, queue.ErrBadMessage) {
-		logging.FromContext(ctx).Error("apply: not a Pub/Sub message; acknowledged", "err", err, "type", e.Type())
+		logging.FromContext(ctx).Error("apply: not a Pub/Sub message; acknowledged", "err", logging.BoundErr(err), "type", logging.Bound(e.Type()))
 		return nil
 	}
 	h, err := deps.Get(ctx)
@@ -77,7 +77,7 @@ func handle(ctx context.Context, e cloudevents.Event) error {
 	if d.Topic == h.topic {
 		s, err := queue.DecodeFirstSyncStep(d.Data)
 		if err != nil {
-			logging.FromContext(ctx).Error("apply: malformed first-sync step; acknowledged", "err", err, "message_id", d.MessageID)
+			logging.FromContext(ctx).Error("apply: malformed first-sync step; acknowledged", "err", logging.BoundErr(err), "message_id", logging.Bound(d.MessageID))
 			return nil
 		}
 		return h.firstSync.Handle(ctx, s)

@@ -99,7 +99,7 @@ func handle(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, queue.ErrBadMessage):
 			// Acknowledge: a malformed message never becomes valid.
-			log.Error("poll: bad poll message dropped", "err", err)
+			log.Error("poll: bad poll message dropped", "err", logging.BoundErr(err))
 			w.WriteHeader(http.StatusNoContent)
 		case err != nil:
 			log.Error("poll: failed; Pub/Sub will retry", "err", err)

@@ -140,10 +140,12 @@ func (a *Applier) Handle(ctx context.Context, d queue.Delivery) error {
 	ch, err := queue.DecodeChange(d.Data)
 	if err != nil {
 		a.recordError(ctx, ch.ConnectionID, "unreadable_change", "A change message could not be read and was dropped (a bug or a forged message).")
-		logging.FromContext(ctx).Error("applier: bad message acknowledged", "message_id", d.MessageID, "err", err)
+		logging.FromContext(ctx).Error("applier: bad message acknowledged", "message_id", logging.Bound(d.MessageID), "err", logging.BoundErr(err))
 		return nil
 	}
-	ctx = logging.With(ctx, "connection", ch.ConnectionID, "side", string(ch.Side), "object", ch.ObjectID, "message_id", d.MessageID)
+	// Whoever can push a message chose these: logged bounded.
+	ctx = logging.With(ctx, "connection", logging.Bound(ch.ConnectionID), "side", logging.Bound(string(ch.Side)),
+		"object", logging.Bound(ch.ObjectID), "message_id", logging.Bound(d.MessageID))
 	return a.Apply(ctx, ch)
 }
 
@@ -165,7 +167,7 @@ func (a *Applier) Apply(ctx context.Context, ch queue.Change) error {
 	log := logging.FromContext(ctx)
 	if err := ch.Validate(); err != nil {
 		a.recordError(ctx, ch.ConnectionID, "unreadable_change", "A change message could not be read and was dropped (a bug or a forged message).")
-		log.Error("applier: invalid change acknowledged", "err", err)
+		log.Error("applier: invalid change acknowledged", "err", logging.BoundErr(err))
 		return nil
 	}
 	conn, err := a.store.GetConnection(ctx, ch.ConnectionID)

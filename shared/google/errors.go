@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
+
+	"github.com/contactsync/contactsync/shared/logging"
 )
 
 // Errors the client classifies; match them with errors.Is. The underlying
@@ -49,11 +52,50 @@ type Error struct {
 	Err  error  // the underlying error
 }
 
+// Error says what failed in our words and Google's answer by its status and
+// reasons only: the message, details and body of an API error, and the
+// description of a token endpoint's refusal, can echo the contact or the
+// request (a name, an e-mail address) and are left out, since callers log
+// this text. The cause, whole, stays reachable with errors.As.
 func (e *Error) Error() string {
 	if e.Kind != nil && !errors.Is(e.Err, e.Kind) {
-		return fmt.Sprintf("google: %s: %v: %v", e.Op, e.Kind, e.Err)
+		return fmt.Sprintf("google: %s: %v: %s", e.Op, e.Kind, describe(e.Err))
 	}
-	return fmt.Sprintf("google: %s: %v", e.Op, e.Err)
+	return fmt.Sprintf("google: %s: %s", e.Op, describe(e.Err))
+}
+
+// describe is err's text without what Google's answer said.
+func describe(err error) string {
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		s := fmt.Sprintf("Google answered HTTP %d", ge.Code)
+		var reasons []string
+		for _, it := range ge.Errors {
+			if r := word(it.Reason); r != "" && !slices.Contains(reasons, r) {
+				reasons = append(reasons, r)
+			}
+		}
+		if st := word(bodyStatus(ge.Body)); st != "" {
+			reasons = append(reasons, st)
+		}
+		if len(reasons) > 0 {
+			s += " (" + strings.Join(reasons, ", ") + ")"
+		}
+		return s
+	}
+	if err == nil {
+		return "<nil>"
+	}
+	return logging.RedactTokenError(err).Error()
+}
+
+// word keeps a reason or status code ("failedPrecondition",
+// "FAILED_PRECONDITION") if it is one: letters and "_", at most 40.
+func word(s string) string {
+	if len(s) > 40 || strings.IndexFunc(s, func(r rune) bool { return r != '_' && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') }) >= 0 {
+		return ""
+	}
+	return s
 }
 
 // Unwrap exposes both the classification and the cause.

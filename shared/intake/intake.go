@@ -3,6 +3,15 @@
 // and publishes one change message per person event before answering 2xx,
 // so an accepted event is never lost and a failed publish makes Pipedrive
 // retry.
+//
+// What it answers to bad input (shared/intake/badinput_test.go holds the
+// table): no credentials, a wrong password, another connection's password,
+// a Basic user that is no well-formed id (refused before the store is
+// asked) and an unknown connection all get the same 401, so connection ids
+// cannot be probed; a body over the limit 413; a body that is no webhook
+// 400; an event about another object or with an unknown action 200, and it
+// is ignored. A replayed delivery is published again: the applier reads the
+// person anew and finds nothing to do.
 package intake
 
 import (
@@ -68,21 +77,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusUnauthorized, "missing HTTP Basic credentials")
 		return
 	}
+	if !store.ValidID(user) {
+		// No connection has this id: refused as one that does not exist,
+		// before the store is asked.
+		authorized(w, pass, nil)
+		return
+	}
 	ctx = logging.With(ctx, "connection", user)
 	log := logging.FromContext(ctx)
 	conn, err := h.conns.GetConnection(ctx, user)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		reply(w, http.StatusNotFound, "unknown connection")
+		authorized(w, pass, nil)
 		return
 	case err != nil:
 		log.Error("intake: read connection", "err", err)
 		reply(w, http.StatusServiceUnavailable, "temporarily unavailable, retry")
 		return
 	}
-	if len(conn.WebhookSecretHash) == 0 || subtle.ConstantTimeCompare(SecretHash(pass), conn.WebhookSecretHash) != 1 {
-		w.Header().Set("WWW-Authenticate", `Basic realm="contactsync"`)
-		reply(w, http.StatusUnauthorized, "wrong credentials")
+	if !authorized(w, pass, conn.WebhookSecretHash) {
 		return
 	}
 
@@ -98,12 +111,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ev, err := webhook.Parse(body)
 	switch {
-	case errors.Is(err, webhook.ErrNotPerson):
-		log.Debug("intake: ignored event", "object", ev.Object)
-		reply(w, http.StatusOK, "ignored: not a person event")
+	case errors.Is(err, webhook.ErrIgnored):
+		// Another object's event, or an action we do not know.
+		log.Debug("intake: ignored event", "object", logging.Bound(ev.Object), "action", logging.Bound(ev.RawAction))
+		reply(w, http.StatusOK, "ignored: not a person event we sync")
 		return
 	case err != nil:
-		reply(w, http.StatusBadRequest, "malformed webhook payload: "+err.Error())
+		reply(w, http.StatusBadRequest, "malformed webhook payload: "+logging.Bound(err.Error()))
 		return
 	}
 
@@ -113,7 +127,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusServiceUnavailable, "could not queue the event, retry")
 		return
 	}
-	log.Info("intake: queued", "person", ev.PersonID, "kind", c.Kind, "delivery", ev.DeliveryID, "change_source", ev.ChangeSource)
+	log.Info("intake: queued", "person", ev.PersonID, "kind", c.Kind, "delivery", logging.Bound(ev.DeliveryID),
+		"change_source", logging.Bound(ev.ChangeSource))
 	reply(w, http.StatusOK, "accepted")
 }
 
@@ -133,6 +148,29 @@ func ToChange(connID string, ev webhook.Event) queue.Change {
 		c.OccurredAt = time.Now().UTC()
 	}
 	return c
+}
+
+// noSecret stands in for the stored password hash of a connection that
+// does not exist, so that refusing one costs the same hashing as a wrong
+// password.
+var noSecret = SecretHash("no connection has this password")
+
+// authorized compares pass with the stored hash in constant time and
+// reports whether it matches; if not (or hash is empty: no connection, or
+// one without webhook credentials), it answers 401. The answer is the same
+// for a wrong password, another connection's, an unknown connection and a
+// malformed id, so neither ids nor their existence can be probed.
+func authorized(w http.ResponseWriter, pass string, hash []byte) bool {
+	want := hash
+	if len(want) == 0 {
+		want = noSecret
+	}
+	if subtle.ConstantTimeCompare(SecretHash(pass), want) == 1 && len(hash) > 0 {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Basic realm="contactsync"`)
+	reply(w, http.StatusUnauthorized, "wrong credentials")
+	return false
 }
 
 func reply(w http.ResponseWriter, code int, msg string) {

@@ -73,7 +73,7 @@ func TestIntake(t *testing.T) {
 		{name: "other object ignored", body: v2Deal, wantCode: 200, wantMsg: "ignored"},
 		{name: "no credentials", noAuth: true, body: v2Change, wantCode: 401},
 		{name: "wrong password", pass: "guess", body: v2Change, wantCode: 401},
-		{name: "unknown connection", user: "nobody", body: v2Change, wantCode: 404},
+		{name: "unknown connection: the same 401 as a wrong password", user: "nobody", body: v2Change, wantCode: 401, wantMsg: "wrong credentials"},
 		{name: "bad json", body: `{"meta":`, wantCode: 400, wantMsg: "malformed"},
 		{name: "not a webhook", body: `{"hello":"world"}`, wantCode: 400, wantMsg: "malformed"},
 		{name: "oversized body", body: `{"meta":{"entity":"person","pad":"` + strings.Repeat("x", 5000) + `"}}`, wantCode: 413},

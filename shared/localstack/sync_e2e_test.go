@@ -1040,7 +1040,7 @@ func testWebhookBadInputs(t *testing.T, h *harness) {
 	}{
 		{"no auth", payload("person", badID, 0), nil, http.StatusUnauthorized},
 		{"wrong password", payload("person", badID, 0), func(r *http.Request) { r.SetBasicAuth(user, pass+"x") }, http.StatusUnauthorized},
-		{"foreign connection", payload("person", badID, 0), func(r *http.Request) { r.SetBasicAuth("no-such-connection", pass) }, http.StatusNotFound},
+		{"foreign connection", payload("person", badID, 0), func(r *http.Request) { r.SetBasicAuth("no-such-connection", pass) }, http.StatusUnauthorized},
 		{"bad JSON", []byte(`{"meta":{"action":"change","entity":"person"`), good, http.StatusBadRequest},
 		{"oversized body", payload("person", badID, 1<<20), good, http.StatusRequestEntityTooLarge},
 		{"unknown object", payload("deal", badID, 0), good, http.StatusOK},

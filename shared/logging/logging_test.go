@@ -3,13 +3,18 @@ package logging
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"golang.org/x/oauth2"
 )
 
 func TestCloudLoggingShape(t *testing.T) {
@@ -74,19 +79,58 @@ func TestContextAttributesAndTrace(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	a, b := Redact("Ann@Example.com"), Redact(" ann@example.com ")
-	if a != b {
+func TestFingerprint(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	a, b := Fingerprint(key, "Ann@Example.com"), Fingerprint(key, " ann@example.com ")
+	if a != b || a == "" {
 		t.Errorf("same address, different fingerprints: %s %s", a, b)
 	}
 	if strings.Contains(a, "ann") || strings.Contains(a, "example") {
 		t.Errorf("fingerprint leaks the value: %s", a)
 	}
-	if Redact("") != "" {
-		t.Error("empty should stay empty")
+	if Fingerprint(key, "") != "" || Fingerprint(nil, "ann@example.com") != "" {
+		t.Error("an empty value or key should give nothing")
 	}
-	if Redact("+4915112345678") == Redact("+4915112345679") {
+	if Fingerprint(key, "+4915112345678") == Fingerprint(key, "+4915112345679") {
 		t.Error("different values collide")
+	}
+	// Keyed: without the key, the value cannot be found by hashing guesses.
+	if Fingerprint([]byte("another key, just as long......."), "ann@example.com") == a {
+		t.Error("the fingerprint does not depend on the key")
+	}
+	sum := sha256.Sum256([]byte("ann@example.com"))
+	if strings.Contains(a, hex.EncodeToString(sum[:6])) {
+		t.Error("the fingerprint is the unkeyed hash")
+	}
+}
+
+func TestBound(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	tests := []struct {
+		name, in string
+		want     string
+	}{
+		{"short kept", "person", "person"},
+		{"empty", "", ""},
+		{"at the limit", strings.Repeat("a", MaxValue), strings.Repeat("a", MaxValue)},
+		{"cut", long, strings.Repeat("x", MaxValue) + "…(+4800 bytes)"},
+		// 'é' is two bytes: the cut falls on a character boundary.
+		{"cut at a character", "a" + strings.Repeat("é", 150), "a" + strings.Repeat("é", 99) + "…(+102 bytes)"},
+		{"invalid UTF-8 replaced", "a\xffb", "a\uFFFDb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Bound(tt.in)
+			if got != tt.want {
+				t.Errorf("Bound = %q, want %q", got, tt.want)
+			}
+			if len(got) > MaxValue+32 {
+				t.Errorf("%d bytes", len(got))
+			}
+		})
+	}
+	if BoundErr(nil) != "" || BoundErr(errors.New(long)) != Bound(long) {
+		t.Error("BoundErr")
 	}
 }
 
@@ -104,5 +148,35 @@ func TestRedactURLQuery(t *testing.T) {
 	plain := errors.New("no URL here")
 	if RedactURLQuery(plain) != plain || RedactURLQuery(nil) != nil {
 		t.Error("an error without a URL changed")
+	}
+}
+
+func TestRedactTokenError(t *testing.T) {
+	for _, re := range []*oauth2.RetrieveError{
+		{Response: &http.Response{StatusCode: 400}, ErrorCode: "invalid_grant", ErrorDescription: "code for grace@navy.example expired",
+			Body: []byte(`{"error":"invalid_grant","error_description":"code for grace@navy.example expired"}`)},
+		{Response: &http.Response{StatusCode: 502, Status: "502 Bad Gateway"}, Body: []byte("<html>grace@navy.example</html>")},
+		{Response: &http.Response{StatusCode: 400}, ErrorCode: "grace@navy.example" + strings.Repeat("x", 100)},
+	} {
+		cause := &url.Error{Op: "Post", URL: "https://oauth.example/token", Err: re}
+		got := fmt.Errorf("pipedrive: GET /api/v1/users/me: %w", RedactTokenError(cause))
+		s := got.Error()
+		if strings.Contains(s, "grace") || strings.Contains(s, "navy") || len(s) > 120 {
+			t.Errorf("redacted error %q", s)
+		}
+		if !strings.Contains(s, fmt.Sprintf("HTTP %d", re.Response.StatusCode)) {
+			t.Errorf("%q lost the status", s)
+		}
+		var back *oauth2.RetrieveError
+		if !errors.As(got, &back) || back != re || !errors.Is(got, cause) {
+			t.Errorf("the cause is no longer reachable: %v", got)
+		}
+	}
+	if !strings.Contains(RedactTokenError(&oauth2.RetrieveError{Response: &http.Response{StatusCode: 400}, ErrorCode: "invalid_grant"}).Error(), "invalid_grant") {
+		t.Error("the error code is lost")
+	}
+	plain := errors.New("connection reset")
+	if RedactTokenError(plain) != plain || RedactTokenError(nil) != nil {
+		t.Error("an error without a token refusal changed")
 	}
 }

@@ -259,7 +259,8 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 			if ctx.Err() != nil || errors.Is(err, ErrInvalidGrant) || !idempotent(method) || attempt >= c.maxRetries {
 				// url.Error carries the URL: tokens go in headers, but a
 				// search's query holds an e-mail address or a phone number.
-				return "", fmt.Errorf("pipedrive: %s %s: %w", method, path, logging.RedactURLQuery(err))
+				// A refused token refresh quotes the OAuth server's words.
+				return "", fmt.Errorf("pipedrive: %s %s: %w", method, path, logging.RedactTokenError(logging.RedactURLQuery(err)))
 			}
 			if _, err := c.wait(ctx, method, path, attempt, 0, "transport error"); err != nil {
 				return "", err

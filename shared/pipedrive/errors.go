@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -91,12 +92,28 @@ type APIError struct {
 	kind      error
 }
 
+// Error says which call failed and how, by the status (and Pipedrive's
+// error code, when it is one): the envelope's message, error_info and
+// field messages are Pipedrive's words, which can echo the record (a name,
+// an e-mail address), and are left out since callers log this text. They
+// stay in the fields.
 func (e *APIError) Error() string {
-	msg := e.Message
-	if msg == "" {
-		msg = http.StatusText(e.StatusCode)
+	s := fmt.Sprintf("pipedrive: %s %s: %d %s", e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
+	if c := errorCode(e.Code); c != "" {
+		s += " (code " + c + ")"
 	}
-	return fmt.Sprintf("pipedrive: %s %s: %d %s", e.Method, e.Path, e.StatusCode, msg)
+	return s
+}
+
+// errorCode keeps Pipedrive's error code ("feature_capping_…") if it looks
+// like one: letters, digits, "_", "-" and ".", at most 60.
+func errorCode(s string) string {
+	if len(s) > 60 || strings.IndexFunc(s, func(r rune) bool {
+		return r != '_' && r != '-' && r != '.' && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9')
+	}) >= 0 {
+		return ""
+	}
+	return s
 }
 
 // Unwrap lets errors.Is match the sentinel for the status code.

@@ -166,7 +166,7 @@ func (p *Poller) DrainDeadLetters(ctx context.Context) (int, error) {
 		if err != nil {
 			// Not a change of ours: nothing to hold it under; the message id
 			// is logged so it can be found in the subscription's history.
-			log.Error("poller: unreadable dead letter dropped", "message_id", d.MessageID, "err", err)
+			log.Error("poller: unreadable dead letter dropped", "message_id", logging.Bound(d.MessageID), "err", logging.BoundErr(err))
 			return nil
 		}
 		err = p.store.Hold(ctx, ch.ConnectionID, store.HeldChange{
@@ -177,7 +177,7 @@ func (p *Poller) DrainDeadLetters(ctx context.Context) (int, error) {
 			FirstAt: now, LastAt: now, RetryAt: now.Add(syncplan.HeldRetry),
 		})
 		if errors.Is(err, store.ErrNotFound) {
-			log.Info("poller: dead letter of a disconnected connection dropped", "message_id", d.MessageID)
+			log.Info("poller: dead letter of a disconnected connection dropped", "message_id", logging.Bound(d.MessageID))
 			return nil
 		}
 		return err

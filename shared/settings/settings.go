@@ -366,7 +366,7 @@ func (h *Handler) callback(provider string) http.HandlerFunc {
 			var tok *oauth2.Token
 			tok, err = h.svc.GoogleOAuth(gURI).Exchange(ctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
 			if err != nil {
-				refuse(http.StatusBadRequest, keyed("oauth.exchange_failed", name), err)
+				refuse(http.StatusBadRequest, keyed("oauth.exchange_failed", name), logging.RedactTokenError(err))
 				return
 			}
 			c, err = h.svc.ConnectGoogle(ctx, sess.owner(), st.ConnectionID, tok.RefreshToken)
@@ -374,7 +374,7 @@ func (h *Handler) callback(provider string) http.HandlerFunc {
 			var tok *oauth2.Token
 			tok, err = h.svc.PipedriveOAuth(pURI).Exchange(ctx, q.Get("code"))
 			if err != nil {
-				refuse(http.StatusBadRequest, keyed("oauth.exchange_failed", name), err)
+				refuse(http.StatusBadRequest, keyed("oauth.exchange_failed", name), logging.RedactTokenError(err))
 				return
 			}
 			c, err = h.svc.CompletePipedriveOAuth(ctx, sess.owner(), st.ConnectionID, tok)
@@ -577,7 +577,7 @@ func (h *Handler) connectError(r *http.Request, err error) (int, text) {
 		}
 		return http.StatusBadRequest, connectText(err)
 	}
-	log.Warn("settings: connect failed", "path", r.URL.Path, "err", err)
+	log.Warn("settings: connect failed", "path", logging.Bound(r.URL.Path), "err", err)
 	return http.StatusBadGateway, connectText(err)
 }
 
@@ -585,7 +585,7 @@ func (h *Handler) connectError(r *http.Request, err error) (int, text) {
 // plain error page. cause, if any, is logged (never shown).
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code int, msg text, cause error) {
 	if cause != nil {
-		logging.FromContext(r.Context()).Warn("settings: request failed", "path", r.URL.Path, "status", code, "err", cause)
+		logging.FromContext(r.Context()).Warn("settings: request failed", "path", logging.Bound(r.URL.Path), "status", code, "err", cause)
 	}
 	sess, ok := h.readSession(r)
 	if !ok || code >= 500 {

@@ -185,10 +185,12 @@ func (s *Store) CreateConnection(ctx context.Context, c *Connection) (string, er
 }
 
 // GetConnection reads one connection. An id that cannot name one (see
-// wellFormedID) is ErrNotFound, like a missing one.
+// ValidID) is ErrNotFound, like a missing one.
 func (s *Store) GetConnection(ctx context.Context, id string) (*Connection, error) {
-	if !wellFormedID(id) {
-		return nil, fmt.Errorf("store.GetConnection: %w", ErrNotFound)
+	if !ValidID(id) {
+		// Not one of ours: no document could have this id (and one with
+		// "/" would name another document).
+		return nil, fmt.Errorf("store.GetConnection: malformed id: %w", ErrNotFound)
 	}
 	snap, err := s.conn(id).Get(ctx)
 	if notFound(err) {
@@ -212,6 +214,9 @@ func decodeConnection(snap *firestore.DocumentSnapshot) (*Connection, error) {
 // UpdateConnection reads the connection, lets fn change it, and writes it
 // back in one transaction. fn may run more than once.
 func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(*Connection) error) (*Connection, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("store.UpdateConnection: malformed id: %w", ErrNotFound)
+	}
 	var out *Connection
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := tx.Get(s.conn(id))

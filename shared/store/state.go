@@ -36,9 +36,10 @@ func (s *Store) PutState(ctx context.Context, st *OAuthState) error {
 // ConsumeState takes the state for session at now: it is deleted so it can
 // never be used again. A state of another session is refused and left in
 // place (so a foreign request cannot burn the owner's state). An id that
-// cannot name a state (see wellFormedID) is ErrStateUsed, like an unknown one.
+// cannot name a state (see ValidID) is ErrStateUsed, like an unknown one.
 func (s *Store) ConsumeState(ctx context.Context, id, sessionHash string, now time.Time) (*OAuthState, error) {
-	if !wellFormedID(id) {
+	if !ValidID(id) {
+		// Not one we made: no state has this id.
 		return nil, fmt.Errorf("store.ConsumeState: %w", ErrStateUsed)
 	}
 	ref := s.fs.Collection(colStates).Doc(id)

@@ -83,12 +83,18 @@ func (r *Recorder) Changes() []queue.Change {
 func New(t testing.TB) *Env {
 	t.Helper()
 	emulatortest.Require(t, emulator.Firestore)
-	ctx := context.Background()
-	st, err := store.New(ctx, emulatortest.Project(), "")
+	st, err := store.New(context.Background(), emulatortest.Project(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return NewWithStore(t, st)
+}
+
+// NewWithStore builds an Env on st, e.g. a store whose operations a test
+// counts (storetest.Counting).
+func NewWithStore(t testing.TB, st *store.Store) *Env {
+	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	sealer, err := seal.NewLocal(base64.StdEncoding.EncodeToString(key))

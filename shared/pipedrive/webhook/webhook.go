@@ -17,11 +17,14 @@ import (
 )
 
 // Errors. ErrMalformed means the body is not a Pipedrive webhook at all
-// (answer 400); ErrNotPerson means a well-formed event about another object
-// (answer 200 and ignore).
+// (answer 400). ErrIgnored means an event we do not sync (answer 200 and
+// ignore it): ErrNotPerson, an event about another object, whatever its
+// action; ErrUnknownAction, a person event with an action we do not know.
 var (
-	ErrMalformed = errors.New("webhook: malformed payload")
-	ErrNotPerson = errors.New("webhook: not a person event")
+	ErrMalformed     = errors.New("webhook: malformed payload")
+	ErrIgnored       = errors.New("webhook: event not synced")
+	ErrNotPerson     = fmt.Errorf("webhook: not a person event: %w", ErrIgnored)
+	ErrUnknownAction = fmt.Errorf("webhook: unknown action: %w", ErrIgnored)
 )
 
 // Action is the normalized action.
@@ -92,8 +95,9 @@ type body struct {
 	Retry    json.RawMessage `json:"retry"`
 }
 
-// Parse reads one webhook body. For a well-formed event about another
-// object it returns the event and an error matching ErrNotPerson.
+// Parse reads one webhook body. For an event about another object it
+// returns the event and an error matching ErrNotPerson, for a person event
+// with an unknown action one matching ErrUnknownAction (both ErrIgnored).
 func Parse(b []byte) (Event, error) {
 	var in body
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -127,26 +131,32 @@ func parseV2(in body) (Event, error) {
 	if a, err := strconv.Atoi(str(m.Attempt)); err == nil && a > 0 {
 		ev.Attempt = a
 	}
-	switch m.Action {
-	case "create", "change":
-		ev.Action = Upsert
-	case "delete":
-		ev.Action = Delete
-	default:
-		return Event{}, fmt.Errorf("%w: unknown v2 action %q", ErrMalformed, m.Action)
-	}
 	if ev.Object == "" {
 		return Event{}, fmt.Errorf("%w: no meta.entity", ErrMalformed)
 	}
 	ev.OccurredAt, _ = parseTime(m.Timestamp)
 	id, err := canonicalID(m.EntityID)
+	if ev.Object != "person" {
+		// Another object's event is ignored whatever its action and id.
+		if err == nil {
+			ev.PersonID = id
+		}
+		return ev, ErrNotPerson
+	}
+	switch m.Action {
+	case "create", "change":
+		ev.Action = Upsert
+	case "delete":
+		ev.Action = Delete
+	case "":
+		return Event{}, fmt.Errorf("%w: no meta.action", ErrMalformed)
+	default:
+		return ev, fmt.Errorf("%w: v2 %q", ErrUnknownAction, m.Action)
+	}
 	if err != nil {
 		return Event{}, fmt.Errorf("%w: meta.entity_id: %w", ErrMalformed, err)
 	}
 	ev.PersonID = id
-	if ev.Object != "person" {
-		return ev, ErrNotPerson
-	}
 	if ev.Action == Upsert {
 		if isNull(in.Data) {
 			return Event{}, fmt.Errorf("%w: %s without data", ErrMalformed, m.Action)
@@ -184,6 +194,18 @@ func parseV2(in body) (Event, error) {
 func parseV1(in body) (Event, error) {
 	m := in.Meta
 	ev := v1Common(m, in)
+	if ev.Object == "" {
+		return Event{}, fmt.Errorf("%w: no meta.object", ErrMalformed)
+	}
+	id, err := canonicalID(m.ID)
+	if ev.Object != "person" {
+		// Another object's event is ignored whatever its action and id.
+		if err == nil {
+			ev.PersonID = id
+		}
+		ev.DeliveryID = v1DeliveryID(ev, m)
+		return ev, ErrNotPerson
+	}
 	switch m.Action {
 	case "added", "updated":
 		ev.Action = Upsert
@@ -194,21 +216,15 @@ func parseV1(in body) (Event, error) {
 		ev.Action = Upsert
 	case "deleted":
 		ev.Action = Delete
+	case "":
+		return Event{}, fmt.Errorf("%w: no meta.action", ErrMalformed)
 	default:
-		return Event{}, fmt.Errorf("%w: unknown v1 action %q", ErrMalformed, m.Action)
+		return ev, fmt.Errorf("%w: v1 %q", ErrUnknownAction, m.Action)
 	}
-	if ev.Object == "" {
-		return Event{}, fmt.Errorf("%w: no meta.object", ErrMalformed)
-	}
-	id, err := canonicalID(m.ID)
 	if err != nil {
 		return Event{}, fmt.Errorf("%w: meta.id: %w", ErrMalformed, err)
 	}
 	ev.PersonID = id
-	if ev.Object != "person" {
-		ev.DeliveryID = v1DeliveryID(ev, m)
-		return ev, ErrNotPerson
-	}
 	if !isNull(in.Current) {
 		p, err := pipedrive.DecodePerson(in.Current)
 		if err != nil {

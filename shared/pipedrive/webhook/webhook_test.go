@@ -83,7 +83,12 @@ func TestParse(t *testing.T) {
 		{name: "not json", body: `{"meta":`, wantErr: ErrMalformed},
 		{name: "array", body: `[]`, wantErr: ErrMalformed},
 		{name: "no meta", body: `{"data":{}}`, wantErr: ErrMalformed},
-		{name: "unknown action", body: `{"meta":{"action":"explode","entity":"person","entity_id":"1"}}`, wantErr: ErrMalformed},
+		{name: "unknown action", body: `{"meta":{"action":"explode","entity":"person","entity_id":"1"}}`, wantErr: ErrUnknownAction},
+		{name: "v1 unknown action", body: `{"v":1,"meta":{"action":"archived","object":"person","id":1},"event":"archived.person"}`, wantErr: ErrUnknownAction},
+		{name: "no action", body: `{"meta":{"entity":"person","entity_id":"1"}}`, wantErr: ErrMalformed},
+		{name: "other object, unknown action", body: `{"meta":{"action":"explode","entity":"deal","entity_id":"1"}}`, wantErr: ErrNotPerson},
+		{name: "other object, odd id", body: `{"meta":{"action":"change","entity":"product","entity_id":"a//b"}}`, wantErr: ErrNotPerson},
+		{name: "v1 other object, unknown action", body: `{"v":1,"meta":{"action":"converted","object":"lead","id":"x"},"event":"converted.lead"}`, wantErr: ErrNotPerson},
 		{name: "bad id", body: `{"meta":{"action":"delete","entity":"person","entity_id":"abc"}}`, wantErr: ErrMalformed},
 		{name: "change without data", body: `{"meta":{"action":"change","entity":"person","entity_id":"1"},"data":null}`, wantErr: ErrMalformed},
 		{name: "id mismatch", body: `{"meta":{"action":"change","entity":"person","entity_id":"1"},"data":{"id":2,"name":"x"}}`, wantErr: ErrMalformed},
@@ -155,7 +160,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ev, err := Parse(b)
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotPerson) {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrIgnored) {
 				t.Fatalf("unclassified error: %v", err)
 			}
 			return

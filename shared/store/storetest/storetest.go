@@ -1,5 +1,6 @@
 // Package storetest opens stores for tests on the Firestore emulator, with
-// a counter of the document reads and writes Firestore would bill.
+// a counter of the document reads and writes Firestore would bill and of
+// the documents the requests name.
 package storetest
 
 import (
@@ -7,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -24,14 +26,49 @@ import (
 // Counter counts Firestore document reads and writes as Firestore bills
 // them, from the gRPC traffic: one read per document a lookup or query
 // returns (a query that returns none still costs one), one write per
-// write in a commit.
-type Counter struct{ reads, writes atomic.Int64 }
+// write in a commit. It also keeps the names of the documents (and query
+// parents) every request names, sent or refused, so a test can show that
+// a value never reached Firestore.
+type Counter struct {
+	reads, writes atomic.Int64
+	mu            sync.Mutex
+	names         []string
+}
 
 // Reads and Writes are the counts so far.
 func (c *Counter) Reads() int64  { return c.reads.Load() }
 func (c *Counter) Writes() int64 { return c.writes.Load() }
 
+// Names are the document names (projects/…/documents/connections/ID, …)
+// and query parents the requests so far named, in order, with a prefix
+// saying how: "get ", "query ", "write ".
+func (c *Counter) Names() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.names...)
+}
+
+func (c *Counter) name(how string, names ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range names {
+		c.names = append(c.names, how+" "+n)
+	}
+}
+
+func (c *Counter) writeNames(ws []*firestorepb.Write) {
+	for _, w := range ws {
+		c.name("write", w.GetUpdate().GetName()+w.GetDelete()+w.GetTransform().GetDocument())
+	}
+}
+
 func (c *Counter) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, inv grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	switch r := req.(type) {
+	case *firestorepb.CommitRequest:
+		c.writeNames(r.Writes)
+	case *firestorepb.BatchWriteRequest:
+		c.writeNames(r.Writes)
+	}
 	err := inv(ctx, method, req, reply, cc, opts...)
 	if err == nil {
 		switch r := req.(type) {
@@ -58,6 +95,26 @@ type countStream struct {
 	docs    int
 	isQuery bool
 	done    bool
+}
+
+func (s *countStream) SendMsg(m any) error {
+	switch r := m.(type) {
+	case *firestorepb.BatchGetDocumentsRequest:
+		s.c.name("get", r.Documents...)
+	case *firestorepb.RunQueryRequest:
+		from := ""
+		for _, f := range r.GetStructuredQuery().GetFrom() {
+			from += "/" + f.GetCollectionId()
+		}
+		s.c.name("query", r.Parent+from)
+	case *firestorepb.RunAggregationQueryRequest:
+		from := ""
+		for _, f := range r.GetStructuredAggregationQuery().GetStructuredQuery().GetFrom() {
+			from += "/" + f.GetCollectionId()
+		}
+		s.c.name("query", r.Parent+from)
+	}
+	return s.ClientStream.SendMsg(m)
 }
 
 func (s *countStream) RecvMsg(m any) error {
