@@ -459,33 +459,27 @@ func (a *Applier) findGoogleByMarker(ctx context.Context, r *run, pid string) (*
 	return nil, nil
 }
 
-// findCreatedPerson looks for the person a create sent at since made: owned
-// by the connected user, added since then, sharing a key with c, and not
-// linked. The oldest such wins. It lists (not searches) Pipedrive, whose
-// search index may lag behind a write.
+// findCreatedPerson looks for the person a create sent at since made:
+// added since then, sharing a key with c, and not linked (whoever owns it
+// now). The oldest such wins.
 func (a *Applier) findCreatedPerson(ctx context.Context, r *run, p *pair, since time.Time, c contact.Contact) (*pipedrive.Person, error) {
-	from := since.Add(-2 * time.Second).Truncate(time.Second)
-	ps, _, err := r.cl.Pipedrive.ListPersonsPage(ctx, pipedrive.ListPersonsOptions{
-		OwnerID: r.conn.PipedriveUserID, UpdatedSince: from, SortBy: "add_time", SortDirection: "asc", Limit: 100,
-	}, "")
-	if err != nil {
-		return nil, fmt.Errorf("applier: list recent persons: %w", err)
-	}
-	for i := range ps {
-		per := &ps[i]
-		if per.IsDeleted || per.AddTime.Before(from) || per.ID == p.pid || !syncplan.SharesKey(a.mapper.FromPipedrive(per, ""), c) {
-			continue
+	per, err := r.cl.Pipedrive.AddedSince(ctx, since, func(per *pipedrive.Person) (bool, error) {
+		if per.ID == p.pid || !syncplan.SharesKey(a.mapper.FromPipedrive(per, ""), c) {
+			return false, nil
 		}
 		_, err := a.store.LinkByPipedrive(ctx, r.conn.ID, strconv.FormatInt(per.ID, 10))
-		if err == nil {
-			continue // someone else's twin
+		if errors.Is(err, store.ErrNotFound) {
+			return true, nil
 		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("applier: link of recent person: %w", err)
+		if err != nil {
+			return false, fmt.Errorf("applier: link of recent person: %w", err)
 		}
-		return per, nil
+		return false, nil // someone else's twin
+	})
+	if err != nil {
+		return nil, fmt.Errorf("applier: %w", err)
 	}
-	return nil, nil
+	return per, nil
 }
 
 // unpark handles a parked link (syncplan.Unpark). It returns done when the

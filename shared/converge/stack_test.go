@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,13 +60,16 @@ type stack struct {
 	stopped chan struct{}
 
 	// faults: what the delivery paths inject while a scenario acts
-	faultMu  sync.Mutex
-	faultRng *mrand.Rand
-	faultsOn bool
-	injected map[string]int // by kind, over the whole run
+	faultMu   sync.Mutex
+	faultRng  *mrand.Rand
+	faultsOn  map[string]bool // by connection
+	injected  map[string]int  // by kind, over the whole run
+	fsCrashAt time.Time       // the last first-sync crash injected (any scenario's)
 
-	inflight atomic.Int64
-	activity atomic.Int64 // unix nanos of the last delivery or publish seen
+	// per connection: deliveries in flight and the last activity seen
+	actMu    sync.Mutex
+	inflight map[string]int
+	activity map[string]time.Time
 }
 
 func newStack(t *testing.T) *stack {
@@ -76,7 +78,8 @@ func newStack(t *testing.T) *stack {
 	emulatortest.Require(t, emulator.PubSub)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stack{t: t, ctx: ctx, m: contact.Mapper{DefaultRegion: "DE"}, stopped: make(chan struct{}),
-		injected: map[string]int{}, faultRng: mrand.New(mrand.NewPCG(1, 1))}
+		injected: map[string]int{}, faultRng: mrand.New(mrand.NewPCG(1, 1)), faultsOn: map[string]bool{},
+		inflight: map[string]int{}, activity: map[string]time.Time{}}
 	t.Cleanup(func() { cancel(); <-s.stopped })
 	s.st, _ = storetest.Counting(t)
 	var err error
@@ -114,7 +117,7 @@ func newStack(t *testing.T) *stack {
 	}
 	s.app, err = applier.New(applier.Config{Store: s.st, Accounts: s.accts, Mapper: s.m, PendingGrace: 3 * time.Second,
 		Hook: func(context.Context, applier.Step) error {
-			if s.fault("applier crash between steps", 0.03) {
+			if s.fault("", "applier crash between steps", 0.03) {
 				return errors.New("converge: the applier crashed here")
 			}
 			return nil
@@ -126,7 +129,7 @@ func newStack(t *testing.T) *stack {
 		Topic: queue.FirstSyncTopic, ChangesTopic: queue.ChangesTopic, Mapper: s.m, PipedriveChunk: 3, GoogleChunk: 4,
 		GoogleQuota: google.Quota{}, Lease: 5 * time.Second,
 		Hook: func(context.Context, firstsync.Step) error {
-			if s.fault("first sync crash between steps", 0.05) {
+			if s.fault("", "first sync crash between steps", 0.05) {
 				return errors.New("converge: the first sync crashed here")
 			}
 			return nil
@@ -153,7 +156,7 @@ func newStack(t *testing.T) *stack {
 	}
 	s.poll, err = poller.New(poller.Config{Store: s.st, Publisher: s, Accounts: s.accts, Webhooks: s.svc,
 		PollsTopic: queue.PollsTopic, ChangesTopic: queue.ChangesTopic, FirstSyncTopic: queue.FirstSyncTopic,
-		PollInterval: 300 * time.Millisecond, SafetyNetInterval: 2 * time.Second, ReconcilePerPage: time.Second})
+		PollInterval: 300 * time.Millisecond, SafetyNetInterval: time.Second, ReconcilePerPage: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,29 +167,31 @@ func newStack(t *testing.T) *stack {
 	return s
 }
 
-// fault reports, with probability p while faults are on, that a fault of
-// kind is to be injected now, and counts it.
-func (s *stack) fault(kind string, p float64) bool {
+// fault reports, with probability p while faults are on for the
+// connection (any connection when connID is ""), that a fault of kind is
+// to be injected now, and counts it.
+func (s *stack) fault(connID, kind string, p float64) bool {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
-	if !s.faultsOn || s.faultRng.Float64() >= p {
+	on := s.faultsOn[connID]
+	if connID == "" {
+		on = len(s.faultsOn) > 0
+	}
+	if !on || s.faultRng.Float64() >= p {
 		return false
 	}
 	s.injected[kind]++
 	return true
 }
 
-func (s *stack) setFaults(on bool, seed uint64) {
+func (s *stack) setFaults(connID string, on bool) {
 	s.faultMu.Lock()
-	s.faultsOn = on
 	if on {
-		s.faultRng = mrand.New(mrand.NewPCG(seed, 99))
+		s.faultsOn[connID] = true
+	} else {
+		delete(s.faultsOn, connID)
 	}
 	s.faultMu.Unlock()
-	if !on {
-		s.gf.ClearFaults()
-		s.pf.ClearFaults()
-	}
 }
 
 func (s *stack) count(kind string) {
@@ -195,12 +200,25 @@ func (s *stack) count(kind string) {
 	s.faultMu.Unlock()
 }
 
-func (s *stack) touch() { s.activity.Store(time.Now().UnixNano()) }
+func (s *stack) touch(connID string) {
+	s.actMu.Lock()
+	s.activity[connID] = time.Now()
+	s.actMu.Unlock()
+}
+
+func (s *stack) enter(connID string, d int) {
+	s.actMu.Lock()
+	s.inflight[connID] += d
+	s.activity[connID] = time.Now()
+	s.actMu.Unlock()
+}
 
 // The publishers (the intake's and the poller's) go through the real
 // queue; changes and steps note the activity, for quiescence.
 func (s *stack) PublishChanges(ctx context.Context, topic string, cs ...queue.Change) error {
-	s.touch()
+	for _, c := range cs {
+		s.touch(c.ConnectionID)
+	}
 	return s.pub.PublishChanges(ctx, topic, cs...)
 }
 
@@ -210,7 +228,9 @@ func (s *stack) PublishPolls(ctx context.Context, topic string, rs ...queue.Poll
 }
 
 func (s *stack) PublishFirstSync(ctx context.Context, topic string, steps ...queue.FirstSyncStep) error {
-	s.touch()
+	for _, st := range steps {
+		s.touch(st.ConnectionID)
+	}
 	return s.pub.PublishFirstSync(ctx, topic, steps...)
 }
 
@@ -219,25 +239,35 @@ func (s *stack) PublishFirstSync(ctx context.Context, topic string, steps ...que
 // before it is handled (Pub/Sub redelivers it), or answered 500 after it
 // was handled (a duplicate delivery).
 func (s *stack) applyAdapter(w http.ResponseWriter, r *http.Request) {
-	s.inflight.Add(1)
-	defer s.inflight.Add(-1)
-	defer s.touch()
 	d, err := queue.FromPush(r, 1<<20)
 	if err != nil {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if s.fault("delivery refused", 0.04) {
+	var step queue.FirstSyncStep
+	var ch queue.Change
+	connID := ""
+	if d.Topic == queue.FirstSyncTopic {
+		if step, err = queue.DecodeFirstSyncStep(d.Data); err != nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		connID = step.ConnectionID
+	} else {
+		if ch, err = queue.DecodeChange(d.Data); err != nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		connID = ch.ConnectionID
+	}
+	s.enter(connID, 1)
+	defer s.enter(connID, -1)
+	if s.fault(connID, "delivery refused", 0.04) {
 		http.Error(w, "injected", http.StatusServiceUnavailable)
 		return
 	}
 	if d.Topic == queue.FirstSyncTopic {
-		var step queue.FirstSyncStep
-		if step, err = queue.DecodeFirstSyncStep(d.Data); err == nil {
-			err = s.runner.Handle(r.Context(), step)
-		} else {
-			err = nil
-		}
+		err = s.runner.Handle(r.Context(), step)
 	} else {
 		err = s.app.Handle(r.Context(), d)
 	}
@@ -245,7 +275,7 @@ func (s *stack) applyAdapter(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "retry", http.StatusInternalServerError)
 		return
 	}
-	if s.fault("delivery duplicated", 0.04) {
+	if s.fault(connID, "delivery duplicated", 0.04) {
 		http.Error(w, "injected after the work", http.StatusInternalServerError)
 		return
 	}
@@ -254,13 +284,15 @@ func (s *stack) applyAdapter(w http.ResponseWriter, r *http.Request) {
 
 // pollAdapter is functions/poll's /connection path.
 func (s *stack) pollAdapter(w http.ResponseWriter, r *http.Request) {
-	s.inflight.Add(1)
-	defer s.inflight.Add(-1)
 	d, err := queue.FromPush(r, 1<<16)
 	if err == nil {
 		var req queue.PollRequest
 		if req, err = queue.DecodePollRequest(d.Data); err == nil {
+			s.enter(req.ConnectionID, 1)
 			err = s.poll.PollOne(r.Context(), req)
+			s.actMu.Lock()
+			s.inflight[req.ConnectionID]--
+			s.actMu.Unlock()
 		}
 	}
 	if err != nil && !errors.Is(err, queue.ErrBadMessage) {
@@ -287,15 +319,18 @@ func (s *stack) tick() {
 	}
 }
 
-// quiet waits until nothing moved for d: no delivery in flight, no
-// webhook queued, no publish.
-func (s *stack) quiet(d time.Duration, limit time.Duration) bool {
+// quiet waits until nothing moved for the connection for d: no delivery
+// or poll of it in flight, no webhook queued, no publish for it.
+func (s *stack) quiet(connID string, d time.Duration, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		wctx, cancel := context.WithTimeout(s.ctx, time.Second)
 		_ = s.pf.WaitDeliveries(wctx)
 		cancel()
-		if s.inflight.Load() == 0 && time.Since(time.Unix(0, s.activity.Load())) >= d {
+		s.actMu.Lock()
+		n, last := s.inflight[connID], s.activity[connID]
+		s.actMu.Unlock()
+		if n == 0 && time.Since(last) >= d {
 			return true
 		}
 		time.Sleep(100 * time.Millisecond)

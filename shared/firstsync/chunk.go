@@ -779,9 +779,9 @@ func permanentPipedrive(err error) bool {
 }
 
 // recoverCreate finds the person a create of item it made before the
-// chunk was interrupted: its link if it got one, else a person of the
-// user added since the create was sent, not linked, sharing a key with
-// the contact (the oldest such).
+// chunk was interrupted: its link if it got one, else a person added
+// since the create was sent (whoever owns it now), not linked, sharing a
+// key with the contact (the oldest such).
 func (r *Runner) recoverCreate(ctx context.Context, conn *store.Connection, cl *account.Clients, c *store.FirstSyncChunk, it Item) (*pipedrive.Person, error) {
 	if l, err := r.cfg.Store.GetLink(ctx, conn.ID, it.LinkID); err == nil && l.PipedriveID != "" {
 		return cl.Pipedrive.GetPerson(ctx, mustInt(l.PipedriveID))
@@ -792,25 +792,20 @@ func (r *Runner) recoverCreate(ctx context.Context, conn *store.Connection, cl *
 	if !ok {
 		return nil, nil
 	}
-	from := c.InFlightAt.Add(-2 * time.Second).Truncate(time.Second)
-	ps, _, err := cl.Pipedrive.ListPersonsPage(ctx, pipedrive.ListPersonsOptions{
-		OwnerID: conn.PipedriveUserID, UpdatedSince: from, SortBy: "add_time", SortDirection: "asc", Limit: 100}, "")
+	per, err := cl.Pipedrive.AddedSince(ctx, c.InFlightAt, func(per *pipedrive.Person) (bool, error) {
+		if !syncplan.SharesKey(r.cfg.Mapper.FromPipedrive(per, ""), a.Contact) {
+			return false, nil
+		}
+		_, err := r.cfg.Store.LinkByPipedrive(ctx, conn.ID, fmt.Sprint(per.ID))
+		if errors.Is(err, store.ErrNotFound) {
+			return true, nil
+		}
+		return false, err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("firstsync: list recent persons: %w", err)
+		return nil, fmt.Errorf("firstsync: %w", err)
 	}
-	for i := range ps {
-		per := &ps[i]
-		if per.IsDeleted || per.AddTime.Before(from) || !syncplan.SharesKey(r.cfg.Mapper.FromPipedrive(per, ""), a.Contact) {
-			continue
-		}
-		if _, err := r.cfg.Store.LinkByPipedrive(ctx, conn.ID, fmt.Sprint(per.ID)); err == nil {
-			continue
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		return per, nil
-	}
-	return nil, nil
+	return per, nil
 }
 
 // createdLink is the link of a person created for a Google contact.

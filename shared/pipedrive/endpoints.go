@@ -81,6 +81,41 @@ func (c *Client) ListPersonsPage(ctx context.Context, opts ListPersonsOptions, c
 	return persons, next, err
 }
 
+// AddedSince finds a person a create sent at since may have made, when
+// its answer was lost: the oldest person added since then (less two
+// seconds of clock skew) for which match is true. It lists instead of
+// searching (the search index may lag behind a write) and does not filter
+// by owner: the user may have given the new person to a colleague already.
+// It reads at most maxPages pages of persons updated since then.
+func (c *Client) AddedSince(ctx context.Context, since time.Time, match func(*Person) (bool, error)) (*Person, error) {
+	const maxPages = 10
+	from := since.Add(-2 * time.Second).Truncate(time.Second)
+	cursor := ""
+	for range maxPages {
+		ps, next, err := c.ListPersonsPage(ctx, ListPersonsOptions{UpdatedSince: from, SortBy: "add_time", SortDirection: "asc", Limit: 500}, cursor)
+		if err != nil {
+			return nil, fmt.Errorf("pipedrive: list recent persons: %w", err)
+		}
+		for i := range ps {
+			if ps[i].IsDeleted || ps[i].AddTime.Before(from) {
+				continue
+			}
+			ok, err := match(&ps[i])
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				return &ps[i], nil
+			}
+		}
+		if next == "" {
+			return nil, nil
+		}
+		cursor = next
+	}
+	return nil, nil
+}
+
 // Persons iterates over every person matching opts, page by page. The
 // iteration stops at the first error, which is yielded once.
 func (c *Client) Persons(ctx context.Context, opts ListPersonsOptions) iter.Seq2[Person, error] {
