@@ -1,5 +1,5 @@
 // Package queue carries contactsync's work between functions over Pub/Sub:
-// the change messages (one per contact event, ordered per contact) and the
+// the change messages (one per contact event, ordered per connection) and the
 // poll fan-out messages (one per due connection), how they are published,
 // and how a push delivery is decoded back.
 package queue
