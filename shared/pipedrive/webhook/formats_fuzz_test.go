@@ -82,6 +82,12 @@ func FuzzParseV2(f *testing.F) {
 				t.Fatalf("not a person event, but %+v\n%s", ev, body)
 			}
 			return
+		case errors.Is(err, webhook.ErrUnknownAction):
+			// a person event with an action we do not know: ignored (200)
+			if ev.Version != 2 || ev.Object != "person" {
+				t.Fatalf("unknown action, but %+v\n%s", ev, body)
+			}
+			return
 		case err != nil:
 			if !errors.Is(err, webhook.ErrMalformed) {
 				t.Fatalf("unclassified error: %v", err)
@@ -148,6 +154,12 @@ func FuzzParseV1(f *testing.F) {
 		case errors.Is(err, webhook.ErrNotPerson):
 			if ev.Version != 1 || ev.Object == "person" || ev.Object == "" {
 				t.Fatalf("not a person event, but %+v\n%s", ev, body)
+			}
+			return
+		case errors.Is(err, webhook.ErrUnknownAction):
+			// a person event with an action we do not know: ignored (200)
+			if ev.Version != 1 || ev.Object != "person" {
+				t.Fatalf("unknown action, but %+v\n%s", ev, body)
 			}
 			return
 		case err != nil:
