@@ -357,8 +357,15 @@ func (a *Applier) holdWith(ctx context.Context, conn *store.Connection, ch queue
 	case "transient":
 		hc.RetryAt = now.Add(syncplan.HeldRetry)
 	case "daily_budget":
-		// the company's time zone is not known here: UTC, then hourly
-		hc.RetryAt = pipedrive.DailyBudgetRetryAt(now, time.Time{}, time.UTC)
+		// The company's time zone is not known here: UTC midnight, and
+		// once that has passed since the change was first held (a held
+		// change comes back with that time), hourly, so a reset at
+		// another zone's midnight costs an hour, not a day.
+		var since time.Time
+		if ch.Source == queue.FromHeld {
+			since = ch.OccurredAt
+		}
+		hc.RetryAt = pipedrive.DailyBudgetRetryAt(now, since, time.UTC)
 	}
 	if detail != "" {
 		hc.Reason += " (" + detail + ")"

@@ -454,7 +454,7 @@ func (e *env) republish() int {
 	for _, h := range due {
 		e.msgs++
 		ch := queue.Change{ConnectionID: e.conn.ID, Side: queue.Side(h.Side), ObjectID: h.ObjectID, Kind: queue.Kind(h.ChangeKind),
-			Decision: queue.Decision(h.Decision), Twin: h.Twin, Source: queue.FromHeld, OccurredAt: e.clock()}
+			Decision: queue.Decision(h.Decision), Twin: h.Twin, Source: queue.FromHeld, OccurredAt: h.FirstAt} // as the poller sends it
 		if err := e.app.Handle(e.ctx, queue.Delivery{MessageID: "m" + strconv.Itoa(e.msgs), Data: mustJSON(e.t, ch)}); err != nil {
 			e.t.Fatalf("held change %s %s: %v", h.Side, h.ObjectID, err)
 		}

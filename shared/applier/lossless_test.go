@@ -567,3 +567,43 @@ func TestEditBeforeALostCreateIsFound(t *testing.T) {
 		})
 	}
 }
+
+// Pipedrive's daily budget resets at "server midnight" in a time zone it
+// does not document. A change held for the budget waits for UTC midnight;
+// when the budget is still spent then (the reset is at another zone's
+// midnight), it is tried again every hour, not a day later.
+func TestDailyBudgetHoldRetriesHourlyAfterTheAssumedReset(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	rn := e.gSeed(&people.Person{Names: []*people.Name{{GivenName: "Grace", FamilyName: "Hopper"}}})
+	e.pd.FailNext(1000, pipedrivefake.Fault{Kind: pipedrivefake.FaultDailyBudget, Method: "POST", Path: "/api/v2/persons"})
+	if err := e.deliver(gg, rn, queue.Upsert); err != nil {
+		t.Fatalf("a spent daily budget was not held: %v", err)
+	}
+	h := e.held("")
+	if len(h) != 1 || h[0].Code != "daily_budget" {
+		t.Fatalf("held %+v, want one change held for the daily budget", h)
+	}
+	first := h[0].RetryAt
+	if want := pipedrive.DailyBudgetRetryAt(e.clock(), e.clock(), time.UTC); !first.Equal(want) {
+		t.Fatalf("first retry at %v, want the assumed reset %v", first, want)
+	}
+	// Past UTC midnight the budget is still spent: an hour, not a day.
+	e.advance(first.Sub(e.clock()))
+	if n := e.republish(); n != 1 {
+		t.Fatalf("%d held changes due at the assumed reset, want 1", n)
+	}
+	h = e.held("")
+	if len(h) != 1 || h[0].Code != "daily_budget" {
+		t.Fatalf("held %+v after the assumed reset, want it held again", h)
+	}
+	if got, want := h[0].RetryAt.Sub(e.clock()), pipedrive.DailyBudgetRecheck; got != want {
+		t.Fatalf("held again for %v, want %v (the next check, not the next midnight)", got, want)
+	}
+	// The budget resets at the company's midnight: the change is applied.
+	e.pd.ClearFaults()
+	e.advance(pipedrive.DailyBudgetRecheck)
+	e.republish()
+	if n := len(e.pdLive()); n != 1 {
+		t.Fatalf("%d Pipedrive persons after the reset, want 1", n)
+	}
+}

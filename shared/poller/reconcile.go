@@ -117,7 +117,10 @@ func (p *Poller) republishHeld(ctx context.Context, conn *store.Connection) erro
 		for _, h := range due {
 			ch := queue.Change{ConnectionID: conn.ID, Side: queue.Side(h.Side), ObjectID: h.ObjectID, Kind: queue.Kind(h.ChangeKind),
 				MergedToID: h.MergedToID, MergedFromID: h.MergedFromID, Decision: queue.Decision(h.Decision), Twin: h.Twin,
-				Source: queue.FromHeld, OccurredAt: now}
+				Source: queue.FromHeld, OccurredAt: h.FirstAt}
+			if ch.OccurredAt.IsZero() {
+				ch.OccurredAt = now
+			}
 			if ch.Validate() != nil {
 				ch.Kind, ch.Decision = queue.Upsert, "" // a record is always worth a re-read
 			}

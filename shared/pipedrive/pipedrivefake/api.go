@@ -125,6 +125,10 @@ func (s *Server) wrap(route string, next http.Handler) http.Handler {
 			sw.Header().Set("x-ratelimit-remaining", "0")
 			sw.Header().Set("x-ratelimit-reset", "1")
 			apiError(sw, http.StatusTooManyRequests, "Request over limit")
+		case FaultDailyBudget:
+			sw.Header().Set("x-ratelimit-limit", "80")
+			sw.Header().Set("x-ratelimit-remaining", "79")
+			apiError(sw, http.StatusTooManyRequests, "Request over limit")
 		case Fault500:
 			apiError(sw, http.StatusInternalServerError, "Internal server error")
 		case Fault503:

@@ -24,6 +24,10 @@ const (
 	Fault403Cloudflare
 	// Fault400 answers 400 with Pipedrive's error envelope (a refused body).
 	Fault400
+	// FaultDailyBudget answers 429 as a spent daily budget does here (the
+	// rate limiter's shape: the burst window's headers with room left, no
+	// reset time; the daily 429's real headers are undocumented).
+	FaultDailyBudget
 )
 
 // Fault selects requests to fail. Empty Method or Path match any; Path
