@@ -163,6 +163,7 @@ func newStack(t *testing.T) *stack {
 	if err := queue.Ensure(ctx, s.ps, map[string]string{"Apply": apply.URL, "Poll": pollSrv.URL}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = queue.Remove(context.Background(), s.ps) }) // before the servers close
 	go s.tick()
 	return s
 }

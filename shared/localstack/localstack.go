@@ -100,6 +100,9 @@ type Stack struct {
 	// without a seed).
 	Seeded  *Seeded
 	servers []*http.Server
+	// subscribed: our push subscriptions exist (removed on Stop when the
+	// emulator is shared).
+	subscribed bool
 	// tokenKey and sessionKey are generated per run; the emulators keep no
 	// data across runs, so nothing sealed with an old key survives.
 	tokenKey, sessionKey string
@@ -197,6 +200,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	err = queue.Ensure(ctx, ps, urls)
 	ps.Close()
+	s.subscribed = true
 	if err != nil {
 		return nil, err
 	}
@@ -449,6 +453,17 @@ func (s *Stack) writeEndpoints() error {
 // endpoints.json. It is safe to call more than once.
 func (s *Stack) Stop() {
 	_ = os.Remove(s.EndpointsPath())
+	if s.subscribed && len(s.emulators) == 0 {
+		// A shared emulator outlives us: it must not push to our
+		// functions once they are gone.
+		s.subscribed = false
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if ps, err := pubsub.NewClient(ctx, s.opts.Project, emulatorOption(s.Endpoints.PubSub)...); err == nil {
+			_ = queue.Remove(ctx, ps)
+			ps.Close()
+		}
+		cancel()
+	}
 	if s.cancel != nil {
 		s.cancel()
 		s.wg.Wait()

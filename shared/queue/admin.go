@@ -86,3 +86,17 @@ func secs(n int) time.Duration { return time.Duration(n) * time.Second }
 func topicName(project, id string) string { return "projects/" + project + "/topics/" + id }
 
 func subName(project, id string) string { return "projects/" + project + "/subscriptions/" + id }
+
+// Remove deletes the push subscriptions Ensure made for c's project (the
+// hold subscriptions and topics stay: nothing pushes from them). Tests and
+// the local stack call it when they stop, so that an emulator shared by
+// many runs does not keep retrying pushes to endpoints that are gone.
+func Remove(ctx context.Context, c *pubsub.Client) error {
+	for _, s := range Subscriptions(c.Project()) {
+		err := c.SubscriptionAdminClient.DeleteSubscription(ctx, &pubsubpb.DeleteSubscriptionRequest{Subscription: subName(c.Project(), s.Name)})
+		if err != nil && status.Code(err) != codes.NotFound {
+			return fmt.Errorf("queue.Remove: subscription %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}

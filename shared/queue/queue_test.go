@@ -13,6 +13,8 @@ import (
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/contactsync/contactsync/shared/emulator/emulatortest"
 	"github.com/contactsync/contactsync/shared/queue"
@@ -168,6 +170,19 @@ func TestEnsurePublishPush(t *testing.T) {
 	}
 	if !paths["/connection"] {
 		t.Errorf("poll request not pushed to /connection: %v", paths)
+	}
+	// Remove: nothing pushes to the endpoints any more.
+	if err := queue.Remove(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range queue.Subscriptions(project) {
+		_, err := c.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: "projects/" + project + "/subscriptions/" + s.Name})
+		if status.Code(err) != codes.NotFound {
+			t.Errorf("subscription %s after Remove: %v", s.Name, err)
+		}
+	}
+	if err := queue.Remove(ctx, c); err != nil {
+		t.Errorf("second Remove: %v", err)
 	}
 }
 
