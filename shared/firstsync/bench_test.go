@@ -452,6 +452,14 @@ func runFirstSyncBench(b *testing.B, plan pipedrivefake.Plan) benchResult {
 	fmt.Printf("duplicates: %d (must be 0: %s); records missing: %d\n", duplicates, met(duplicates == 0), missing)
 	fmt.Printf("unmatched twins: %d (must be 0: %s)\n", unmatched, met(unmatched == 0))
 	fmt.Printf("ambiguous held: %d (must be %d: %s)\n", ambiguous, data.ambiguousP, met(ambiguous == data.ambiguousP))
+	// What the run did against what its plan (the preview's counts, the
+	// same listing and matching) said it would do.
+	planned := pv != nil && fs.GoogleDone == pv.CreateInGoogle+pv.UpdateInGoogle && fs.PipedriveDone == pv.CreateInPipedrive+pv.UpdateInPipedrive
+	fmt.Printf("written as planned: google %d of %d, pipedrive %d of %d (%s)\n", fs.GoogleDone, pv.CreateInGoogle+pv.UpdateInGoogle,
+		fs.PipedriveDone, pv.CreateInPipedrive+pv.UpdateInPipedrive, met(planned))
+	if !planned {
+		b.Errorf("the run wrote google %d, pipedrive %d; its plan said %+v", fs.GoogleDone, fs.PipedriveDone, pv)
+	}
 	fmt.Printf("changes handed to the applier: %d; step failures retried: %d\n", pub.changes, len(failures))
 	fmt.Printf("firstsync: ratio=%.3f duplicates=%d unmatched=%d ambiguous=%d\n", ratio, duplicates, unmatched, ambiguous)
 	if duplicates != 0 || unmatched != 0 || missing != 0 || ambiguous != data.ambiguousP {
