@@ -778,7 +778,7 @@ func (sc *scenario) settle() []string {
 	var probs []string
 	stable, last := 0, -1
 	for round := 0; round < 60 && stable < 3; round++ {
-		s.quiet(sc.connID, 800*time.Millisecond, 20*time.Second)
+		q := s.quiet(sc.connID, 800*time.Millisecond, 20*time.Second)
 		c, err := s.st.GetConnection(ctx, sc.connID)
 		if err != nil {
 			sc.fatalf("%v", err)
@@ -802,7 +802,7 @@ func (sc *scenario) settle() []string {
 			}
 		}
 		w := s.gf.Stats(sc.email).ContactWrites + s.pf.CompanyWrites(sc.company)
-		if w == last && c.Status == store.StatusLive && len(failed) == 0 {
+		if q && w == last && c.Status == store.StatusLive && len(failed) == 0 {
 			stable++
 		} else {
 			stable = 0

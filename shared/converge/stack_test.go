@@ -70,6 +70,11 @@ type stack struct {
 	actMu    sync.Mutex
 	inflight map[string]int
 	activity map[string]time.Time
+	// messages published (changes and first-sync steps) and the distinct
+	// ones acknowledged, per connection: quiet only when all are through,
+	// however slowly the emulator pushes on a loaded machine
+	published map[string]int
+	acked     map[string]map[string]bool
 }
 
 func newStack(t *testing.T) *stack {
@@ -79,7 +84,8 @@ func newStack(t *testing.T) *stack {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stack{t: t, ctx: ctx, m: contact.Mapper{DefaultRegion: "DE"}, stopped: make(chan struct{}),
 		injected: map[string]int{}, faultRng: mrand.New(mrand.NewPCG(1, 1)), faultsOn: map[string]bool{},
-		inflight: map[string]int{}, activity: map[string]time.Time{}}
+		inflight: map[string]int{}, activity: map[string]time.Time{},
+		published: map[string]int{}, acked: map[string]map[string]bool{}}
 	t.Cleanup(func() { cancel(); <-s.stopped })
 	s.st, _ = storetest.Counting(t)
 	var err error
@@ -125,7 +131,7 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.runner, err = firstsync.New(firstsync.Config{Store: s.st, Accounts: s.accts, Publisher: s.pub,
+	s.runner, err = firstsync.New(firstsync.Config{Store: s.st, Accounts: s.accts, Publisher: s,
 		Topic: queue.FirstSyncTopic, ChangesTopic: queue.ChangesTopic, Mapper: s.m, PipedriveChunk: 3, GoogleChunk: 4,
 		GoogleQuota: google.Quota{}, Lease: 5 * time.Second,
 		Hook: func(context.Context, firstsync.Step) error {
@@ -150,7 +156,7 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(intakeSrv.Close)
 
 	s.svc, err = connect.New(s.st, s.accts, connect.Config{IntakeURL: intakeSrv.URL + "/", PipedriveAPIURL: s.pURL,
-		GoogleBaseURL: s.gURL, FirstSync: s.pub})
+		GoogleBaseURL: s.gURL, FirstSync: s})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +226,15 @@ func (s *stack) PublishChanges(ctx context.Context, topic string, cs ...queue.Ch
 	for _, c := range cs {
 		s.touch(c.ConnectionID)
 	}
-	return s.pub.PublishChanges(ctx, topic, cs...)
+	err := s.pub.PublishChanges(ctx, topic, cs...)
+	if err == nil {
+		s.actMu.Lock()
+		for _, c := range cs {
+			s.published[c.ConnectionID]++
+		}
+		s.actMu.Unlock()
+	}
+	return err
 }
 
 // PublishPolls is the fan-out's, every tick: not activity.
@@ -232,7 +246,15 @@ func (s *stack) PublishFirstSync(ctx context.Context, topic string, steps ...que
 	for _, st := range steps {
 		s.touch(st.ConnectionID)
 	}
-	return s.pub.PublishFirstSync(ctx, topic, steps...)
+	err := s.pub.PublishFirstSync(ctx, topic, steps...)
+	if err == nil {
+		s.actMu.Lock()
+		for _, st := range steps {
+			s.published[st.ConnectionID]++
+		}
+		s.actMu.Unlock()
+	}
+	return err
 }
 
 // applyAdapter is functions/apply behind the emulator's push: changes to
@@ -276,6 +298,12 @@ func (s *stack) applyAdapter(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "retry", http.StatusInternalServerError)
 		return
 	}
+	s.actMu.Lock()
+	if s.acked[connID] == nil {
+		s.acked[connID] = map[string]bool{}
+	}
+	s.acked[connID][d.MessageID] = true // handled: a later redelivery changes nothing
+	s.actMu.Unlock()
 	if s.fault(connID, "delivery duplicated", 0.04) {
 		http.Error(w, "injected after the work", http.StatusInternalServerError)
 		return
@@ -330,8 +358,9 @@ func (s *stack) quiet(connID string, d time.Duration, limit time.Duration) bool 
 		cancel()
 		s.actMu.Lock()
 		n, last := s.inflight[connID], s.activity[connID]
+		through := len(s.acked[connID]) >= s.published[connID]
 		s.actMu.Unlock()
-		if n == 0 && time.Since(last) >= d {
+		if n == 0 && through && time.Since(last) >= d {
 			return true
 		}
 		time.Sleep(100 * time.Millisecond)
