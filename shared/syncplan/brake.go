@@ -41,7 +41,11 @@ func (b Brake) Allow(recent []time.Time, now time.Time, links, deletes int, trip
 	}
 	kept := make([]time.Time, 0, len(recent)+deletes)
 	for _, t := range recent {
-		if now.Sub(t) < win && !t.After(now) {
+		// A delete stamped ahead of now was made by an instance whose
+		// clock runs ahead: it counts (dropped, it would also be gone
+		// from the stored window for good). Only a stamp a whole window
+		// ahead, a clock gone wrong, is dropped, so it cannot count forever.
+		if now.Sub(t) < win && t.Sub(now) < win {
 			kept = append(kept, t)
 		}
 	}

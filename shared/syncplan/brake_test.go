@@ -72,6 +72,8 @@ func TestBrakeAllow(t *testing.T) {
 		{name: "a brake configured without a window uses 30 minutes",
 			brake: Brake{Share: 0.2, Min: 10}, recent: at(10, 29*time.Minute), links: 10, deletes: 1,
 			want: want{false, at(10, 29*time.Minute)}},
+		{name: "deletes stamped by an instance whose clock runs 2 s ahead still count",
+			recent: at(10, -2*time.Second), links: 10, deletes: 1, want: want{false, at(10, -2*time.Second)}},
 		{name: "a stamp more than a window ahead (a clock gone wrong) is not counted forever",
 			recent: at(10, -31*time.Minute), links: 10, deletes: 1, want: want{true, at(1, 0)}},
 		{name: "the brake holds deletes awaiting the user: a single further delete is held too",
