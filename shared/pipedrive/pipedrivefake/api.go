@@ -139,6 +139,8 @@ func (s *Server) wrap(route string, next http.Handler) http.Handler {
 			_, _ = io.WriteString(sw, "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head><body>Sorry, you have been blocked</body></html>")
 		case Fault400:
 			apiError(sw, http.StatusBadRequest, "Validation failed")
+		case Fault404:
+			apiError(sw, http.StatusNotFound, "Not found")
 		case FaultTimeout:
 			t := time.NewTimer(s.hang)
 			defer t.Stop()

@@ -28,6 +28,9 @@ const (
 	// rate limiter's shape: the burst window's headers with room left, no
 	// reset time; the daily 429's real headers are undocumented).
 	FaultDailyBudget
+	// Fault404 answers 404 with Pipedrive's error envelope, as for a record
+	// it does not find, whether or not the record exists.
+	Fault404
 )
 
 // Fault selects requests to fail. Empty Method or Path match any; Path
