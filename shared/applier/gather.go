@@ -132,6 +132,12 @@ func (a *Applier) readPipedrive(ctx context.Context, r *run, p *pair) error {
 		return nil
 	}
 	per, err := r.cl.Pipedrive.GetPerson(ctx, p.pid)
+	if pipedrive.Gone(err) && p.link != nil {
+		// A linked person not found is a delete: her contact is deleted,
+		// or she is created again from a changed one. One 404 that passes
+		// must not do either: read her once more to confirm.
+		per, err = r.cl.Pipedrive.GetPerson(ctx, p.pid)
+	}
 	if pipedrive.Gone(err) {
 		return nil
 	}

@@ -87,6 +87,24 @@ func TestPipedrive404(t *testing.T) {
 			check: editBeatsDelete,
 		},
 		{
+			name: "Pipedrive answers 404 once for her while her edit's webhook is applied",
+			happen: func(e *env, pid, rn string) {
+				e.pdEdit(pid, pipedrive.PersonInput{Name: ptr("Ada King")})
+				e.pd.FailNext(1, pipedrivefake.Fault{Kind: pipedrivefake.Fault404, Method: http.MethodGet, Path: "/api/v2/persons/" + pid})
+				e.acked(pd, pid, queue.Upsert)
+			},
+			check: samePair("Ada King"),
+		},
+		{
+			name: "Pipedrive answers 404 once for her while a Google edit is carried over",
+			happen: func(e *env, pid, rn string) {
+				e.gEditFamily(rn, "King")
+				e.pd.FailNext(1, pipedrivefake.Fault{Kind: pipedrivefake.Fault404, Method: http.MethodGet, Path: "/api/v2/persons/" + pid})
+				e.acked(gg, rn, queue.Upsert)
+			},
+			check: samePair("Ada King"),
+		},
+		{
 			name: "Pipedrive answers 404 for a while, then shows her again: synced again, once",
 			happen: func(e *env, pid, rn string) {
 				e.pdEdit(pid, pipedrive.PersonInput{Name: ptr("Ada King")})
@@ -183,5 +201,25 @@ func editBeatsDelete(t *testing.T, e *env, pid, rn string) {
 	}
 	if !slices.Contains(e.gMembers(), rn) {
 		t.Error("the contact left the group")
+	}
+}
+
+// samePair: the edit reached the other side and the pair is the one it
+// was, the same person and the same contact, with no copy on either side.
+func samePair(name string) func(t *testing.T, e *env, pid, rn string) {
+	return func(t *testing.T, e *env, pid, rn string) {
+		t.Helper()
+		if live := e.pdLive(); len(live) != 1 || strconv.FormatInt(live[0].ID, 10) != pid || live[0].Name != name {
+			t.Errorf("Pipedrive holds %+v, want person %s alone, named %q", live, pid, name)
+		}
+		if m := e.gMembers(); !slices.Equal(m, []string{rn}) {
+			t.Fatalf("group members %v, want her contact %s alone", m, rn)
+		}
+		if gp, _ := e.gContact(rn); e.m.FromGoogle(gp).DisplayName() != name {
+			t.Errorf("Google contact named %q, want %q", e.m.FromGoogle(gp).DisplayName(), name)
+		}
+		if l, ok := e.link(pd, pid); !ok || l.GoogleID != rn {
+			t.Errorf("link %+v, want %s paired with %s", l, pid, rn)
+		}
 	}
 }
