@@ -2,7 +2,9 @@
 // headless, against the local stack with the sandbox fakes and no demo
 // connection: the newcomer's whole flow as it exists today, in English and
 // German, at 1280 px and 390 px, with screenshots of every step in
-// test-artifacts/browser/ and accessibility checks in the browser.
+// test-artifacts/browser/ and accessibility checks in the browser (labels,
+// 44 px controls, text contrast AA, the tab order, nothing wider than the
+// window).
 package browsertest
 
 import (
@@ -284,14 +286,52 @@ func (b *browser) shot(step string) {
 	}
 }
 
-// a11yProblems checks the page as it is: every form control has a label;
-// nothing is wider than the viewport; every control is at least 44 px
-// tall (a checkbox or radio through its label).
-const a11yProblems = `(() => {
-  const problems = [];
+// a11yLib is the prelude of the checks below: what is visible, how an
+// element is named in a report, colours (computed colours are rgb() or
+// rgba(); anything else is reported, not guessed) and WCAG 2.x contrast.
+const a11yLib = `
   const visible = e => e.checkVisibility({contentVisibilityAuto: true, visibilityProperty: true}) &&
     e.getBoundingClientRect().width > 0 && !e.closest('.visually-hidden');
   const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + String(e.className).split(' ').join('.') : '');
+  const text = e => (e.matches('input, select, textarea') ? (e.tagName === 'SELECT' ? (e.selectedOptions[0] || {}).text || '' : e.type === 'password' ? e.value.replace(/./g, '*') : e.value) : e.textContent)
+    .trim().replace(/\s+/g, ' ').slice(0, 40);
+  const rgba = c => {
+    const m = /^rgba?\(([^)]*)\)$/.exec(c);
+    const v = m ? m[1].split(/[\s,\/]+/).filter(Boolean).map(Number) : [];
+    if (v.length < 3 || v.some(isNaN)) throw new Error('colour not understood: ' + c);
+    return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
+  };
+  // top drawn over an opaque bottom
+  const over = (top, bottom) => [0, 1, 2].map(i => top[i] * top[3] + bottom[i] * (1 - top[3])).concat(1);
+  // the opaque colour behind e: its own and its ancestors' background
+  // colours down to the first opaque one, over white at the root
+  const background = e => {
+    const layers = [];
+    for (let n = e; n; n = n.parentElement) {
+      const c = rgba(getComputedStyle(n).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    return layers.reverse().reduce((bg, c) => over(c, bg), [255, 255, 255, 1]);
+  };
+  const luminance = c => {
+    const [r, g, b] = c.slice(0, 3).map(v => { v /= 255; return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const contrast = (fg, bg) => {
+    const a = luminance(over(fg, bg)), b = luminance(bg);
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  };
+`
+
+// a11yProblems checks the page as it is: every form control has a label;
+// nothing is wider than the viewport; every control is at least 44 px
+// tall (a checkbox or radio through its label); every visible text has a
+// contrast of at least 4.5:1 with the colour behind it (3:1 when large:
+// 24 px, or 18.66 px and bold). Background images are not looked at (the
+// stylesheet has none).
+const a11yProblems = `(() => {` + a11yLib + `
+  const problems = [];
   for (const e of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
     if (!(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby')) problems.push('no label: ' + name(e));
   }
@@ -306,6 +346,15 @@ const a11yProblems = `(() => {
     if (!visible(e)) continue;
     const h = e.getBoundingClientRect().height;
     if (h < 44) problems.push('smaller than 44 px: ' + name(e) + ' ' + h);
+  }
+  for (const e of document.querySelectorAll('body *')) {
+    const own = e.matches('input:not([type=hidden]):not([type=radio]):not([type=checkbox]), select, textarea') ? text(e) !== '' :
+      [...e.childNodes].some(n => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+    if (!own || !visible(e)) continue;
+    const s = getComputedStyle(e);
+    const size = parseFloat(s.fontSize), large = size >= 24 || (size >= 18.66 && Number(s.fontWeight) >= 700);
+    const need = large ? 3 : 4.5, ratio = contrast(rgba(s.color), background(e));
+    if (ratio < need) problems.push('contrast ' + ratio.toFixed(2) + ':1 < ' + need + ':1: "' + text(e) + '" (' + name(e) + ', ' + s.color + ', ' + size + ' px)');
   }
   return problems;
 })()`
