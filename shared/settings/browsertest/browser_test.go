@@ -3,8 +3,8 @@
 // connection: the newcomer's whole flow as it exists today, in English and
 // German, at 1280 px and 390 px, with screenshots of every step in
 // test-artifacts/browser/ and accessibility checks in the browser (labels,
-// 44 px controls, text contrast AA, the tab order, nothing wider than the
-// window).
+// 44 px controls, text contrast AA, visible focus, the tab order, nothing
+// wider than the window).
 package browsertest
 
 import (
@@ -260,6 +260,13 @@ func (b *browser) reloadUntil(url, cond string, timeout time.Duration) {
 func (b *browser) shotViewport(step string) {
 	b.t.Helper()
 	b.must(chromedp.Do(b.ctx, chromedp.Evaluate[chromedp.Void]("window.scrollTo(0, 0)")))
+	b.shotHere(step)
+}
+
+// shotHere writes a screenshot of what the window shows where it is
+// scrolled to.
+func (b *browser) shotHere(step string) {
+	b.t.Helper()
 	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		b.t.Errorf("screenshot %s: %v", step, err)
@@ -290,8 +297,8 @@ func (b *browser) shot(step string) {
 // element is named in a report, colours (computed colours are rgb() or
 // rgba(); anything else is reported, not guessed) and WCAG 2.x contrast.
 const a11yLib = `
-  const visible = e => e.checkVisibility({contentVisibilityAuto: true, visibilityProperty: true}) &&
-    e.getBoundingClientRect().width > 0 && !e.closest('.visually-hidden');
+  const shown = e => e.checkVisibility({contentVisibilityAuto: true, visibilityProperty: true}) && e.getBoundingClientRect().width > 0;
+  const visible = e => shown(e) && !e.closest('.visually-hidden');
   const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + String(e.className).split(' ').join('.') : '');
   const text = e => (e.matches('input, select, textarea') ? (e.tagName === 'SELECT' ? (e.selectedOptions[0] || {}).text || '' : e.type === 'password' ? e.value.replace(/./g, '*') : e.value) : e.textContent)
     .trim().replace(/\s+/g, ' ').slice(0, 40);
@@ -321,6 +328,11 @@ const a11yLib = `
   const contrast = (fg, bg) => {
     const a = luminance(over(fg, bg)), b = luminance(bg);
     return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  };
+  // the outline e is drawn with, or 'none'
+  const ring = e => {
+    const s = getComputedStyle(e);
+    return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0 ? s.outlineStyle + ' ' + s.outlineWidth + ' ' + s.outlineColor : 'none';
   };
 `
 
@@ -360,18 +372,47 @@ const a11yProblems = `(() => {` + a11yLib + `
 })()`
 
 // markActions numbers every visible action (links, buttons, summaries,
-// form controls; of a radio group the checked one, the others are reached
-// with the arrow keys) and returns how many there are.
-const markActions = `(() => {
-  const visible = e => e.checkVisibility({contentVisibilityAuto: true, visibilityProperty: true}) && e.getBoundingClientRect().width > 0;
-  const els = [...document.querySelectorAll('a[href], button, summary, input:not([type=hidden]), select, textarea')]
-    .filter(e => visible(e) && (e.type !== 'radio' || e.checked));
+// form controls, elements made focusable with tabindex; of a radio group
+// the checked one, the others are reached with the arrow keys), notes how
+// each is drawn unfocused (its outline and box-shadow) and returns how many
+// there are.
+const markActions = `(() => {` + a11yLib + `
+  const els = [...document.querySelectorAll('a[href], button, summary, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex^="-"])')]
+    .filter(e => shown(e) && (e.type !== 'radio' || e.checked));
   els.forEach((e, i) => e.setAttribute('data-tab', String(i)));
+  window.__unfocused = els.map(e => ({outline: ring(e), shadow: getComputedStyle(e).boxShadow}));
   return els.length;
 })()`
 
+// focusedAction tells which marked action has the keyboard's focus and
+// whether the focus is visible: an outline or box-shadow the action does
+// not have unfocused, an outline with a contrast of at least 3:1 with what
+// is behind it (the parent's background, or the action's own with a
+// negative outline-offset).
+const focusedAction = `(() => {` + a11yLib + `
+  const e = document.activeElement, idx = e && e.getAttribute('data-tab') || '';
+  if (!idx || !window.__unfocused) return {idx: idx, problem: ''};
+  const was = window.__unfocused[Number(idx)], s = getComputedStyle(e);
+  const outline = ring(e), outlined = outline !== 'none' && outline !== was.outline;
+  const shadowed = s.boxShadow !== 'none' && s.boxShadow !== was.shadow;
+  if (!outlined && !shadowed) return {idx: idx, problem: 'no visible focus: ' + name(e) + ' "' + text(e) + '"'};
+  if (outlined && !shadowed) {
+    const behind = background(parseFloat(s.outlineOffset) < 0 || !e.parentElement ? e : e.parentElement);
+    const ratio = contrast(rgba(s.outlineColor), behind);
+    if (ratio < 3) return {idx: idx, problem: 'focus outline contrast ' + ratio.toFixed(2) + ':1 < 3:1: ' + name(e) + ' "' + text(e) + '"'};
+  }
+  return {idx: idx, problem: ''};
+})()`
+
+// focused is what focusedAction returns.
+type focused struct {
+	Idx     string `json:"idx"`
+	Problem string `json:"problem"`
+}
+
 // checkA11y runs the accessibility checks on the current page, then tabs
-// through it from the top: the tab order must reach every action.
+// through it from the top: the tab order must reach every action, and each
+// action must show that it has the focus.
 func (b *browser) checkA11y(url string) {
 	b.t.Helper()
 	if p := eval[[]string](b, a11yProblems); len(p) > 0 {
@@ -381,10 +422,19 @@ func (b *browser) checkA11y(url string) {
 	b.open(url, "document.body") // focus starts at the top
 	n := eval[int](b, markActions)
 	seen := map[string]bool{}
+	unfocusable := map[string]string{}
 	for i := 0; i < n+3; i++ {
 		b.must(chromedp.Do(b.ctx, chromedp.KeyEvent(kb.Tab)))
-		if idx := eval[string](b, `document.activeElement && document.activeElement.getAttribute('data-tab') || ''`); idx != "" {
-			seen[idx] = true
+		f := eval[focused](b, focusedAction)
+		if f.Idx == "" {
+			continue
+		}
+		seen[f.Idx] = true
+		if f.Problem != "" {
+			if _, dup := unfocusable[f.Idx]; !dup {
+				b.shotHere("a11y-focus")
+			}
+			unfocusable[f.Idx] = f.Problem
 		}
 	}
 	var missed []string
@@ -395,6 +445,15 @@ func (b *browser) checkA11y(url string) {
 	}
 	if len(missed) > 0 {
 		b.t.Errorf("the tab order does not reach %d of %d actions: %v", len(missed), n, missed)
+	}
+	if len(unfocusable) > 0 {
+		var p []string
+		for i := range n {
+			if s, ok := unfocusable[strconv.Itoa(i)]; ok {
+				p = append(p, s)
+			}
+		}
+		b.t.Errorf("the focus is not visible on %d of %d actions:\n  %s", len(p), n, strings.Join(p, "\n  "))
 	}
 }
 
