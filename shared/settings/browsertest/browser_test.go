@@ -4,7 +4,7 @@
 // German, at 1280 px and 390 px, with screenshots of every step in
 // test-artifacts/browser/ and accessibility checks in the browser (labels,
 // 44 px controls, text contrast AA, visible focus, the tab order, nothing
-// wider than the window).
+// wider than the window, at 390 px also at 360 px).
 package browsertest
 
 import (
@@ -142,6 +142,10 @@ type browser struct {
 	ctx   context.Context
 	dir   string
 	shots int
+	// the emulated viewport
+	width    int
+	height   int64
+	viewport []chromedp.EmulateViewportOption
 }
 
 func newBrowser(t *testing.T, path, lang string, width int, dir string) *browser {
@@ -161,11 +165,11 @@ func newBrowser(t *testing.T, path, lang string, width int, dir string) *browser
 	ctx, cancelC := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 6*time.Minute)
 	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
-	b := &browser{t: t, ctx: ctx, dir: dir}
 	vopts := []chromedp.EmulateViewportOption{}
 	if width < 600 {
 		vopts = append(vopts, chromedp.EmulateMobile, chromedp.EmulateTouch)
 	}
+	b := &browser{t: t, ctx: ctx, dir: dir, width: width, height: int64(height), viewport: vopts}
 	accept, zone := "en-US,en;q=0.9", "America/New_York"
 	if lang == "de" {
 		accept, zone = "de-DE,de;q=0.9,en;q=0.5", "Europe/Berlin"
@@ -336,6 +340,20 @@ const a11yLib = `
   };
 `
 
+// widthProblems: nothing is wider than the viewport, the page does not
+// scroll sideways.
+const widthProblems = `(() => {` + a11yLib + `
+  const problems = [];
+  const w = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth > w) problems.push('the page scrolls sideways at ' + w + ' px: ' + document.documentElement.scrollWidth + ' > ' + w);
+  for (const e of document.querySelectorAll('body *')) {
+    if (!visible(e)) continue;
+    const r = e.getBoundingClientRect();
+    if (r.right > w + 0.5 || r.left < -0.5) problems.push('wider than the viewport at ' + w + ' px: ' + name(e) + ' ' + Math.round(r.left) + '..' + Math.round(r.right));
+  }
+  return problems;
+})()`
+
 // a11yProblems checks the page as it is: every form control has a label;
 // nothing is wider than the viewport; every control is at least 44 px
 // tall (a checkbox or radio through its label); every visible text has a
@@ -343,16 +361,9 @@ const a11yLib = `
 // 24 px, or 18.66 px and bold). Background images are not looked at (the
 // stylesheet has none).
 const a11yProblems = `(() => {` + a11yLib + `
-  const problems = [];
+  const problems = ` + widthProblems + `;
   for (const e of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
     if (!(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby')) problems.push('no label: ' + name(e));
-  }
-  const w = document.documentElement.clientWidth;
-  if (document.documentElement.scrollWidth > w) problems.push('the page scrolls sideways: ' + document.documentElement.scrollWidth + ' > ' + w);
-  for (const e of document.querySelectorAll('body *')) {
-    if (!visible(e)) continue;
-    const r = e.getBoundingClientRect();
-    if (r.right > w + 0.5 || r.left < -0.5) problems.push('wider than the viewport: ' + name(e) + ' ' + Math.round(r.left) + '..' + Math.round(r.right));
   }
   for (const e of document.querySelectorAll('button, a.button, summary, .langs a, label.choice, input[type=text], input[type=password], input[type=search], select')) {
     if (!visible(e)) continue;
@@ -410,14 +421,22 @@ type focused struct {
 	Problem string `json:"problem"`
 }
 
-// checkA11y runs the accessibility checks on the current page, then tabs
-// through it from the top: the tab order must reach every action, and each
-// action must show that it has the focus.
+// narrowest is the narrowest phone the page is made for: the 390 px runs
+// check the width there too.
+const narrowest = 360
+
+// checkA11y runs the accessibility checks on the current page (in the
+// runs below 600 px also at 360 px wide), then tabs through it from the
+// top: the tab order must reach every action, and each action must show
+// that it has the focus.
 func (b *browser) checkA11y(url string) {
 	b.t.Helper()
 	if p := eval[[]string](b, a11yProblems); len(p) > 0 {
 		b.shot("a11y")
 		b.t.Errorf("accessibility problems:\n  %s", strings.Join(p, "\n  "))
+	}
+	if b.width < 600 && b.width > narrowest {
+		b.checkWidth(narrowest)
 	}
 	b.open(url, "document.body") // focus starts at the top
 	n := eval[int](b, markActions)
@@ -454,6 +473,27 @@ func (b *browser) checkA11y(url string) {
 			}
 		}
 		b.t.Errorf("the focus is not visible on %d of %d actions:\n  %s", len(p), n, strings.Join(p, "\n  "))
+	}
+}
+
+// checkWidth lays the current page out at width px for a moment: it must
+// not scroll sideways there either.
+func (b *browser) checkWidth(width int64) {
+	b.t.Helper()
+	b.must(chromedp.Do(b.ctx, chromedp.EmulateViewport(width, b.height, b.viewport...)))
+	defer func() {
+		b.must(chromedp.Do(b.ctx, chromedp.EmulateViewport(int64(b.width), b.height, b.viewport...)))
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for eval[int64](b, "document.documentElement.clientWidth") != width {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("the page was not laid out at %d px", width)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p := eval[[]string](b, widthProblems); len(p) > 0 {
+		b.shot(fmt.Sprintf("a11y-%d", width))
+		b.t.Errorf("accessibility problems at %d px:\n  %s", width, strings.Join(p, "\n  "))
 	}
 }
 
