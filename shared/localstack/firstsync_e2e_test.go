@@ -190,17 +190,20 @@ func startSeededStack(t *testing.T, seed localstack.Seed) *harness {
 	project := emulatortest.Project()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	dir := debugDir(t)
 	s, err := localstack.Start(ctx, localstack.Options{
-		Root: root, Dir: debugDir(t), Project: project, PollInterval: pollInterval, NoDemo: true, Seed: seed,
+		Root: root, Dir: dir, Project: project, PollInterval: pollInterval, NoDemo: true, Seed: seed,
 		FirestoreHost: fsHost, PubSubHost: psHost, Env: map[string]string{"DEFAULT_PHONE_REGION": "DE"},
-		GoogleSchemaErrors: schemaCheck(t),
+		GoogleSchemaErrors: schemaCheck(t), Log: processLog(t, dir),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Stop)
 	demo := *s.Endpoints.Demo
-	h := &harness{s: s, project: project, demo: &demo, hc: &http.Client{Timeout: 30 * time.Second}}
+	h := &harness{s: s, project: project, demo: &demo, dir: dir, hc: &http.Client{Timeout: 30 * time.Second}}
+	// The seeded names, e-mail addresses and phone numbers are in no log.
+	t.Cleanup(func() { scanSuiteLogs(t, s, dir, logScope{companies: []int64{h.company}}) })
+	t.Cleanup(s.Stop)
 	h.st, err = store.New(context.Background(), project, "")
 	if err != nil {
 		t.Fatal(err)
