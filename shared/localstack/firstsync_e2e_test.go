@@ -181,6 +181,13 @@ func (h *harness) watchFirstSync(t *testing.T, u *pageUser, start time.Time, lim
 // seeded "030 …" and "+49 (0)30 …" compare as one number.
 func startSeededStack(t *testing.T, seed localstack.Seed) *harness {
 	t.Helper()
+	return startSeededStackEvery(t, seed, pollInterval)
+}
+
+// startSeededStackEvery is startSeededStack with the scheduler ticking
+// every poll.
+func startSeededStackEvery(t *testing.T, seed localstack.Seed, poll time.Duration) *harness {
+	t.Helper()
 	fsHost := emulatortest.Require(t, emulator.Firestore)
 	psHost := emulatortest.Require(t, emulator.PubSub)
 	root, err := filepath.Abs("../..")
@@ -192,7 +199,7 @@ func startSeededStack(t *testing.T, seed localstack.Seed) *harness {
 	defer cancel()
 	dir := debugDir(t)
 	s, err := localstack.Start(ctx, localstack.Options{
-		Root: root, Dir: dir, Project: project, PollInterval: pollInterval, NoDemo: true, Seed: seed,
+		Root: root, Dir: dir, Project: project, PollInterval: poll, NoDemo: true, Seed: seed,
 		FirestoreHost: fsHost, PubSubHost: psHost, Env: map[string]string{"DEFAULT_PHONE_REGION": "DE"},
 		GoogleSchemaErrors: schemaCheck(t), Log: processLog(t, dir),
 	})
