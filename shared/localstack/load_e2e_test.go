@@ -108,9 +108,10 @@ func TestIntakeLoad(t *testing.T) {
 		}
 	}
 	tokens := h.s.Pipedrive.DailyUsage(h.company) - daily
-	// Pub/Sub delivers at least once: give a late duplicate a moment to
-	// show up in the counts before they are compared.
-	time.Sleep(time.Second)
+	// The watch subscription may trail the applier's.
+	for wait := time.Now(); published.count() < r.accepted && time.Since(wait) < 30*time.Second; {
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	equal := r.accepted == r.sent && published.count() == r.accepted && applied.count() == r.accepted
 	verdict := "equal"
