@@ -382,6 +382,8 @@ func (h *harness) watchPublished(t *testing.T) *messageSet {
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("watch the changes topic: %v", err)
 		}
+		// The emulator may be shared by the whole test run.
+		_ = ps.SubscriptionAdminClient.DeleteSubscription(context.Background(), &pubsubpb.DeleteSubscriptionRequest{Subscription: sub})
 	})
 	return set
 }
