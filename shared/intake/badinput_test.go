@@ -121,6 +121,11 @@ func TestBadInput(t *testing.T) {
 		{name: "huge action", auth: good, body: personBody(strings.Repeat("a", 3000), "8"), store: true, want: 200},
 		{name: "huge entity", auth: good, body: otherBody(strings.Repeat("e", 1500), "change"), store: true, want: 200},
 		{name: "accepted (control)", auth: good, body: personBody("change", "8"), store: true, want: 200, publish: 1},
+		{name: "accepted, personal data in the delivery id and change source", auth: good, store: true, want: 200, publish: 1,
+			body: strings.Replace(strings.Replace(personBody("change", "8"), `"version":"2.0"`, `"version":"2.0","change_source":"`+pdPhone+`"`, 1),
+				`"id":"6f1c0b3e-2222-4a4a-9b9b-000000000008"`, `"id":"`+pdEmail+`"`, 1)},
+		{name: "unknown action naming a person", auth: good, body: personBody(pdName, "8"), store: true, want: 200},
+		{name: "unknown entity naming a person", auth: good, body: otherBody(pdName, "change"), store: true, want: 200},
 	}
 	// An unknown event or entity is acknowledged and ignored, for any
 	// entity and action, in both formats.

@@ -22,6 +22,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"regexp"
+	"slices"
 	"time"
 
 	"github.com/contactsync/contactsync/shared/logging"
@@ -113,7 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, webhook.ErrIgnored):
 		// Another object's event, or an action we do not know.
-		log.Debug("intake: ignored event", "object", logging.Bound(ev.Object), "action", logging.Bound(ev.RawAction))
+		log.Debug("intake: ignored event", "object", known(ev.Object, entities), "action", known(ev.RawAction, actions))
 		reply(w, http.StatusOK, "ignored: not a person event we sync")
 		return
 	case err != nil:
@@ -127,8 +129,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusServiceUnavailable, "could not queue the event, retry")
 		return
 	}
-	log.Info("intake: queued", "person", ev.PersonID, "kind", c.Kind, "delivery", logging.Bound(ev.DeliveryID),
-		"change_source", logging.Bound(ev.ChangeSource))
+	log.Info("intake: queued", "person", ev.PersonID, "kind", c.Kind, "delivery", deliveryID(ev.DeliveryID),
+		"change_source", known(ev.ChangeSource, sources))
 	reply(w, http.StatusOK, "accepted")
 }
 
@@ -148,6 +150,35 @@ func ToChange(connID string, ev webhook.Event) queue.Change {
 		c.OccurredAt = time.Now().UTC()
 	}
 	return c
+}
+
+// The sender chooses every string of a webhook: a log line carries one
+// only when it is a word we know (or has the shape of a delivery id), so
+// that whatever the body holds (a name, an e-mail address) stays out.
+var (
+	entities = []string{"activity", "deal", "file", "filter", "goal", "lead", "mail", "note", "organization", "person",
+		"pipeline", "product", "project", "stage", "task", "user"}
+	actions    = []string{"create", "change", "delete", "added", "updated", "deleted", "merged"}
+	sources    = []string{"app", "api"}
+	deliveryRE = regexp.MustCompile(`^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|` +
+		`v1:person:[0-9]{1,19}:(added|updated|deleted|merged):[0-9 :.TZ+-]{1,40})$`)
+)
+
+// known is s if it is one of words, "" if empty, else "other".
+func known(s string, words []string) string {
+	if s == "" || slices.Contains(words, s) {
+		return s
+	}
+	return "other"
+}
+
+// deliveryID is id if it has the shape of Pipedrive's delivery ids (v2's
+// UUID, or the one Parse makes for v1), else "other".
+func deliveryID(id string) string {
+	if id == "" || deliveryRE.MatchString(id) {
+		return id
+	}
+	return "other"
 }
 
 // noSecret stands in for the stored password hash of a connection that

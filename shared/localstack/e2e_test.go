@@ -56,13 +56,15 @@ func startStack(t *testing.T) (*localstack.Stack, string) {
 	project := emulatortest.Project()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	dir := t.TempDir()
 	s, err := localstack.Start(ctx, localstack.Options{
-		Root: root, Dir: t.TempDir(), Project: project, PollInterval: time.Hour,
-		FirestoreHost: fsHost, PubSubHost: psHost, GoogleSchemaErrors: schemaCheck(t),
+		Root: root, Dir: dir, Project: project, PollInterval: time.Hour,
+		FirestoreHost: fsHost, PubSubHost: psHost, GoogleSchemaErrors: schemaCheck(t), Log: processLog(t, dir),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { scanSuiteLogs(t, s, dir, logScope{}) })
 	t.Cleanup(s.Stop)
 	return s, project
 }
@@ -85,10 +87,11 @@ func TestWebhookReachesApplier(t *testing.T) {
 	project := emulatortest.Project()
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	dir := t.TempDir()
 	s, err := localstack.Start(sctx, localstack.Options{
-		Root: root, Dir: t.TempDir(), Project: project, PollInterval: time.Hour,
+		Root: root, Dir: dir, Project: project, PollInterval: time.Hour,
 		FirestoreHost: fsHost, PubSubHost: psHost, Env: map[string]string{"TOKEN_KEY": tokenKey},
-		GoogleSchemaErrors: schemaCheck(t),
+		GoogleSchemaErrors: schemaCheck(t), Log: processLog(t, dir),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +150,12 @@ func TestWebhookReachesApplier(t *testing.T) {
 	if err := accts.Put(ctx, connID, store.SecretPipedrive, apiToken); err != nil {
 		t.Fatal(err)
 	}
+	// Ada and this connection's tokens are in no log (the sandbox's own
+	// are looked for anyway).
+	t.Cleanup(func() {
+		scanSuiteLogs(t, s, dir, logScope{companies: []int64{company}, googleUsers: []string{gUser},
+			secrets: []probe{{"Pipedrive API token", apiToken}, {"Google refresh token", gTok.RefreshToken}}})
+	})
 
 	webhookBody := fmt.Sprintf(`{"meta":{"action":"change","entity":"person","entity_id":"%[1]d","id":"0b9a7e0c-5d2b-4b8e-9d5c-7f7d8e6a0001","company_id":"%[2]d","user_id":"%[3]d","timestamp":"2026-11-24T15:18:35.616Z","version":"2.0","change_source":"app","attempt":1},
  "data":{"id":%[1]d,"name":"Ada Lovelace","owner_id":%[3]d,"emails":[{"value":"ada@example.com","primary":true,"label":"work"}],"phones":[],"update_time":"2026-11-24T15:18:35Z"},

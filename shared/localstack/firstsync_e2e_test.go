@@ -181,6 +181,13 @@ func (h *harness) watchFirstSync(t *testing.T, u *pageUser, start time.Time, lim
 // seeded "030 …" and "+49 (0)30 …" compare as one number.
 func startSeededStack(t *testing.T, seed localstack.Seed) *harness {
 	t.Helper()
+	return startSeededStackEvery(t, seed, pollInterval)
+}
+
+// startSeededStackEvery is startSeededStack with the scheduler ticking
+// every poll.
+func startSeededStackEvery(t *testing.T, seed localstack.Seed, poll time.Duration) *harness {
+	t.Helper()
 	fsHost := emulatortest.Require(t, emulator.Firestore)
 	psHost := emulatortest.Require(t, emulator.PubSub)
 	root, err := filepath.Abs("../..")
@@ -190,17 +197,20 @@ func startSeededStack(t *testing.T, seed localstack.Seed) *harness {
 	project := emulatortest.Project()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	dir := debugDir(t)
 	s, err := localstack.Start(ctx, localstack.Options{
-		Root: root, Dir: debugDir(t), Project: project, PollInterval: pollInterval, NoDemo: true, Seed: seed,
+		Root: root, Dir: dir, Project: project, PollInterval: poll, NoDemo: true, Seed: seed,
 		FirestoreHost: fsHost, PubSubHost: psHost, Env: map[string]string{"DEFAULT_PHONE_REGION": "DE"},
-		GoogleSchemaErrors: schemaCheck(t),
+		GoogleSchemaErrors: schemaCheck(t), Log: processLog(t, dir),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Stop)
 	demo := *s.Endpoints.Demo
-	h := &harness{s: s, project: project, demo: &demo, hc: &http.Client{Timeout: 30 * time.Second}}
+	h := &harness{s: s, project: project, demo: &demo, dir: dir, hc: &http.Client{Timeout: 30 * time.Second}}
+	// The seeded names, e-mail addresses and phone numbers are in no log.
+	t.Cleanup(func() { scanSuiteLogs(t, s, dir, logScope{companies: []int64{h.company}}) })
+	t.Cleanup(s.Stop)
 	h.st, err = store.New(context.Background(), project, "")
 	if err != nil {
 		t.Fatal(err)

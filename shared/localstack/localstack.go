@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,11 +109,15 @@ type Stack struct {
 	tokenKey, sessionKey string
 	opts                 Options
 	emulators            []*emulator.Emulator
-	procs                []*exec.Cmd
-	done                 []chan struct{}
-	cancel               context.CancelFunc
-	wg                   sync.WaitGroup
-	logFiles             []*os.File
+	// bin and env start a function's process; funcs are the functions
+	// in start order (mu guards their processes).
+	bin      string
+	env      []string
+	mu       sync.Mutex
+	funcs    []*function
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	logFiles []*os.File
 }
 
 // Start brings the stack up and returns once every part answers.
@@ -181,9 +186,15 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.Endpoints.Settings, s.Endpoints.Intake = urls["Settings"]+"/", urls["Intake"]+"/"
 	s.Endpoints.Poll, s.Endpoints.Applier = urls["Poll"]+"/", urls["Apply"]+"/"
 
-	env := s.functionEnv(urls)
+	s.bin, s.env = bin, s.functionEnv(urls)
 	for _, name := range functionNames {
-		if err := s.startFunction(bin, name, ports[name], env); err != nil {
+		w, err := s.logFile(name + ".log")
+		if err != nil {
+			return nil, err
+		}
+		f := &function{name: name, port: ports[name], log: w}
+		s.funcs = append(s.funcs, f)
+		if err := s.startFunction(f); err != nil {
 			return nil, err
 		}
 	}
@@ -365,26 +376,100 @@ func (s *Stack) logFile(name string) (*os.File, error) {
 	return f, nil
 }
 
-func (s *Stack) startFunction(bin, name string, port int, env []string) error {
-	w, err := s.logFile(name + ".log")
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(env, "FUNCTION_TARGET="+name, "PORT="+strconv.Itoa(port))
-	cmd.Stdout, cmd.Stderr = w, w
+// function is one function's process, serving on port and logging to log
+// (kept open across restarts, so a restarted function's lines follow its
+// predecessor's).
+type function struct {
+	name string
+	port int
+	log  *os.File
+	cmd  *exec.Cmd     // nil while not running
+	done chan struct{} // closed once cmd has exited
+}
+
+func (f *function) url() string { return "http://127.0.0.1:" + strconv.Itoa(f.port) + "/" }
+
+func (s *Stack) startFunction(f *function) error {
+	cmd := exec.Command(s.bin)
+	cmd.Env = append(slices.Clip(s.env), "FUNCTION_TARGET="+f.name, "PORT="+strconv.Itoa(f.port))
+	cmd.Stdout, cmd.Stderr = f.log, f.log
 	// Own process group (a terminal's Ctrl-C reaches only the stack, which
 	// then stops everything in order); killed if the stack dies abruptly.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("localstack: start %s: %w", name, err)
+		return fmt.Errorf("localstack: start %s: %w", f.name, err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
-	s.procs = append(s.procs, cmd)
-	s.done = append(s.done, done)
-	s.opts.Log.Info("function started", "name", name, "url", "http://127.0.0.1:"+strconv.Itoa(port)+"/")
+	f.cmd, f.done = cmd, done
+	s.opts.Log.Info("function started", "name", f.name, "url", f.url())
 	return nil
+}
+
+// stopFunction ends f's process: SIGTERM, then SIGKILL after grace (at
+// once if grace is 0). Callers hold s.mu.
+func (s *Stack) stopFunction(f *function, grace time.Duration) {
+	if f.cmd == nil {
+		return
+	}
+	sig := syscall.SIGTERM
+	if grace == 0 {
+		sig = syscall.SIGKILL
+	}
+	_ = syscall.Kill(-f.cmd.Process.Pid, sig)
+	select {
+	case <-f.done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
+		<-f.done
+	}
+	f.cmd, f.done = nil, nil
+}
+
+func (s *Stack) function(name string) (*function, error) {
+	for _, f := range s.funcs {
+		if f.name == name {
+			return f, nil
+		}
+	}
+	return nil, fmt.Errorf("localstack: no function %q (there are %v)", name, functionNames)
+}
+
+// KillFunction kills one function's process at once (SIGKILL), as a crash
+// or a lost instance would: its requests in flight fail and its URL
+// refuses connections until StartFunction. Pub/Sub keeps the messages it
+// could not push and retries them.
+func (s *Stack) KillFunction(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.function(name)
+	if err != nil {
+		return err
+	}
+	if f.cmd == nil {
+		return fmt.Errorf("localstack: function %s is not running", name)
+	}
+	s.stopFunction(f, 0)
+	s.opts.Log.Info("function killed", "name", name)
+	return nil
+}
+
+// StartFunction starts a function KillFunction killed, on the same URL,
+// and returns once it accepts connections.
+func (s *Stack) StartFunction(ctx context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.function(name)
+	if err != nil {
+		return err
+	}
+	if f.cmd != nil {
+		return fmt.Errorf("localstack: function %s is running", name)
+	}
+	if err := s.startFunction(f); err != nil {
+		return err
+	}
+	return waitHTTP(ctx, strings.TrimSuffix(f.url(), "/"), 30*time.Second)
 }
 
 // waitHTTP waits until url's server accepts connections. It only dials:
@@ -469,16 +554,12 @@ func (s *Stack) Stop() {
 		s.wg.Wait()
 		s.cancel = nil
 	}
-	for i, cmd := range s.procs {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-s.done[i]:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-s.done[i]
-		}
+	s.mu.Lock()
+	for _, f := range s.funcs {
+		s.stopFunction(f, 5*time.Second)
 	}
-	s.procs, s.done = nil, nil
+	s.funcs = nil
+	s.mu.Unlock()
 	for _, srv := range s.servers {
 		_ = srv.Close()
 	}
@@ -500,9 +581,13 @@ func (s *Stack) Stop() {
 // check nothing survives Stop.
 func (s *Stack) Pids() []int {
 	var out []int
-	for _, c := range s.procs {
-		out = append(out, c.Process.Pid)
+	s.mu.Lock()
+	for _, f := range s.funcs {
+		if f.cmd != nil {
+			out = append(out, f.cmd.Process.Pid)
+		}
 	}
+	s.mu.Unlock()
 	for _, e := range s.emulators {
 		out = append(out, e.Pid())
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,6 +39,7 @@ import (
 	"github.com/contactsync/contactsync/shared/google"
 	"github.com/contactsync/contactsync/shared/google/googlefake"
 	"github.com/contactsync/contactsync/shared/localstack"
+	"github.com/contactsync/contactsync/shared/logging"
 	"github.com/contactsync/contactsync/shared/pipedrive"
 	"github.com/contactsync/contactsync/shared/pipedrive/pipedrivefake"
 	"github.com/contactsync/contactsync/shared/queue"
@@ -64,9 +66,12 @@ type harness struct {
 	people  *people.Service
 	company int64
 	hc      *http.Client
+	dir     string // the stack's files (logs/ holds the logs)
 }
 
 // startSyncStack starts the stack; env adds to the functions' environment.
+// Once the test is done, the stack is stopped and its logs are scanned for
+// personal data and tokens (scanSuiteLogs).
 func startSyncStack(t *testing.T, env map[string]string) *harness {
 	t.Helper()
 	fsHost := emulatortest.Require(t, emulator.Firestore)
@@ -78,15 +83,17 @@ func startSyncStack(t *testing.T, env map[string]string) *harness {
 	project := emulatortest.Project()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	dir := debugDir(t)
 	s, err := localstack.Start(ctx, localstack.Options{
-		Root: root, Dir: debugDir(t), Project: project, PollInterval: pollInterval,
+		Root: root, Dir: dir, Project: project, PollInterval: pollInterval, Log: processLog(t, dir),
 		FirestoreHost: fsHost, PubSubHost: psHost, Env: env, GoogleSchemaErrors: schemaCheck(t),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := &harness{s: s, project: project, demo: s.Endpoints.Demo, dir: dir, hc: &http.Client{Timeout: 30 * time.Second}}
+	t.Cleanup(func() { scanSuiteLogs(t, s, dir, logScope{companies: []int64{h.company}}) })
 	t.Cleanup(s.Stop)
-	h := &harness{s: s, project: project, demo: s.Endpoints.Demo, hc: &http.Client{Timeout: 30 * time.Second}}
 	if h.demo == nil || h.demo.ConnectionID == "" {
 		t.Fatalf("the stack has no demo connection: %+v", s.Endpoints)
 	}
@@ -1077,8 +1084,25 @@ func testWebhookBadInputs(t *testing.T, h *harness) {
 }
 
 func debugDir(t *testing.T) string {
+	t.Helper()
 	if d := os.Getenv("DEBUG_STACK_DIR"); d != "" {
 		return d
 	}
 	return t.TempDir()
+}
+
+// processLog is the stack's own log (its progress lines and the sandbox
+// fakes'), at debug level, in dir/logs/test-process.log: scanSuiteLogs
+// reads it with the functions' logs.
+func processLog(t *testing.T, dir string) *slog.Logger {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, "logs", "test-process.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return logging.New(f, slog.LevelDebug)
 }

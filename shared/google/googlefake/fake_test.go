@@ -462,6 +462,11 @@ func TestQuota(t *testing.T) {
 	if st := e.s.Stats(googlefake.DemoUser); st.RateLimited != 1 || st.Calls[googlefake.MethodUpdateContact] != 31 {
 		t.Errorf("stats = %+v", st)
 	}
+	// The 30 updates that went through spent a critical read and write
+	// and a daily contact write each; the refused one spent nothing.
+	if sp, want := e.s.Stats("").Spent, (googlefake.QuotaSpent{CriticalReads: 30, CriticalWrites: 30, DailyContactWrites: 30}); sp != want {
+		t.Errorf("spent %+v, want %+v", sp, want)
+	}
 	e.clk.Advance(time.Minute)
 	if _, err := e.svc.People.UpdateContact(p.ResourceName, &people.Person{Metadata: md}).UpdatePersonFields("names").Do(); err != nil {
 		t.Errorf("next minute: %v", err)

@@ -74,6 +74,22 @@ func (q Quota) limit(b bucket) int {
 // cost is what one call spends per bucket.
 type cost [numBuckets]int
 
+// QuotaSpent counts the quota units calls spent, per Quota field.
+type QuotaSpent struct {
+	CriticalReads, CriticalWrites, Writes, GroupReads, FullSyncFirstPages, DailyContactWrites int
+}
+
+func (q *QuotaSpent) field(b bucket) *int {
+	return [numBuckets]*int{&q.CriticalReads, &q.CriticalWrites, &q.Writes, &q.GroupReads,
+		&q.FullSyncFirstPages, &q.DailyContactWrites}[b]
+}
+
+func (q *QuotaSpent) add(o QuotaSpent) {
+	for b := bucket(0); b < numBuckets; b++ {
+		*q.field(b) += *o.field(b)
+	}
+}
+
 // window is a fixed window aligned to the clock (minute or day).
 type window struct {
 	start time.Time
@@ -102,6 +118,7 @@ func (s *Server) charge(u *user, c cost) *apiError {
 		if c[b] != 0 && s.cfg.quota.limit(b) != 0 {
 			u.quota[b].used += c[b]
 		}
+		*u.stats.Spent.field(b) += c[b]
 	}
 	return nil
 }

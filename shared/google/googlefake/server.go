@@ -139,6 +139,9 @@ func New(opts ...Option) *Server {
 	return s
 }
 
+// Quota returns the per-user quotas the server enforces.
+func (s *Server) Quota() Quota { return s.cfg.quota }
+
 // Clock returns the server's time source.
 func (s *Server) Clock() Clock { return s.clock }
 
@@ -159,6 +162,9 @@ type Stats struct {
 	// one of the same user was still in flight: Google asks for sequential
 	// mutations per user.
 	OverlappingWrites int
+	// Spent is the quota the answered calls spent (whether or not quotas
+	// are enforced); a call refused with 429 spends none.
+	Spent QuotaSpent
 }
 
 func (st *Stats) add(o *Stats) {
@@ -172,6 +178,7 @@ func (st *Stats) add(o *Stats) {
 	st.ContactWrites += o.ContactWrites
 	st.RateLimited += o.RateLimited
 	st.OverlappingWrites += o.OverlappingWrites
+	st.Spent.add(o.Spent)
 }
 
 // TotalCalls sums Calls.

@@ -300,3 +300,40 @@ func (s *Server) ReleaseDeliveries(reverse bool) {
 	d.queue = append(d.queue, held...)
 	d.cond.Broadcast()
 }
+
+// HeldDelivery is a parked delivery, rendered as Pipedrive would send it:
+// POST Body to URL with HTTP Basic User and Password.
+type HeldDelivery struct {
+	URL, User, Password string
+	Action              string
+	PersonID            int64
+	Body                []byte
+}
+
+// TakeHeldDeliveries removes the parked deliveries of personID's events
+// (every person's if 0) and returns them in order, for a test that sends
+// them itself at its own rate and concurrency (a load test), which the
+// fake's one-at-a-time deliverer cannot. Deliveries of deleted webhooks
+// are dropped.
+func (s *Server) TakeHeldDeliveries(personID int64) []HeldDelivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dl
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []HeldDelivery
+	kept := d.held[:0]
+	for _, j := range d.held {
+		if personID != 0 && j.personID != personID {
+			kept = append(kept, j)
+			continue
+		}
+		if h := s.hooks[j.hookID]; h != nil {
+			out = append(out, HeldDelivery{URL: h.url, User: h.authUser, Password: h.authPassword,
+				Action: j.action, PersonID: j.personID, Body: render(j)})
+		}
+	}
+	clear(d.held[len(kept):])
+	d.held = kept
+	return out
+}

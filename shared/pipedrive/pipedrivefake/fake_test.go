@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/contactsync/contactsync/shared/pipedrive"
 )
 
 func newTest(t *testing.T, opts ...Option) (*Server, string) {
@@ -130,3 +133,63 @@ func TestUndocumentedLabelsRefused(t *testing.T) {
 		}
 	}
 }
+
+// Held deliveries can be taken out, rendered as Pipedrive sends them, one
+// person's at a time; nothing is sent meanwhile.
+func TestTakeHeldDeliveries(t *testing.T) {
+	s, tok := newTest(t)
+	req := httptest.NewRequest("POST", "/api/v1/webhooks", strings.NewReader(
+		`{"subscription_url":"https://hooks.example.test/in","event_action":"*","event_object":"person","http_auth_user":"conn","http_auth_password":"pw","version":"2.0","name":"test"}`))
+	req.Header.Set("x-api-token", tok)
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, req)
+	if w.Code != http.StatusOK && w.Code != http.StatusCreated {
+		t.Fatalf("create webhook: %d %s", w.Code, w.Body)
+	}
+	var user int64
+	for _, h := range s.Webhooks(0) {
+		user = h.UserID
+	}
+	s.HoldDeliveries()
+	ann, err := s.UIAddPerson(user, pipedrive.PersonInput{Name: ptr("Ann Example")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := s.UIAddPerson(user, pipedrive.PersonInput{Name: ptr("Bob Example")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UIEditPerson(user, ann, pipedrive.PersonInput{Name: ptr("Ann Edited")}); err != nil {
+		t.Fatal(err)
+	}
+	got := s.TakeHeldDeliveries(ann)
+	if len(got) != 2 || got[0].Action != "create" || got[1].Action != "change" {
+		t.Fatalf("Ann's held deliveries: %+v", got)
+	}
+	for _, d := range got {
+		var body struct {
+			Meta struct {
+				EntityID string `json:"entity_id"`
+				Attempt  int    `json:"attempt"`
+			} `json:"meta"`
+		}
+		if err := json.Unmarshal(d.Body, &body); err != nil || body.Meta.EntityID != strconv.FormatInt(ann, 10) || body.Meta.Attempt != 1 {
+			t.Errorf("body %s (%v)", d.Body, err)
+		}
+		if d.URL != "https://hooks.example.test/in" || d.User != "conn" || d.Password != "pw" || d.PersonID != ann {
+			t.Errorf("delivery %+v", d)
+		}
+	}
+	if rest := s.TakeHeldDeliveries(0); len(rest) != 1 || rest[0].PersonID != bob {
+		t.Errorf("the others: %+v", rest)
+	}
+	if again := s.TakeHeldDeliveries(0); len(again) != 0 {
+		t.Errorf("taken twice: %+v", again)
+	}
+	if sent := s.Deliveries(); len(sent) != 0 {
+		t.Errorf("held deliveries were sent: %+v", sent)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
