@@ -44,26 +44,39 @@ func schemaCheck(t testing.TB) func(error) {
 	}
 }
 
-// startStack runs the functions on the test's emulators, in a fresh project.
-func startStack(t *testing.T) (*localstack.Stack, string) {
+// launch starts the stack on the test's emulators, in a fresh project,
+// with what every end-to-end test sets (the repository root, the Google
+// schema check, the process log in o.Dir, t.TempDir() unless set). It
+// returns the stack and its project; the caller stops it.
+func launch(t *testing.T, o localstack.Options) (*localstack.Stack, string) {
 	t.Helper()
-	fsHost := emulatortest.Require(t, emulator.Firestore)
-	psHost := emulatortest.Require(t, emulator.PubSub)
+	o.FirestoreHost = emulatortest.Require(t, emulator.Firestore)
+	o.PubSubHost = emulatortest.Require(t, emulator.PubSub)
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	project := emulatortest.Project()
+	o.Root, o.Project, o.GoogleSchemaErrors = root, emulatortest.Project(), schemaCheck(t)
+	if o.Dir == "" {
+		o.Dir = t.TempDir()
+	}
+	if o.Log == nil {
+		o.Log = processLog(t, o.Dir)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	s, err := localstack.Start(ctx, localstack.Options{
-		Root: root, Dir: dir, Project: project, PollInterval: time.Hour,
-		FirestoreHost: fsHost, PubSubHost: psHost, GoogleSchemaErrors: schemaCheck(t), Log: processLog(t, dir),
-	})
+	s, err := localstack.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, o.Project
+}
+
+// startStack runs the functions on the test's emulators, in a fresh project.
+func startStack(t *testing.T) (*localstack.Stack, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, project := launch(t, localstack.Options{Dir: dir, PollInterval: time.Hour})
 	t.Cleanup(func() { scanSuiteLogs(t, s, dir, logScope{}) })
 	t.Cleanup(s.Stop)
 	return s, project
@@ -75,27 +88,11 @@ func startStack(t *testing.T) (*localstack.Stack, string) {
 // connection's Google group; the same Pub/Sub message pushed twice (as
 // after a lost ack) writes Google once.
 func TestWebhookReachesApplier(t *testing.T) {
-	fsHost := emulatortest.Require(t, emulator.Firestore)
-	psHost := emulatortest.Require(t, emulator.PubSub)
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	tokenKey := base64.StdEncoding.EncodeToString(key)
-	project := emulatortest.Project()
-	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	dir := t.TempDir()
-	s, err := localstack.Start(sctx, localstack.Options{
-		Root: root, Dir: dir, Project: project, PollInterval: time.Hour,
-		FirestoreHost: fsHost, PubSubHost: psHost, Env: map[string]string{"TOKEN_KEY": tokenKey},
-		GoogleSchemaErrors: schemaCheck(t), Log: processLog(t, dir),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, project := launch(t, localstack.Options{Dir: dir, PollInterval: time.Hour, Env: map[string]string{"TOKEN_KEY": tokenKey}})
 	t.Cleanup(s.Stop)
 	ctx := context.Background()
 	st, err := store.New(ctx, project, "")

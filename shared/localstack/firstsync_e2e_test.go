@@ -13,7 +13,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,8 +21,6 @@ import (
 
 	people "google.golang.org/api/people/v1"
 
-	"github.com/contactsync/contactsync/shared/emulator"
-	"github.com/contactsync/contactsync/shared/emulator/emulatortest"
 	"github.com/contactsync/contactsync/shared/localstack"
 	"github.com/contactsync/contactsync/shared/pipedrive"
 	"github.com/contactsync/contactsync/shared/store"
@@ -188,29 +185,15 @@ func startSeededStack(t *testing.T, seed localstack.Seed) *harness {
 // every poll.
 func startSeededStackEvery(t *testing.T, seed localstack.Seed, poll time.Duration) *harness {
 	t.Helper()
-	fsHost := emulatortest.Require(t, emulator.Firestore)
-	psHost := emulatortest.Require(t, emulator.PubSub)
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	project := emulatortest.Project()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	dir := debugDir(t)
-	s, err := localstack.Start(ctx, localstack.Options{
-		Root: root, Dir: dir, Project: project, PollInterval: poll, NoDemo: true, Seed: seed,
-		FirestoreHost: fsHost, PubSubHost: psHost, Env: map[string]string{"DEFAULT_PHONE_REGION": "DE"},
-		GoogleSchemaErrors: schemaCheck(t), Log: processLog(t, dir),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, project := launch(t, localstack.Options{Dir: dir, PollInterval: poll, NoDemo: true, Seed: seed,
+		Env: map[string]string{"DEFAULT_PHONE_REGION": "DE"}})
 	demo := *s.Endpoints.Demo
 	h := &harness{s: s, project: project, demo: &demo, dir: dir, hc: &http.Client{Timeout: 30 * time.Second}}
 	// The seeded names, e-mail addresses and phone numbers are in no log.
 	t.Cleanup(func() { scanSuiteLogs(t, s, dir, logScope{companies: []int64{h.company}}) })
 	t.Cleanup(s.Stop)
+	var err error
 	h.st, err = store.New(context.Background(), project, "")
 	if err != nil {
 		t.Fatal(err)

@@ -34,8 +34,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/contactsync/contactsync/shared/emulator"
-	"github.com/contactsync/contactsync/shared/emulator/emulatortest"
 	"github.com/contactsync/contactsync/shared/google"
 	"github.com/contactsync/contactsync/shared/google/googlefake"
 	"github.com/contactsync/contactsync/shared/localstack"
@@ -74,29 +72,15 @@ type harness struct {
 // personal data and tokens (scanSuiteLogs).
 func startSyncStack(t *testing.T, env map[string]string) *harness {
 	t.Helper()
-	fsHost := emulatortest.Require(t, emulator.Firestore)
-	psHost := emulatortest.Require(t, emulator.PubSub)
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	project := emulatortest.Project()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	dir := debugDir(t)
-	s, err := localstack.Start(ctx, localstack.Options{
-		Root: root, Dir: dir, Project: project, PollInterval: pollInterval, Log: processLog(t, dir),
-		FirestoreHost: fsHost, PubSubHost: psHost, Env: env, GoogleSchemaErrors: schemaCheck(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, project := launch(t, localstack.Options{Dir: dir, PollInterval: pollInterval, Env: env})
 	h := &harness{s: s, project: project, demo: s.Endpoints.Demo, dir: dir, hc: &http.Client{Timeout: 30 * time.Second}}
 	t.Cleanup(func() { scanSuiteLogs(t, s, dir, logScope{companies: []int64{h.company}}) })
 	t.Cleanup(s.Stop)
 	if h.demo == nil || h.demo.ConnectionID == "" {
 		t.Fatalf("the stack has no demo connection: %+v", s.Endpoints)
 	}
+	var err error
 	h.st, err = store.New(context.Background(), project, "")
 	if err != nil {
 		t.Fatal(err)
