@@ -25,7 +25,7 @@ var (
 	flagSeed      = flag.Uint64("converge.seed", 0, "run this one scenario seed")
 	flagScenarios = flag.Int("converge.scenarios", 3, "scenarios to run (seeds 1..n); the long mode runs thousands")
 	flagActions   = flag.Int("converge.actions", 30, "user actions per scenario")
-	flagParallel  = flag.Int("converge.parallel", 1, "scenarios run at once (each with its own accounts)")
+	flagParallel  = flag.Int("converge.parallel", 3, "scenarios run at once (each with its own accounts)")
 )
 
 // TestRandomizedConvergence runs random scenarios through the whole sync:
@@ -282,7 +282,8 @@ func runScenario(t *testing.T, s *stack, seed uint64, steps int) result {
 	w := s.gf.Stats(sc.email).ContactWrites - gBefore + s.pf.CompanyWrites(sc.company) - pBefore
 	probs = append(probs, sc.check(w)...)
 	if len(probs) > 0 {
-		probs = append(probs, "connection "+sc.connID+"; what the user did:\n    "+strings.Join(sc.log, "\n    "))
+		probs = append(probs, fmt.Sprintf("messages published but never handled: %d", s.unhandled(sc.connID)),
+			"connection "+sc.connID+"; what the user did:\n    "+strings.Join(sc.log, "\n    "))
 	}
 	return result{actions: sc.actions, writes: w, problems: probs, limits: sc.limits}
 }
@@ -777,7 +778,7 @@ func (sc *scenario) settle() []string {
 	ctx := s.ctx
 	var probs []string
 	stable, last := 0, -1
-	for round := 0; round < 60 && stable < 3; round++ {
+	for round := 0; round < 30 && stable < 3; round++ {
 		q := s.quiet(sc.connID, 800*time.Millisecond, 20*time.Second)
 		c, err := s.st.GetConnection(ctx, sc.connID)
 		if err != nil {

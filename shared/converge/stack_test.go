@@ -71,7 +71,7 @@ type stack struct {
 	inflight map[string]int
 	activity map[string]time.Time
 	// messages published (changes and first-sync steps) and the distinct
-	// ones acknowledged, per connection: quiet only when all are through,
+	// ones handled, per connection: quiet only when all came through,
 	// however slowly the emulator pushes on a loaded machine
 	published map[string]int
 	acked     map[string]map[string]bool
@@ -189,6 +189,14 @@ func (s *stack) fault(connID, kind string, p float64) bool {
 	}
 	s.injected[kind]++
 	return true
+}
+
+// unhandled is how many of a connection's published messages were never
+// handled.
+func (s *stack) unhandled(connID string) int {
+	s.actMu.Lock()
+	defer s.actMu.Unlock()
+	return s.published[connID] - len(s.acked[connID])
 }
 
 func (s *stack) setFaults(connID string, on bool) {
@@ -317,7 +325,11 @@ func (s *stack) pollAdapter(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		var req queue.PollRequest
 		if req, err = queue.DecodePollRequest(d.Data); err == nil {
-			s.enter(req.ConnectionID, 1)
+			// a poll is in flight, but not activity: polls come every
+			// tick whether anything happened or not (what they publish is)
+			s.actMu.Lock()
+			s.inflight[req.ConnectionID]++
+			s.actMu.Unlock()
 			err = s.poll.PollOne(r.Context(), req)
 			s.actMu.Lock()
 			s.inflight[req.ConnectionID]--
