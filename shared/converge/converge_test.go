@@ -802,8 +802,13 @@ func (sc *scenario) settle() []string {
 				sc.t.Logf("retry held: %v", err)
 			}
 		}
+		// held changes already due wait only for the next poll: not quiet
+		due, err := s.st.DueHeld(ctx, sc.connID, time.Now(), 1)
+		if err != nil {
+			sc.fatalf("%v", err)
+		}
 		w := s.gf.Stats(sc.email).ContactWrites + s.pf.CompanyWrites(sc.company)
-		if q && w == last && c.Status == store.StatusLive && len(failed) == 0 {
+		if q && len(due) == 0 && w == last && c.Status == store.StatusLive && len(failed) == 0 {
 			stable++
 		} else {
 			stable = 0
