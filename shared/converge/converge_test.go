@@ -611,29 +611,21 @@ func (sc *scenario) deleteP() bool {
 	}
 	sc.note("#%d deleted in Pipedrive (person %d)", id.n, p.ID)
 	sc.deleted(id, "pipedrive")
-
 	return true
 }
 
 func (sc *scenario) deleteG() bool {
-	id := sc.live(nil)
-	if id == nil {
-		return false
-	}
-	c, ok := sc.contactOf(id)
-	if !ok {
-		return false
-	}
-	if err := sc.s.gf.DeleteContact(sc.email, c.ResourceName); err != nil {
-		return false
-	}
-	sc.note("#%d deleted in Google (%s)", id.n, c.ResourceName)
-	sc.deleted(id, "google")
-	return true
+	return sc.goneFromGoogle("deleted in Google", func(rn string) error { return sc.s.gf.DeleteContact(sc.email, rn) })
 }
 
 // leaveGroup removes a contact from the group: a delete for the sync.
 func (sc *scenario) leaveGroup() bool {
+	return sc.goneFromGoogle("left the group", func(rn string) error { return sc.s.gf.SetMembership(sc.email, rn, sc.group, false) })
+}
+
+// goneFromGoogle takes a live contact out of the synced group with do (a
+// delete for the sync) and notes it as what.
+func (sc *scenario) goneFromGoogle(what string, do func(resourceName string) error) bool {
 	id := sc.live(nil)
 	if id == nil {
 		return false
@@ -642,10 +634,10 @@ func (sc *scenario) leaveGroup() bool {
 	if !ok {
 		return false
 	}
-	if err := sc.s.gf.SetMembership(sc.email, c.ResourceName, sc.group, false); err != nil {
+	if err := do(c.ResourceName); err != nil {
 		return false
 	}
-	sc.note("#%d left the group (%s)", id.n, c.ResourceName)
+	sc.note("#%d %s (%s)", id.n, what, c.ResourceName)
 	sc.deleted(id, "google")
 	return true
 }
