@@ -48,6 +48,14 @@ func e164(raw, region string) (key string, ok bool) {
 		return "", false
 	}
 	k := phonenumbers.Format(n, phonenumbers.E164)
+	// Some numbers do not survive their own E.164 form: "000000" in DE
+	// formats as +4900000, which parses back as +490000 (libphonenumber
+	// strips the national prefix again). A key must be its own key, or
+	// writing the number in E.164 would look like an edit; such numbers
+	// fall back to their digits.
+	if again, err := phonenumbers.Parse(k, region); err != nil || phonenumbers.Format(again, phonenumbers.E164) != k {
+		return "", false
+	}
 	if ext := n.GetExtension(); ext != "" {
 		k += ";ext=" + ext
 	}

@@ -185,7 +185,7 @@ func looseFields(r json.RawMessage) []Field {
 	}
 	var items []json.RawMessage
 	if json.Unmarshal(r, &items) != nil {
-		if s := looseString(r); s != "" { // a bare string
+		if s := looseString(r); strings.TrimSpace(s) != "" { // a bare string
 			return []Field{{Value: s, Label: "work", Primary: true}}
 		}
 		return nil

@@ -82,9 +82,10 @@ func (p *Person) UnmarshalJSON(b []byte) error {
 			p.HasContactSyncFields = true
 		}
 	}
-	if isNull(probe["im"]) && !isNull(probe["ims"]) {
-		p.IM = looseFields(probe["ims"])
-	}
+	// IM is read as DecodePerson reads it, by exact keys: encoding/json
+	// would also take "IM" or {"VALUE":…}, which Pipedrive never sends, and
+	// the two decoders must see the same handles.
+	p.IM = looseFields(first(probe, "im", "ims"))
 	return nil
 }
 
