@@ -159,6 +159,41 @@ type run struct {
 	own map[string]bool
 	// handedOver: this instance holds the user's Google pacing.
 	handedOver bool
+	// wroteG and wroteP are what this delivery's own writes left on each
+	// side, so that a decide-again round weighs the user's last change
+	// there, not ours (see ownWrite).
+	wroteG, wroteP *ownWrite
+}
+
+// ownWrite is a record as one of our writes left it: its hash and update
+// time, and the side's update time before our first write of the delivery.
+// Decided again after that write (errRedecide), a conflict is won by the
+// later user change: our write bumped the side's update time, and without
+// this a Google contact we had just given a new phone number would beat a
+// family name the user typed in Pipedrive a moment later with its stale
+// family name.
+type ownWrite struct {
+	hash    string
+	updated time.Time
+	before  time.Time
+}
+
+// mark records a write of ours that left a record with hash and updated;
+// before is the side's update time the write found.
+func mark(w **ownWrite, hash string, updated, before time.Time) {
+	if *w != nil {
+		before = (*w).before // the first write of the delivery found the user's
+	}
+	*w = &ownWrite{hash: hash, updated: updated, before: before}
+}
+
+// userTime is st's update time with our own write of this delivery taken
+// out: the time before it, while the record is still as we left it.
+func userTime(w *ownWrite, st syncplan.SideState) time.Time {
+	if w != nil && st.State == syncplan.Present && st.Updated.Equal(w.updated) && st.Contact.Hash() == w.hash {
+		return w.before
+	}
+	return st.Updated
 }
 
 // Apply applies one change; the error is non-nil only when a retry may

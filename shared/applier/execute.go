@@ -60,7 +60,7 @@ func (a *Applier) write(ctx context.Context, r *run, p *pair, act syncplan.Actio
 		case syncplan.Create:
 			return true, a.createGoogle(ctx, r, p, g, act.Contact)
 		case syncplan.Update:
-			return a.updateGoogle(ctx, p, g, act.Contact)
+			return a.updateGoogle(ctx, r, p, g, act.Contact)
 		case syncplan.Delete:
 			if err := g.Delete(ctx, p.gid); err != nil && !errors.Is(err, google.ErrNotFound) {
 				return false, fmt.Errorf("applier: delete Google contact: %w", err)
@@ -126,7 +126,7 @@ func (a *Applier) createGoogle(ctx context.Context, r *run, p *pair, g *google.C
 	return nil
 }
 
-func (a *Applier) updateGoogle(ctx context.Context, p *pair, g *google.Client, c contact.Contact) (bool, error) {
+func (a *Applier) updateGoogle(ctx context.Context, r *run, p *pair, g *google.Client, c contact.Contact) (bool, error) {
 	if p.gp == nil {
 		return false, errRedecide
 	}
@@ -134,11 +134,13 @@ func (a *Applier) updateGoogle(ctx context.Context, p *pair, g *google.Client, c
 	if mask == "" {
 		return false, nil
 	}
+	before := syncplan.GoogleUpdateTime(p.gp)
 	out, err := g.Update(ctx, gp, strings.Split(mask, ","))
 	if err != nil {
 		return false, fmt.Errorf("applier: update Google contact: %w", err)
 	}
 	p.gp = out
+	mark(&r.wroteG, a.mapper.FromGoogle(out).Hash(), syncplan.GoogleUpdateTime(out), before)
 	return true, nil
 }
 
@@ -274,10 +276,12 @@ func (a *Applier) updatePipedrive(ctx context.Context, r *run, p *pair, c contac
 	if err != nil {
 		return false, fmt.Errorf("applier: update Pipedrive person: %w", err)
 	}
+	before := p.person.UpdateTime
 	p.person = per
 	if want.Set {
 		p.org = want.Name
 	}
+	mark(&r.wroteP, a.mapper.FromPipedrive(per, p.org).Hash(), per.UpdateTime, before)
 	return true, nil
 }
 

@@ -190,8 +190,10 @@ func (a *Applier) readGoogle(ctx context.Context, r *run, p *pair) error {
 
 // sides builds the planner's view of both records.
 func (a *Applier) sides(r *run, p *pair) (pd, g syncplan.SideState) {
-	return syncplan.PipedriveSide(a.mapper, p.person, p.org, r.conn.PipedriveUserID),
-		syncplan.GoogleSide(a.mapper, p.gp, r.conn.GoogleGroup)
+	pd = syncplan.PipedriveSide(a.mapper, p.person, p.org, r.conn.PipedriveUserID)
+	g = syncplan.GoogleSide(a.mapper, p.gp, r.conn.GoogleGroup)
+	pd.Updated, g.Updated = userTime(r.wroteP, pd), userTime(r.wroteG, g)
+	return pd, g
 }
 
 // seen is what the echo rule needs about the changed side.

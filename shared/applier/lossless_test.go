@@ -607,3 +607,43 @@ func TestDailyBudgetHoldRetriesHourlyAfterTheAssumedReset(t *testing.T) {
 		t.Fatalf("%d Pipedrive persons after the reset, want 1", n)
 	}
 }
+
+// Decided again after a write of its own (the person changed between the
+// read and the PATCH), the applier weighs each side's last user change, not
+// the update time its own write gave the contact a moment before: a family
+// name typed in Pipedrive after a family name typed in Google wins, even
+// though the sync has just touched the Google contact to give it a new
+// phone number.
+func TestDecideAgainIgnoresOurOwnWrite(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	pid := e.pdAdd(pipedrive.PersonInput{Name: ptr("Ada Base"), Emails: emails("ada@example.com"), Phones: phones("030 1234567")})
+	e.apply(pd, pid, queue.Upsert)
+	l, _ := e.link(pd, pid)
+	if _, err := e.g.EditContact(googlefake.DemoUser, l.GoogleID, func(p *people.Person) { p.Names[0].FamilyName = "Google" }); err != nil {
+		t.Fatal(err)
+	}
+	// Pipedrive's update_time has whole seconds: the writes below happen
+	// in a later second than the Google edit, so only the time of our own
+	// Google write could make the Google edit look newer.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 50*time.Millisecond)))
+	e.pdEdit(pid, pipedrive.PersonInput{Phones: phones("030 1234567", "+49 170 5555555")})
+	var once atomic.Bool
+	hook := func(s applier.Step) error {
+		if s == applier.StepRemoteWritten && once.CompareAndSwap(false, true) {
+			// right after the sync gave Google the new phone number
+			e.pdEdit(pid, pipedrive.PersonInput{Name: ptr("Ada Pipedrive")})
+		}
+		return nil
+	}
+	e.hook.Store(&hook)
+	e.apply(pd, pid, queue.Upsert)
+	e.hook.Store(nil)
+	e.apply(pd, pid, queue.Upsert) // the webhook of the user's rename
+	per, _ := e.pdPerson(pid)
+	gp, _ := e.gContact(l.GoogleID)
+	g := e.m.FromGoogle(gp)
+	if per.Name != "Ada Pipedrive" || g.Family != "Pipedrive" || len(g.Phones) != 2 {
+		t.Fatalf("Pipedrive %q, Google %q with %d phones; want the later Pipedrive family name on both and 2 phones",
+			per.Name, g.DisplayName(), len(g.Phones))
+	}
+}
