@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/contactsync/contactsync/shared/account"
@@ -106,6 +107,46 @@ type Config struct {
 // Runner runs first-sync jobs.
 type Runner struct {
 	cfg Config
+	// chains runs the steps of one chain of a connection one at a time in
+	// this instance. A chunk's lease tells instances apart, not deliveries:
+	// Pub/Sub may hand a step to the same instance again while it still
+	// runs, and two runs of one chunk side by side create its records twice.
+	chains keyedMutex
+}
+
+// keyedMutex is a mutex per key, kept only while someone holds or waits.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu    sync.Mutex
+	users int
+}
+
+// lock locks key and returns its unlock.
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedEntry{}
+	}
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.users++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.users--; e.users == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // New refuses incomplete wiring.
@@ -217,6 +258,7 @@ func Synced(c *store.Connection) bool {
 func (r *Runner) Handle(ctx context.Context, s queue.FirstSyncStep) error {
 	ctx = logging.With(ctx, "connection", s.ConnectionID, "job", s.Job, "chain", s.Chain, "chunk", s.Chunk)
 	log := logging.FromContext(ctx)
+	defer r.chains.lock(s.ConnectionID + "/" + s.Chain)()
 	conn, err := r.cfg.Store.GetConnection(ctx, s.ConnectionID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
