@@ -519,7 +519,7 @@ func (r *Runner) googleCreates(ctx context.Context, conn *store.Connection, cl *
 			return out, err
 		}
 		got, err := g.BatchCreate(ctx, batch)
-		if err != nil && google.IsClientError(err) && !google.Unauthorized(err) && len(batch) > 1 {
+		if google.Refused(err) && len(batch) > 1 {
 			// one contact Google refuses must not cost the others: each
 			// alone, and the refused ones held for the user
 			logging.FromContext(ctx).Warn("firstsync: Google refused the batch; creating one by one", "err", err)
@@ -582,7 +582,7 @@ func (r *Runner) createEach(ctx context.Context, conn *store.Connection, g *goog
 			return nil, err
 		}
 		p, err := g.Create(ctx, gp)
-		if err != nil && google.IsClientError(err) && !google.Unauthorized(err) {
+		if google.Refused(err) {
 			now := r.now()
 			if herr := r.cfg.Store.Hold(ctx, conn.ID, store.HeldChange{Side: "pipedrive", ObjectID: todo[i].PID, ChangeKind: "upsert",
 				Kind: store.HeldFailed, Code: "google_refused", Reason: "Google refused the contact (" + answered(err) + "); the other contacts were created",

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/contactsync/contactsync/shared/firstsync"
+	"github.com/contactsync/contactsync/shared/google/googlefake"
+	"github.com/contactsync/contactsync/shared/queue"
 	"github.com/contactsync/contactsync/shared/store"
 )
 
@@ -311,5 +314,88 @@ func TestKickSendsAStalledStepAgain(t *testing.T) {
 	}
 	if c := e.get(); c.Status != store.StatusLive || c.FirstSync.PipedriveDone != 3 {
 		t.Fatalf("after the kick: %s, %d created", c.Status, c.FirstSync.PipedriveDone)
+	}
+}
+
+// Pub/Sub may hand one step to the same instance twice at once (a
+// redelivery while the first delivery still runs): the chunk lease tells
+// instances apart, not deliveries, so the instance itself must run the two
+// one after the other. Run side by side, both created every person.
+func TestDuplicateDeliveriesOfAStepRunOnce(t *testing.T) {
+	e := newEnv(t, envOptions{chunk: 10})
+	const n = 4
+	for i := range n {
+		e.contact("Jana", fmt.Sprintf("Twice%d", i), "", []string{fmt.Sprintf("twice%d@example.com", i)}, nil, true)
+	}
+	e.setHook(func(_ context.Context, s firstsync.Step) error {
+		switch s {
+		case firstsync.StepPlanned:
+			return errKilled // the chains are not sent: the test delivers the step
+		case firstsync.StepPipedriveCreated:
+			time.Sleep(20 * time.Millisecond) // a slow create: the deliveries overlap
+		}
+		return nil
+	})
+	_ = e.start(store.FirstSyncRun)
+	step := queue.FirstSyncStep{ConnectionID: e.conn.ID, Job: e.get().FirstSync.Job, Chain: queue.ChainPipedrive}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.runner.Handle(e.ctx, step); err != nil {
+				t.Errorf("delivery: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	made := map[string]int{}
+	for _, p := range e.pd.Persons(e.company) {
+		for _, m := range p.Emails {
+			if strings.HasPrefix(m.Value, "twice") {
+				made[m.Value]++
+			}
+		}
+	}
+	for i := range n {
+		if k := fmt.Sprintf("twice%d@example.com", i); made[k] != 1 {
+			t.Errorf("%s: %d persons, want 1", k, made[k])
+		}
+	}
+}
+
+// A batch create answered with a server error was not refused: its outcome
+// is unknown (Google may have made the contacts), so the chunk is tried
+// again and finds what the batch made by our marker. Taken for a refusal,
+// the contacts were created one by one (twice, had the batch gone through),
+// and a server error on one of those held it for the user as "refused".
+func TestGoogleServerErrorIsNoRefusal(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	const n = 3
+	for i := range n {
+		e.person(e.user, pin(fmt.Sprintf("Olga Server%d", i), []string{fmt.Sprintf("olga%d@example.com", i)}, nil))
+	}
+	e.g.InjectFault(googlefake.Fault{Kind: googlefake.Fault500, User: e.email, Method: googlefake.MethodBatchCreateContacts})
+	e.g.InjectFault(googlefake.Fault{Kind: googlefake.Fault500, User: e.email, Method: googlefake.MethodCreateContact})
+	err := e.start(store.FirstSyncRun)
+	for try := 0; err != nil && try < 3; try++ {
+		err = e.direct.Redeliver(e.ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := e.st.HeldChanges(e.ctx, e.conn.ID, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range held {
+		t.Errorf("held: %s %s (%s): %s", h.Side, h.ObjectID, h.Code, h.Reason)
+	}
+	w := e.world()
+	if p := w.problems(e.m); len(p) != 0 {
+		t.Errorf("problems:\n%s", strings.Join(p, "\n"))
+	}
+	if len(w.contacts) != n {
+		t.Errorf("%d contacts in the group, want %d", len(w.contacts), n)
 	}
 }

@@ -47,6 +47,17 @@ func Transient(err error) bool {
 	return ge.Code == http.StatusRequestTimeout || ge.Code == http.StatusTooManyRequests || ge.Code >= 500
 }
 
+// Refused reports that Google refused the request itself (a 4xx that is
+// not about the grant, the token, the quota, a timeout or a conflict): the
+// same request will be refused again, another one may not. A 5xx, a 429 or
+// a create whose outcome is unknown is never a refusal: it may have been
+// applied, or pass.
+func Refused(err error) bool {
+	var ge *googleapi.Error
+	return IsClientError(err) && errors.As(err, &ge) && ge.Code >= 400 && ge.Code < 500 &&
+		!Revoked(err) && !Unauthorized(err) && !Conflict(err) && !Transient(err)
+}
+
 // Conflict reports that the contact changed or vanished between the read
 // and the write (a stale etag, not found on write): read again and decide
 // again.
