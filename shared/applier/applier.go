@@ -498,7 +498,7 @@ func (a *Applier) once(ctx context.Context, r *run) error {
 	}
 	if syncplan.Unchanged(a.seen(r, p)) {
 		log.Debug("applier: unchanged since the last sync (echo or duplicate); nothing to do")
-		return nil
+		return a.settle(ctx, r, p)
 	}
 	if p.link != nil && p.link.Parked != "" {
 		if done, err := a.unpark(ctx, r, p); done || err != nil {
@@ -556,6 +556,21 @@ func (a *Applier) once(ctx context.Context, r *run) error {
 		return err
 	}
 	return a.commit(ctx, r, p, plan)
+}
+
+// settle records on the link the Pipedrive version a safety-net change
+// found unchanged (syncplan.Settle), so the safety net stops sending it.
+// A link written meanwhile by another delivery is left to it.
+func (a *Applier) settle(ctx context.Context, r *run, p *pair) error {
+	if r.ch.Source != queue.FromSafetyNet || r.ch.Side != queue.Pipedrive || p.person == nil || !p.stored ||
+		!syncplan.Settle(p.link.PipedriveVersion, p.person.UpdateTime, p.link.UpdatedAt, time.Now()) {
+		return nil
+	}
+	p.link.PipedriveVersion = p.person.UpdateTime.UTC().Format(time.RFC3339)
+	if err := a.save(ctx, r, p); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	return nil
 }
 
 // brakeAllows runs the mass-delete brake (syncplan.Brake.Allow) on a plan

@@ -647,3 +647,27 @@ func TestDecideAgainIgnoresOurOwnWrite(t *testing.T) {
 			per.Name, g.DisplayName(), len(g.Phones))
 	}
 }
+
+// A safety-net change that finds the person as the link holds it, after
+// the second of the link's version, settles the link (the safety net
+// stops sending the person); within that second it could not vouch for
+// the content (syncplan.VersionSettled).
+func TestSafetyNetChangeSettlesTheLink(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	pid := e.pdAdd(pipedrive.PersonInput{Name: ptr("Settle Me"), Emails: emails("settle@example.com")})
+	e.apply(pd, pid, queue.Upsert)
+	per, _ := e.pdPerson(pid)
+	time.Sleep(time.Until(per.UpdateTime.Add(time.Second + syncplan.ClockSkew)))
+	e.msgs++
+	ch := queue.Change{ConnectionID: e.conn.ID, Side: pd, ObjectID: pid, Kind: queue.Upsert, Source: queue.FromSafetyNet, OccurredAt: per.UpdateTime}
+	if err := e.app.Handle(e.ctx, queue.Delivery{MessageID: "m" + strconv.Itoa(e.msgs), Data: mustJSON(t, ch)}); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := e.link(pd, pid)
+	if l.PipedriveVersion != per.UpdateTime.UTC().Format(time.RFC3339) || !syncplan.VersionSettled(per.UpdateTime, l.UpdatedAt) {
+		t.Fatalf("link version %s written %v; want %v settled", l.PipedriveVersion, l.UpdatedAt, per.UpdateTime)
+	}
+	if w := e.gStats().ContactWrites; w != 1 {
+		t.Errorf("%d Google writes, want the one create", w)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/contactsync/contactsync/shared/pipedrive"
 	"github.com/contactsync/contactsync/shared/queue"
 	"github.com/contactsync/contactsync/shared/store"
+	"github.com/contactsync/contactsync/shared/syncplan"
 )
 
 // SafetyNetOverlap is how far before the checkpoint each safety-net listing
@@ -29,7 +30,8 @@ func (p *Poller) safetyNetDue(conn *store.Connection) bool {
 // runSafetyNet catches Pipedrive changes whose webhook never came (SPEC
 // section 4): it lists the user's persons updated since the checkpoint
 // minus an overlap, publishes an upsert for each one the link does not
-// already hold at that version, then advances the checkpoint to the newest
+// already hold at that version (or holds at a version written within its
+// own second: syncplan.VersionSettled), then advances the checkpoint to the newest
 // update_time seen (Pipedrive's clock, not ours) and re-registers webhooks
 // Pipedrive banned or deleted.
 func (p *Poller) runSafetyNet(ctx context.Context, conn *store.Connection, pd *pipedrive.Client) error {
@@ -81,7 +83,8 @@ func (p *Poller) runSafetyNet(ctx context.Context, conn *store.Connection, pd *p
 	}
 	var cs []queue.Change
 	for _, s := range persons {
-		if l, ok := links[s.id]; ok && l.Pending == "" && sameTime(l.PipedriveVersion, s.updated) {
+		if l, ok := links[s.id]; ok && l.Pending == "" && sameTime(l.PipedriveVersion, s.updated) &&
+			syncplan.VersionSettled(s.updated, l.UpdatedAt) {
 			continue // the link already holds this version: nothing was lost
 		}
 		cs = append(cs, queue.Change{

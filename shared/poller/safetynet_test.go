@@ -11,6 +11,7 @@ import (
 
 	"github.com/contactsync/contactsync/shared/pipedrive"
 	"github.com/contactsync/contactsync/shared/store"
+	"github.com/contactsync/contactsync/shared/syncplan"
 )
 
 func pdUp(id int64) string { return "upsert pipedrive " + strconv.FormatInt(id, 10) + " safety-net" }
@@ -71,7 +72,9 @@ func TestSafetyNetPublishesChangesWithoutWebhook(t *testing.T) {
 
 	// Due again: the overlap sees the person again, but the link already
 	// holds that version (the applier synced it), so nothing is published;
-	// a person whose newer version the link lacks is published.
+	// a person whose newer version the link lacks is published. (The
+	// link is written after the version's second: see the next test.)
+	time.Sleep(time.Until(per.UpdateTime.Add(time.Second + syncplan.ClockSkew)))
 	if err := e.st.CreateLink(e.ctx, c.ID, &store.Link{ID: store.LinkIDForPipedrive(strconv.FormatInt(lost, 10)),
 		PipedriveID: strconv.FormatInt(lost, 10), PipedriveVersion: per.UpdateTime.Format(time.RFC3339)}); err != nil {
 		t.Fatal(err)
@@ -92,6 +95,46 @@ func TestSafetyNetPublishesChangesWithoutWebhook(t *testing.T) {
 	}
 	if n := len(e.hooks.Calls()); n != 2 {
 		t.Fatalf("EnsureWebhooks called %d times, want 2", n)
+	}
+}
+
+// Pipedrive's update_time has whole seconds: an edit made in the second
+// the sync wrote a person keeps that update_time. A link written within
+// its version's second (and the clock skew) does not vouch for the
+// person's content, so the safety net sends the person to be read (the
+// applier compares content); written later, it does.
+func TestSafetyNetChecksALinkWrittenInItsVersionsSecond(t *testing.T) {
+	e := newEnv(t)
+	c := e.newConn()
+	id, err := e.pfake.SeedPerson(c.pdUser, pipedrive.PersonInput{Name: ptr("Same Second")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per, _ := e.pfake.Person(id)
+	l := &store.Link{ID: store.LinkIDForPipedrive(strconv.FormatInt(id, 10)), PipedriveID: strconv.FormatInt(id, 10),
+		PipedriveVersion: per.UpdateTime.Format(time.RFC3339)}
+	if err := e.st.CreateLink(e.ctx, c.ID, l); err != nil {
+		t.Fatal(err)
+	}
+	if !syncplan.VersionSettled(per.UpdateTime, time.Now()) {
+		e.safetyNetDue(c)
+		e.mustPoll(c)
+		if d := cmp.Diff(want(pdUp(id)), e.changes()); d != "" {
+			t.Fatalf("link written in its version's second (-want +got):\n%s", d)
+		}
+	}
+	time.Sleep(time.Until(per.UpdateTime.Add(time.Second + syncplan.ClockSkew)))
+	got, err := e.st.LinkByPipedrive(e.ctx, c.ID, l.PipedriveID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.UpdateLink(e.ctx, c.ID, got); err != nil { // written again, after the second
+		t.Fatal(err)
+	}
+	e.safetyNetDue(c)
+	e.mustPoll(c)
+	if got := e.changes(); len(got) != 0 {
+		t.Fatalf("a settled link's person was sent: %v", got)
 	}
 }
 

@@ -63,9 +63,11 @@ type LinkRef struct {
 	GoogleVersion    string `firestore:"google_version,omitempty"`
 	Pending          string `firestore:"pending,omitempty"`
 	Parked           string `firestore:"parked,omitempty"`
+	// UpdatedAt is when the link was last written (our clock).
+	UpdatedAt time.Time `firestore:"updated_at"`
 }
 
-var linkRefFields = []string{"pipedrive_id", "google_id", "pipedrive_version", "google_version", "pending", "parked"}
+var linkRefFields = []string{"pipedrive_id", "google_id", "pipedrive_version", "google_version", "pending", "parked", "updated_at"}
 
 // maxIn is Firestore's limit on the values of one "in" filter.
 const maxIn = 30

@@ -1,5 +1,7 @@
 package syncplan
 
+import "time"
+
 // Seen is what the applier knows after reading only the side a change
 // names: the link and that side's record.
 type Seen struct {
@@ -27,4 +29,31 @@ type Seen struct {
 // so two edits within one second share a version.
 func Unchanged(s Seen) bool {
 	return s.Linked && !s.Busy && s.State == Present && s.Hash != "" && s.Hash == s.LinkHash
+}
+
+// ClockSkew is how far Pipedrive's clock and ours may differ.
+const ClockSkew = 2 * time.Second
+
+// VersionSettled reports whether a link that recorded Pipedrive version v
+// (update_time, whole seconds) when it was written at written (our clock)
+// vouches for the person's content at v. An edit made in v's second after
+// our read keeps update_time v, so a link written within that second (and
+// the clock skew) may not hold it: the safety net, finding the person at v
+// while the webhook of such an edit was lost, must have it read (the echo
+// rule then compares content), and a read that finds it unchanged after
+// the second settles the link (Settle).
+func VersionSettled(v, written time.Time) bool {
+	return !written.Before(v.Add(time.Second + ClockSkew))
+}
+
+// Settle reports whether an unchanged Pipedrive record at version v, read
+// at now by a change of the safety net, should be recorded on its link
+// (linkVersion, written at written): it settles an unsettled version, and
+// records a version the link does not hold (an edit of fields we do not
+// sync), so the safety net stops sending the person.
+func Settle(linkVersion string, v, written, now time.Time) bool {
+	if linkVersion != v.UTC().Format(time.RFC3339) {
+		return true
+	}
+	return !VersionSettled(v, written) && VersionSettled(v, now)
 }

@@ -1,6 +1,9 @@
 package syncplan
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // The echo rule (Unchanged) as the applier meets it: one change message,
 // the link and the changed side's record read, the twin not yet read.
@@ -35,5 +38,47 @@ func TestUnchanged(t *testing.T) {
 				t.Errorf("Unchanged(%+v) = %v, want %v", tc.seen, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestVersionSettled(t *testing.T) {
+	v := time.Date(2026, 11, 29, 10, 0, 7, 0, time.UTC) // Pipedrive: whole seconds
+	tests := []struct {
+		name    string
+		written time.Time
+		want    bool
+	}{
+		{"in the version's second", v.Add(400 * time.Millisecond), false},
+		{"right after the second, within the skew", v.Add(2 * time.Second), false},
+		{"after the second and the skew", v.Add(time.Second + ClockSkew), true},
+		{"long after", v.Add(time.Hour), true},
+		{"before the version (our clock behind)", v.Add(-time.Second), false},
+	}
+	for _, tc := range tests {
+		if got := VersionSettled(v, tc.written); got != tc.want {
+			t.Errorf("%s: VersionSettled = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestSettle(t *testing.T) {
+	v := time.Date(2026, 11, 29, 10, 0, 7, 0, time.UTC)
+	at := v.Format(time.RFC3339)
+	tests := []struct {
+		name         string
+		link         string
+		written, now time.Time
+		want         bool
+	}{
+		{"settled already", at, v.Add(time.Minute), v.Add(2 * time.Minute), false},
+		{"unsettled, read after the second", at, v.Add(300 * time.Millisecond), v.Add(10 * time.Second), true},
+		{"unsettled, read still within the second", at, v.Add(300 * time.Millisecond), v.Add(900 * time.Millisecond), false},
+		{"another version (a field we do not sync)", v.Add(-time.Hour).Format(time.RFC3339), v.Add(-time.Hour), v.Add(time.Minute), true},
+		{"no version", "", time.Time{}, v.Add(time.Minute), true},
+	}
+	for _, tc := range tests {
+		if got := Settle(tc.link, v, tc.written, tc.now); got != tc.want {
+			t.Errorf("%s: Settle = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
