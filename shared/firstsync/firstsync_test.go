@@ -319,36 +319,52 @@ func TestKickSendsAStalledStepAgain(t *testing.T) {
 
 // Pub/Sub may hand one step to the same instance twice at once (a
 // redelivery while the first delivery still runs): the chunk lease tells
-// instances apart, not deliveries, so the instance itself must run the two
-// one after the other. Run side by side, both created every person.
+// instances apart, not deliveries, so the instance itself refuses the
+// second for now (Pub/Sub delivers it again). Run side by side, both
+// deliveries created every person.
 func TestDuplicateDeliveriesOfAStepRunOnce(t *testing.T) {
 	e := newEnv(t, envOptions{chunk: 10})
 	const n = 4
 	for i := range n {
 		e.contact("Jana", fmt.Sprintf("Twice%d", i), "", []string{fmt.Sprintf("twice%d@example.com", i)}, nil, true)
 	}
+	oneReturned := make(chan struct{})
+	var closeOnce, waitOnce sync.Once
 	e.setHook(func(_ context.Context, s firstsync.Step) error {
 		switch s {
 		case firstsync.StepPlanned:
 			return errKilled // the chains are not sent: the test delivers the step
 		case firstsync.StepPipedriveCreated:
-			time.Sleep(20 * time.Millisecond) // a slow create: the deliveries overlap
+			// the first create waits until the other delivery is through
+			// (refused at once, or, run side by side, done with the chunk)
+			waitOnce.Do(func() {
+				select {
+				case <-oneReturned:
+				case <-time.After(5 * time.Second):
+				}
+			})
 		}
 		return nil
 	})
 	_ = e.start(store.FirstSyncRun)
 	step := queue.FirstSyncStep{ConnectionID: e.conn.ID, Job: e.get().FirstSync.Job, Chain: queue.ChainPipedrive}
 	var wg sync.WaitGroup
-	for range 2 {
+	errs := make([]error, 2)
+	for i := range errs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := e.runner.Handle(e.ctx, step); err != nil {
-				t.Errorf("delivery: %v", err)
-			}
+			errs[i] = e.runner.Handle(e.ctx, step)
+			closeOnce.Do(func() { close(oneReturned) })
 		}()
 	}
 	wg.Wait()
+	if errs[0] != nil && errs[1] != nil {
+		t.Fatalf("both deliveries failed: %v; %v", errs[0], errs[1])
+	}
+	if err := e.runner.Handle(e.ctx, step); err != nil { // the refused one, delivered again
+		t.Fatalf("delivered again: %v", err)
+	}
 	made := map[string]int{}
 	for _, p := range e.pd.Persons(e.company) {
 		for _, m := range p.Emails {

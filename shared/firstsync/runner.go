@@ -107,46 +107,42 @@ type Config struct {
 // Runner runs first-sync jobs.
 type Runner struct {
 	cfg Config
-	// chains runs the steps of one chain of a connection one at a time in
-	// this instance. A chunk's lease tells instances apart, not deliveries:
+	// running holds the chains of connections that run a step in this
+	// instance. A chunk's lease tells instances apart, not deliveries:
 	// Pub/Sub may hand a step to the same instance again while it still
 	// runs, and two runs of one chunk side by side create its records twice.
-	chains keyedMutex
+	running busySet
 }
 
-// keyedMutex is a mutex per key, kept only while someone holds or waits.
-type keyedMutex struct {
+// errBusy: the step's chain runs a step in this instance already; Pub/Sub
+// delivers it again later (by then the chunk is done, or it failed and
+// this delivery does it). Waiting instead would hold a push request for as
+// long as the running step paces itself to the quotas, and redeliveries
+// would pile up behind it.
+var errBusy = errors.New("firstsync: the chain runs a step in this instance already; retried later")
+
+// busySet is a set of keys taken by running work.
+type busySet struct {
 	mu sync.Mutex
-	m  map[string]*keyedEntry
+	m  map[string]bool
 }
 
-type keyedEntry struct {
-	mu    sync.Mutex
-	users int
-}
-
-// lock locks key and returns its unlock.
-func (k *keyedMutex) lock(key string) (unlock func()) {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[string]*keyedEntry{}
+// take takes key and returns its release, or false when it is taken.
+func (b *busySet) take(key string) (release func(), ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m[key] {
+		return nil, false
 	}
-	e := k.m[key]
-	if e == nil {
-		e = &keyedEntry{}
-		k.m[key] = e
+	if b.m == nil {
+		b.m = map[string]bool{}
 	}
-	e.users++
-	k.mu.Unlock()
-	e.mu.Lock()
+	b.m[key] = true
 	return func() {
-		e.mu.Unlock()
-		k.mu.Lock()
-		if e.users--; e.users == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
+		b.mu.Lock()
+		delete(b.m, key)
+		b.mu.Unlock()
+	}, true
 }
 
 // New refuses incomplete wiring.
@@ -258,7 +254,12 @@ func Synced(c *store.Connection) bool {
 func (r *Runner) Handle(ctx context.Context, s queue.FirstSyncStep) error {
 	ctx = logging.With(ctx, "connection", s.ConnectionID, "job", s.Job, "chain", s.Chain, "chunk", s.Chunk)
 	log := logging.FromContext(ctx)
-	defer r.chains.lock(s.ConnectionID + "/" + s.Chain)()
+	release, ok := r.running.take(s.ConnectionID + "/" + s.Chain)
+	if !ok {
+		log.Info("firstsync: step already running here; delivered again later")
+		return errBusy
+	}
+	defer release()
 	conn, err := r.cfg.Store.GetConnection(ctx, s.ConnectionID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
