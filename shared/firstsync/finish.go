@@ -319,7 +319,11 @@ func Kick(ctx context.Context, st *store.Store, pub Publisher, topic, changesTop
 				f.PipedriveWaitUntil = time.Time{}
 			}
 		}
-		setPhase(f, now, "")
+		if f.Phase != store.PhaseListing {
+			// (a job still listing stays so: its plan step, sent again,
+			// would take it for planned with no chunks and end it)
+			setPhase(f, now, "")
+		}
 		f.UpdatedAt = now
 		return nil
 	})

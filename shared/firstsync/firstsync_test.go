@@ -415,3 +415,27 @@ func TestGoogleServerErrorIsNoRefusal(t *testing.T) {
 		t.Errorf("%d contacts in the group, want %d", len(w.contacts), n)
 	}
 }
+
+// The plan step itself lost (or acknowledged while Google had to be
+// connected again): the poller's kick sends it again and the job lists and
+// plans. The kick used to mark the job as writing, so the plan step, sent
+// again, took the job for planned with no chunks and ended it at once,
+// with nothing listed and no sync token (a full reconcile followed).
+func TestKickSendsALostPlanStepAgain(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for i := range 3 {
+		e.contact("Vera", fmt.Sprint("Plan", i), "", []string{fmt.Sprintf("vera%d@example.com", i)}, nil, true)
+	}
+	e.direct.LoseNext(1) // the plan step
+	if err := e.start(store.FirstSyncRun); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(firstsync.Stall)
+	if err := e.kick(); err != nil {
+		t.Fatal(err)
+	}
+	c := e.get()
+	if c.Status != store.StatusLive || c.FirstSync.PipedriveDone != 3 || c.GoogleSyncToken == "" {
+		t.Fatalf("after the kick: %s, %d created, sync token %q", c.Status, c.FirstSync.PipedriveDone, c.GoogleSyncToken)
+	}
+}
