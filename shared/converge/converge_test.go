@@ -187,6 +187,9 @@ type ident struct {
 	twin    bool                 // on both sides before connecting: the first sync merges it without a base
 	limit   string               // a known limitation this identity met (see limits); its outcome is counted, not failed
 	edits   map[string]edit      // last edit per scalar field
+	// during holds, per scalar field and side, the last value set while
+	// the first sync ran
+	during map[string]map[string]string
 	touched map[string]time.Time // last edit of any field, by side
 }
 
@@ -205,7 +208,7 @@ func (sc *scenario) newIdent() *ident {
 	n := sc.counter
 	id := &ident{n: n, key: fmt.Sprintf("cv%d-%d@example.com", sc.seed, n), given: fmt.Sprintf("Cv%d", n),
 		family: []string{"Base"}, org: []string{""}, phones: map[string]bool{}, emails: map[string]bool{},
-		state: "live", edits: map[string]edit{}, touched: map[string]time.Time{}}
+		state: "live", edits: map[string]edit{}, touched: map[string]time.Time{}, during: map[string]map[string]string{}}
 	id.emails[id.key] = true
 	sc.ids = append(sc.ids, id)
 	return id
@@ -461,12 +464,34 @@ func (id *ident) scalar(field, side, value string, now time.Time, firstDone bool
 		// the first sync merges twins without a base: the newer record
 		// wins each field, whichever field made it newer (SPEC 4)
 		*cur = append([]string{value}, *cur...)
+	case !firstDone:
+		// Live changes wait while the first sync runs and are decided
+		// together when it ends; in a true conflict the record changed
+		// last wins (Pipedrive's update_time has whole seconds), so the
+		// other side's value set meanwhile may win too.
+		*cur = []string{value}
+		if o, ok := id.during[field][other(side)]; ok {
+			*cur = append(*cur, o)
+		}
 	case ok && last.side != side && now.Sub(last.at) < concurrent:
 		*cur = append([]string{value}, *cur...)
 	default:
 		*cur = []string{value}
 	}
+	if !firstDone {
+		if id.during[field] == nil {
+			id.during[field] = map[string]string{}
+		}
+		id.during[field][side] = value
+	}
 	id.edits[field] = edit{at: now, side: side}
+}
+
+func other(side string) string {
+	if side == "google" {
+		return "pipedrive"
+	}
+	return "google"
 }
 
 func (sc *scenario) editP(what string) bool {
@@ -773,6 +798,10 @@ func (sc *scenario) settle() []string {
 	ctx := s.ctx
 	var probs []string
 	stable, last := 0, -1
+	// a poll (Google) and a safety net (Pipedrive) must have run since the
+	// user stopped: a poll whose delivery Pub/Sub is backing off makes no
+	// activity, and nothing would be seen to wait for it
+	stopped := time.Now()
 	for round := 0; round < 30 && stable < 3; round++ {
 		q := s.quiet(sc.connID, 800*time.Millisecond, 20*time.Second)
 		c, err := s.st.GetConnection(ctx, sc.connID)
@@ -803,7 +832,8 @@ func (sc *scenario) settle() []string {
 			sc.fatalf("%v", err)
 		}
 		w := s.gf.Stats(sc.email).ContactWrites + s.pf.CompanyWrites(sc.company)
-		if q && len(due) == 0 && w == last && c.Status == store.StatusLive && len(failed) == 0 {
+		polled := c.LastPollAt.After(stopped) && c.LastSafetyNetAt.After(stopped)
+		if q && polled && len(due) == 0 && w == last && c.Status == store.StatusLive && len(failed) == 0 {
 			stable++
 		} else {
 			stable = 0
