@@ -179,17 +179,17 @@ type ident struct {
 	given   string
 	family  []string // the allowed final values: the last edit's (and a near-concurrent one)
 	org     []string
-	phones  map[string]bool      // E.164 keys
-	emails  map[string]bool      // lowercased, the key included
-	state   string               // live, deleted, outside, merged
-	loose   bool                 // a delete raced with an edit: present or gone, but consistent
-	survive bool                 // a merge survivor: checked for consistency, not against the model
-	twin    bool                 // on both sides before connecting: the first sync merges it without a base
-	limit   string               // a known limitation this identity met (see limits); its outcome is counted, not failed
-	edits   map[string]edit      // last edit per scalar field
+	phones  map[string]bool // E.164 keys
+	emails  map[string]bool // lowercased, the key included
+	state   string          // live, deleted, outside, merged
+	loose   bool            // a delete raced with an edit: present or gone, but consistent
+	survive bool            // a merge survivor: checked for consistency, not against the model
+	twin    bool            // on both sides before connecting: the first sync merges it without a base
+	limit   string          // a known limitation this identity met (see limits); its outcome is counted, not failed
+	edits   map[string]edit // last edit per scalar field
 	// during holds, per scalar field and side, the last value set while
 	// the first sync ran
-	during map[string]map[string]string
+	during  map[string]map[string]string
 	touched map[string]time.Time // last edit of any field, by side
 }
 
