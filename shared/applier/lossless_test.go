@@ -671,3 +671,36 @@ func TestSafetyNetChangeSettlesTheLink(t *testing.T) {
 		t.Errorf("%d Google writes, want the one create", w)
 	}
 }
+
+// A person given to a colleague and back takes her own Google contact
+// back into the group, also when the user made that contact in Google (it
+// carries no marker of ours): it was taken for gone, and a new contact
+// without the Google-side details was created.
+func TestOwnerBackRejoinsAContactMadeInGoogle(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	rn := e.gSeed(&people.Person{Names: []*people.Name{{GivenName: "Gina", FamilyName: "Google"}},
+		EmailAddresses: []*people.EmailAddress{{Value: "gina@example.com"}}})
+	e.apply(gg, rn, queue.Upsert)
+	l, ok := e.link(gg, rn)
+	if !ok || l.PipedriveID == "" {
+		t.Fatal("the Google contact was not linked")
+	}
+	pid := l.PipedriveID
+	if _, err := e.g.EditContact(googlefake.DemoUser, rn, func(p *people.Person) {
+		p.PhoneNumbers = append(p.PhoneNumbers, &people.PhoneNumber{Value: "+49 30 5550001", Type: "work"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.apply(gg, rn, queue.Upsert)
+	e.pdEdit(pid, pipedrive.PersonInput{OwnerID: &e.other})
+	e.apply(pd, pid, queue.Upsert)
+	e.pdEdit(pid, pipedrive.PersonInput{OwnerID: &e.user})
+	e.apply(pd, pid, queue.Upsert)
+	if m := e.gMembers(); len(m) != 1 || m[0] != rn {
+		t.Fatalf("group members %v, want only the user's own contact %s", m, rn)
+	}
+	gp, _ := e.gContact(rn)
+	if c := e.m.FromGoogle(gp); len(c.Phones) != 1 {
+		t.Errorf("the contact's phones %v: its Google-side number was lost", c.Phones)
+	}
+}

@@ -502,7 +502,10 @@ func (a *Applier) unpark(ctx context.Context, r *run, p *pair) (done bool, _ err
 			return false, fmt.Errorf("applier: read parked Google contact: %w", err)
 		}
 		switch {
-		case gp == nil || gp.Metadata != nil && gp.Metadata.Deleted || marker(gp) != p.pidString():
+		// A contact the user made in Google (linked by a twin match or the
+		// first sync) has no marker of ours; one with another person's
+		// marker is not this person's contact.
+		case gp == nil || gp.Metadata != nil && gp.Metadata.Deleted || marker(gp) != "" && marker(gp) != p.pidString():
 		case syncplan.InGroup(gp, r.conn.GoogleGroup):
 			pc = syncplan.ContactInGroup
 		default:
