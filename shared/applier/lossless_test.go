@@ -657,7 +657,7 @@ func TestSafetyNetChangeSettlesTheLink(t *testing.T) {
 	pid := e.pdAdd(pipedrive.PersonInput{Name: ptr("Settle Me"), Emails: emails("settle@example.com")})
 	e.apply(pd, pid, queue.Upsert)
 	per, _ := e.pdPerson(pid)
-	time.Sleep(time.Until(per.UpdateTime.Add(time.Second + syncplan.ClockSkew)))
+	time.Sleep(time.Until(per.UpdateTime.Add(time.Second + pipedrive.ClockSkew)))
 	e.msgs++
 	ch := queue.Change{ConnectionID: e.conn.ID, Side: pd, ObjectID: pid, Kind: queue.Upsert, Source: queue.FromSafetyNet, OccurredAt: per.UpdateTime}
 	if err := e.app.Handle(e.ctx, queue.Delivery{MessageID: "m" + strconv.Itoa(e.msgs), Data: mustJSON(t, ch)}); err != nil {

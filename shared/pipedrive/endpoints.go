@@ -81,15 +81,18 @@ func (c *Client) ListPersonsPage(ctx context.Context, opts ListPersonsOptions, c
 	return persons, next, err
 }
 
+// ClockSkew is how far Pipedrive's clock and ours may differ.
+const ClockSkew = 2 * time.Second
+
 // AddedSince finds a person a create sent at since may have made, when
-// its answer was lost: the oldest person added since then (less two
-// seconds of clock skew) for which match is true. It lists instead of
+// its answer was lost: the oldest person added since then (less
+// ClockSkew) for which match is true. It lists instead of
 // searching (the search index may lag behind a write) and does not filter
 // by owner: the user may have given the new person to a colleague already.
 // It reads at most maxPages pages of persons updated since then.
 func (c *Client) AddedSince(ctx context.Context, since time.Time, match func(*Person) (bool, error)) (*Person, error) {
 	const maxPages = 10
-	from := since.Add(-2 * time.Second).Truncate(time.Second)
+	from := since.Add(-ClockSkew).Truncate(time.Second)
 	cursor := ""
 	for range maxPages {
 		ps, next, err := c.ListPersonsPage(ctx, ListPersonsOptions{UpdatedSince: from, SortBy: "add_time", SortDirection: "asc", Limit: 500}, cursor)

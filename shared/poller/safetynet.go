@@ -83,7 +83,7 @@ func (p *Poller) runSafetyNet(ctx context.Context, conn *store.Connection, pd *p
 	}
 	var cs []queue.Change
 	for _, s := range persons {
-		if l, ok := links[s.id]; ok && l.Pending == "" && sameTime(l.PipedriveVersion, s.updated) &&
+		if l, ok := links[s.id]; ok && l.Pending == "" && syncplan.HoldsVersion(l.PipedriveVersion, s.updated) &&
 			syncplan.VersionSettled(s.updated, l.UpdatedAt) {
 			continue // the link already holds this version: nothing was lost
 		}
@@ -125,10 +125,4 @@ func (p *Poller) runSafetyNet(ctx context.Context, conn *store.Connection, pd *p
 		}
 	}
 	return nil
-}
-
-// sameTime compares a link's stored Pipedrive version with an update_time.
-func sameTime(version string, t time.Time) bool {
-	v, err := time.Parse(time.RFC3339, version)
-	return err == nil && v.Equal(t)
 }

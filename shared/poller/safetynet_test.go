@@ -74,7 +74,7 @@ func TestSafetyNetPublishesChangesWithoutWebhook(t *testing.T) {
 	// holds that version (the applier synced it), so nothing is published;
 	// a person whose newer version the link lacks is published. (The
 	// link is written after the version's second: see the next test.)
-	time.Sleep(time.Until(per.UpdateTime.Add(time.Second + syncplan.ClockSkew)))
+	time.Sleep(time.Until(per.UpdateTime.Add(time.Second + pipedrive.ClockSkew)))
 	if err := e.st.CreateLink(e.ctx, c.ID, &store.Link{ID: store.LinkIDForPipedrive(strconv.FormatInt(lost, 10)),
 		PipedriveID: strconv.FormatInt(lost, 10), PipedriveVersion: per.UpdateTime.Format(time.RFC3339)}); err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func TestSafetyNetChecksALinkWrittenInItsVersionsSecond(t *testing.T) {
 			t.Fatalf("link written in its version's second (-want +got):\n%s", d)
 		}
 	}
-	time.Sleep(time.Until(per.UpdateTime.Add(time.Second + syncplan.ClockSkew)))
+	time.Sleep(time.Until(per.UpdateTime.Add(time.Second + pipedrive.ClockSkew)))
 	got, err := e.st.LinkByPipedrive(e.ctx, c.ID, l.PipedriveID)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,10 @@
 package syncplan
 
-import "time"
+import (
+	"time"
+
+	"github.com/contactsync/contactsync/shared/pipedrive"
+)
 
 // Seen is what the applier knows after reading only the side a change
 // names: the link and that side's record.
@@ -31,9 +35,6 @@ func Unchanged(s Seen) bool {
 	return s.Linked && !s.Busy && s.State == Present && s.Hash != "" && s.Hash == s.LinkHash
 }
 
-// ClockSkew is how far Pipedrive's clock and ours may differ.
-const ClockSkew = 2 * time.Second
-
 // VersionSettled reports whether a link that recorded Pipedrive version v
 // (update_time, whole seconds) when it was written at written (our clock)
 // vouches for the person's content at v. An edit made in v's second after
@@ -43,7 +44,7 @@ const ClockSkew = 2 * time.Second
 // rule then compares content), and a read that finds it unchanged after
 // the second settles the link (Settle).
 func VersionSettled(v, written time.Time) bool {
-	return !written.Before(v.Add(time.Second + ClockSkew))
+	return !written.Before(v.Add(time.Second + pipedrive.ClockSkew))
 }
 
 // Settle reports whether an unchanged Pipedrive record at version v, read
@@ -52,8 +53,15 @@ func VersionSettled(v, written time.Time) bool {
 // records a version the link does not hold (an edit of fields we do not
 // sync), so the safety net stops sending the person.
 func Settle(linkVersion string, v, written, now time.Time) bool {
-	if linkVersion != v.UTC().Format(time.RFC3339) {
+	if !HoldsVersion(linkVersion, v) {
 		return true
 	}
 	return !VersionSettled(v, written) && VersionSettled(v, now)
+}
+
+// HoldsVersion reports whether a link's stored Pipedrive version (RFC 3339)
+// is update_time v.
+func HoldsVersion(linkVersion string, v time.Time) bool {
+	t, err := time.Parse(time.RFC3339, linkVersion)
+	return err == nil && t.Equal(v)
 }

@@ -3,6 +3,8 @@ package syncplan
 import (
 	"testing"
 	"time"
+
+	"github.com/contactsync/contactsync/shared/pipedrive"
 )
 
 // The echo rule (Unchanged) as the applier meets it: one change message,
@@ -50,7 +52,7 @@ func TestVersionSettled(t *testing.T) {
 	}{
 		{"in the version's second", v.Add(400 * time.Millisecond), false},
 		{"right after the second, within the skew", v.Add(2 * time.Second), false},
-		{"after the second and the skew", v.Add(time.Second + ClockSkew), true},
+		{"after the second and the skew", v.Add(time.Second + pipedrive.ClockSkew), true},
 		{"long after", v.Add(time.Hour), true},
 		{"before the version (our clock behind)", v.Add(-time.Second), false},
 	}
