@@ -132,7 +132,8 @@ func New(ctx context.Context, baseURL string, opts ...Option) (*Client, error) {
 		cfg.hc = &hc
 	}
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	// u.Hostname(), not u.Host: "http://:" has the host ":" and no name.
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return nil, fmt.Errorf("pipedrive.New: bad base URL %q", baseURL)
 	}
 	return &Client{base: u, hc: cfg.hc, apiToken: cfg.apiToken, maxRetries: cfg.maxRetries,
