@@ -68,6 +68,9 @@ const (
 	// StepIntentStored: the Pending intent is on the link, the remote
 	// create not yet sent.
 	StepIntentStored Step = "intent-stored"
+	// StepPlanStored: an update plan is on the link (syncplan.Planned),
+	// no remote update sent yet.
+	StepPlanStored Step = "plan-stored"
 	// StepRemoteWritten: a remote write succeeded, the link is not yet
 	// committed.
 	StepRemoteWritten Step = "remote-written"
@@ -533,7 +536,9 @@ func (a *Applier) once(ctx context.Context, r *run) error {
 	// Google type goes to Pipedrive as its nearest label: the same whole
 	// name and the label a type maps to are no change (compared against
 	// the base, else the twin).
-	if p.base != nil {
+	if p.planned != nil && p.base != nil {
+		pd.Contact = contact.AlignPipedrive(pd.Contact, p.planned.Base)
+	} else if p.base != nil {
 		pd.Contact = contact.AlignPipedrive(pd.Contact, *p.base)
 	} else if g.State == syncplan.Present {
 		pd.Contact = contact.AlignPipedrive(pd.Contact, g.Contact)
@@ -545,6 +550,7 @@ func (a *Applier) once(ctx context.Context, r *run) error {
 	plan, err := syncplan.Decide(syncplan.Input{
 		Base: p.base, Pipedrive: pd, Google: g, Policy: syncplan.DeletePolicy(r.conn.DeletePolicy),
 		Now: a.now(), PipedriveHidden: hidden, Restore: r.ch.Decision == queue.Restore,
+		Planned: p.planned,
 	})
 	if err != nil {
 		return err

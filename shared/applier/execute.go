@@ -25,6 +25,9 @@ import (
 // execute runs the plan's writes: Google first (etag-guarded, the likelier
 // to need a re-decide), then Pipedrive. A create is preceded by its intent.
 func (a *Applier) execute(ctx context.Context, r *run, p *pair, plan syncplan.Plan) error {
+	if err := a.storePlanned(ctx, r, p, plan); err != nil {
+		return err
+	}
 	for _, side := range []syncplan.Side{syncplan.Google, syncplan.Pipedrive} {
 		for _, act := range plan.Actions {
 			if act.Side != side {
@@ -373,6 +376,25 @@ func (a *Applier) writeIntent(ctx context.Context, r *run, p *pair, side syncpla
 	return a.step(ctx, StepIntentStored)
 }
 
+// storePlanned keeps an update plan on its link before the first write
+// (one Firestore write; see syncplan.Planned). A pair without a stored
+// base has nothing for a plan to resume from: its retry matches it again.
+func (a *Applier) storePlanned(ctx context.Context, r *run, p *pair, plan syncplan.Plan) error {
+	if plan.Planned == nil || !p.stored || p.base == nil {
+		return nil
+	}
+	b, err := json.Marshal(plan.Planned)
+	if err != nil {
+		return fmt.Errorf("applier: encode plan: %w", err)
+	}
+	p.link.Planned = b
+	if err := a.save(ctx, r, p); err != nil {
+		return err
+	}
+	p.planned = plan.Planned
+	return a.step(ctx, StepPlanStored)
+}
+
 // commit stores the outcome on the link: removed (Unlink), parked (the
 // owner changed away), or the new base, versions, hashes and a history
 // entry. An echo writes nothing.
@@ -409,7 +431,7 @@ func (a *Applier) commit(ctx context.Context, r *run, p *pair, plan syncplan.Pla
 	if p.gp == nil && p.link != nil {
 		unsynced = p.link.UnsyncedAddresses // Google not read: as it was
 	}
-	if echo && p.stored && !p.dirty && p.link.PipedriveID != "" && p.link.GoogleID != "" &&
+	if echo && p.stored && !p.dirty && len(p.link.Planned) == 0 && p.link.PipedriveID != "" && p.link.GoogleID != "" &&
 		p.link.PipedriveHash == pd.Contact.Hash() && p.link.GoogleHash == g.Contact.Hash() &&
 		p.link.DerivedName == derived && p.link.UnsyncedAddresses == unsynced {
 		log.Debug("applier: no change (echo); nothing written")
@@ -454,7 +476,7 @@ func (a *Applier) commit(ctx context.Context, r *run, p *pair, plan syncplan.Pla
 	if err != nil {
 		return err
 	}
-	l.Base, l.Pending, l.IntentBase = b, "", nil
+	l.Base, l.Pending, l.IntentBase, l.Planned = b, "", nil, nil
 	l.SearchKeys = a.mapper.SearchKeys(base)
 	l.PipedriveID, l.GoogleID = p.pidString(), p.gid
 	if p.person != nil {
@@ -580,7 +602,7 @@ func leaves(plan syncplan.Plan) bool {
 func (a *Applier) park(ctx context.Context, r *run, p *pair, plan syncplan.Plan) error {
 	l := p.link
 	l.AddHistory(a.historyEntry(r, p, plan))
-	l.Parked, l.GoogleID, l.Pending = p.gid, "", ""
+	l.Parked, l.GoogleID, l.Pending, l.Planned = p.gid, "", "", nil
 	if err := a.save(ctx, r, p); err != nil {
 		return err
 	}

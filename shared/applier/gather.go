@@ -25,6 +25,8 @@ type pair struct {
 	stored bool             // the link exists in Firestore
 	dirty  bool             // the link changed in memory (adopted, intent resolved, unparked)
 	base   *contact.Contact // the link's base; nil: none
+	// planned is the link's update plan in flight (Link.Planned); nil: none
+	planned *syncplan.Planned
 
 	pid int64  // Pipedrive person id, 0 unknown
 	gid string // Google resource name, "" unknown
@@ -99,7 +101,16 @@ func (a *Applier) useLink(ctx context.Context, p *pair, l *store.Link) {
 	if l.GoogleID != "" {
 		p.gid = l.GoogleID
 	}
-	p.base = nil
+	p.base, p.planned = nil, nil
+	if len(l.Planned) > 0 {
+		var pl syncplan.Planned
+		if err := json.Unmarshal(l.Planned, &pl); err != nil {
+			// without it the retry decides as before plans were kept
+			logging.FromContext(ctx).Error("applier: unreadable plan in flight ignored", "link", l.ID, "err", err)
+		} else {
+			p.planned = &pl
+		}
+	}
 	if len(l.Base) > 0 {
 		var b contact.Contact
 		if err := json.Unmarshal(l.Base, &b); err != nil {

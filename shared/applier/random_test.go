@@ -210,7 +210,7 @@ func (w *randomWorld) deliverOne(t *testing.T) {
 	ch := w.queue[i]
 	crash := w.r.IntN(6) == 0
 	if crash {
-		w.e.crashAt(pick2(w.r, applier.StepIntentStored, applier.StepRemoteWritten))
+		w.e.crashAt(pickStep(w.r, applier.StepIntentStored, applier.StepPlanStored, applier.StepRemoteWritten))
 	} else {
 		w.e.hook.Store(nil)
 	}
@@ -227,11 +227,8 @@ func (w *randomWorld) deliverOne(t *testing.T) {
 	w.queue = slices.Delete(w.queue, i, i+1)
 }
 
-func pick2(r *rand.Rand, a, b applier.Step) applier.Step {
-	if r.IntN(2) == 0 {
-		return a
-	}
-	return b
+func pickStep(r *rand.Rand, steps ...applier.Step) applier.Step {
+	return steps[r.IntN(len(steps))]
 }
 
 // check: every live person the user owns has exactly one contact in the

@@ -48,6 +48,11 @@ type Link struct {
 	// after its answer was lost. Neither record's state when found is:
 	// the user may have edited either meanwhile.
 	IntentBase []byte `firestore:"intent_base,omitempty"`
+	// Planned is the update plan being written (JSON of syncplan.Planned),
+	// stored before the first remote update and cleared by the commit: a
+	// retry after a stop in between tells that run's writes from the
+	// user's edits by it.
+	Planned []byte `firestore:"planned,omitempty"`
 	// Parked is the Google twin of a person whose Pipedrive owner changed
 	// away: the contact left the group (it stays in the user's contacts)
 	// and GoogleID is empty (the base is kept). If the person comes back to the user, this
@@ -187,6 +192,7 @@ func (s *Store) UpdateLink(ctx context.Context, connID string, l *Link) error {
 		{Path: "google_hash", Value: l.GoogleHash},
 		{Path: "pending", Value: l.Pending},
 		{Path: "intent_base", Value: l.IntentBase},
+		{Path: "planned", Value: l.Planned},
 		{Path: "parked", Value: l.Parked},
 		{Path: "review", Value: l.Review},
 		{Path: "review_candidates", Value: l.ReviewCandidates},

@@ -32,6 +32,8 @@ type link struct {
 	// (Unpark); g is "" meanwhile.
 	parked    string
 	committed time.Time
+	// planned is the update plan of a run that stopped before its commit
+	planned *Planned
 }
 
 // world is two in-memory sides and the links between them.
@@ -54,6 +56,10 @@ type world struct {
 	// change is decided again later.
 	failRate int
 	held     int
+	// stopRate makes a run stop after some of an update plan's writes,
+	// before its commit (a crash): the link keeps the plan's Planned.
+	stopRate int
+	stops    int
 	merges   int
 	restores int
 }
@@ -146,11 +152,23 @@ func (w *world) syncOnce(t *testing.T) int {
 			}
 			continue
 		}
-		p, err := Decide(Input{Base: &l.base, Pipedrive: w.state(Pipedrive, l.pd), Google: w.state(Google, l.g), Now: w.now, PipedriveHidden: w.hidden})
+		p, err := Decide(Input{Base: &l.base, Pipedrive: w.state(Pipedrive, l.pd), Google: w.state(Google, l.g), Now: w.now, PipedriveHidden: w.hidden, Planned: l.planned})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if w.hold(l, p, false) {
+			linkedPD[l.pd], linkedG[l.g] = true, true
+			keep = append(keep, l)
+			continue
+		}
+		if p.Planned != nil && w.stopRate > 0 && w.r.IntN(w.stopRate) == 0 {
+			// stopped after some of the writes, before the commit
+			w.stops++
+			done := p
+			done.Actions = p.Actions[:w.r.IntN(len(p.Actions))]
+			n += len(done.Actions)
+			w.apply(done, l.pd, l.g)
+			l.planned = p.Planned
 			linkedPD[l.pd], linkedG[l.g] = true, true
 			keep = append(keep, l)
 			continue
@@ -168,7 +186,7 @@ func (w *world) syncOnce(t *testing.T) int {
 			continue
 		}
 		if p.Base != nil {
-			l.base, l.committed = *p.Base, w.now
+			l.base, l.committed, l.planned = *p.Base, w.now, nil
 		}
 		linkedPD[l.pd], linkedG[l.g] = true, true
 		keep = append(keep, l)
@@ -276,7 +294,7 @@ func (w *world) decideBraked(t *testing.T) {
 			continue
 		}
 		p, err := Decide(Input{Base: &l.base, Pipedrive: w.state(Pipedrive, l.pd), Google: w.state(Google, l.g), Now: w.now,
-			PipedriveHidden: w.hidden, Restore: restore})
+			PipedriveHidden: w.hidden, Restore: restore, Planned: l.planned})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,7 +308,7 @@ func (w *world) decideBraked(t *testing.T) {
 		case p.Unlink:
 			gone[l] = true
 		case p.Base != nil:
-			l.base, l.committed = *p.Base, w.now
+			l.base, l.committed, l.planned = *p.Base, w.now, nil
 		}
 	}
 	for _, l := range w.links {
@@ -530,9 +548,9 @@ func TestConverge(t *testing.T) {
 					if phase > 10 {
 						t.Fatalf("round %d: the brake kept holding deletes after %d answers", round, phase)
 					}
-					w.failRate = 0
+					w.failRate, w.stopRate = 0, 0
 					if phase == 0 {
-						w.failRate = 10
+						w.failRate, w.stopRate = 10, 8
 					}
 					passes := 0
 					for w.syncOnce(t) > 0 {
@@ -551,10 +569,10 @@ func TestConverge(t *testing.T) {
 					t.Fatalf("round %d: %d writes", round, wr)
 				}
 			}
-			t.Logf("%d links, %d pd, %d google records, %d writes, %d held then retried, %d merges, %d restores",
-				len(w.links), len(w.pd), len(w.g), w.writes, w.held, w.merges, w.restores)
-			if w.held == 0 || w.merges == 0 || w.restores == 0 {
-				t.Errorf("the run did not exercise held changes (%d), merges (%d) and restores (%d)", w.held, w.merges, w.restores)
+			t.Logf("%d links, %d pd, %d google records, %d writes, %d held then retried, %d runs stopped before their commit, %d merges, %d restores",
+				len(w.links), len(w.pd), len(w.g), w.writes, w.held, w.stops, w.merges, w.restores)
+			if w.held == 0 || w.stops == 0 || w.merges == 0 || w.restores == 0 {
+				t.Errorf("the run did not exercise held changes (%d), stopped runs (%d), merges (%d) and restores (%d)", w.held, w.stops, w.merges, w.restores)
 			}
 		})
 	}

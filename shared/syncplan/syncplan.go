@@ -107,6 +107,9 @@ type Input struct {
 	// Restore is the user's answer to a braked delete: put the gone record
 	// back on the deleting side instead of deleting its twin.
 	Restore bool
+	// Planned is the update plan a run stored on the link and did not
+	// commit (see Planned); nil when none is in flight.
+	Planned *Planned
 }
 
 // Op is a write on one side.
@@ -180,6 +183,9 @@ type Plan struct {
 	Unlink    bool
 	Conflicts []Conflict
 	History   History
+	// Planned is stored on the link before the first update is sent and
+	// cleared by the commit; nil when the plan updates nothing.
+	Planned *Planned
 }
 
 // Writes reports whether the plan writes anything.
@@ -226,6 +232,18 @@ func Decide(in Input) (Plan, error) {
 		if d.in.Google.State == Absent {
 			d.in.Google.State = Deleted
 		}
+		if in.Planned != nil {
+			d.base = in.Planned.Base
+		}
+	}
+	// a plan in flight belongs to a link's base
+	pl := in.Planned
+	if in.Base == nil {
+		pl = nil
+	}
+	d.seen = map[Side]SideState{
+		Pipedrive: resume(pl, Pipedrive, d.in.Pipedrive),
+		Google:    resume(pl, Google, d.in.Google),
 	}
 	d.decide()
 	d.plan.History.At = in.Now
@@ -240,6 +258,9 @@ type decider struct {
 	in   Input
 	pol  DeletePolicy
 	base contact.Contact
+	// seen are the sides as the merge compares them with the base: as
+	// they are, or with a plan in flight as it left them (resume).
+	seen map[Side]SideState
 	plan Plan
 }
 
@@ -296,13 +317,20 @@ func sideName(s Side) string {
 	return "Google"
 }
 
-// changed returns the fields a present side changed since the base.
+// changed returns the fields a present side changed since the base: the
+// user's edits there. With a plan in flight the base is the link's, but a
+// field the plan writes there counts as that side's base once written
+// (its value came from the other side).
 func (d *decider) changed(s Side) contact.Fields {
-	st := d.side(s)
+	st := d.seen[s]
 	if st.State != Present {
 		return 0
 	}
-	return contact.Diff(d.base, st.Contact) &^ st.Contact.Unknown
+	base := d.base
+	if pl := d.in.Planned; pl != nil && d.in.Base != nil {
+		base = contact.Overlay(*d.in.Base, pl.Base, pl.side(s).Fields)
+	}
+	return contact.Diff(base, st.Contact) &^ st.Contact.Unknown
 }
 
 func (d *decider) noteChanged() {
@@ -340,7 +368,7 @@ func (d *decider) create(s Side, c contact.Contact, why string) {
 // both merges two present sides and writes the result where it differs.
 func (d *decider) both(why string) {
 	pd, g := d.in.Pipedrive, d.in.Google
-	merged, conflicts := merge(d.base, pd, g)
+	merged, conflicts := merge(d.base, d.seen[Pipedrive], d.seen[Google])
 	d.plan.Conflicts = conflicts
 	for _, s := range []Side{Pipedrive, Google} {
 		st := d.side(s)
@@ -355,6 +383,7 @@ func (d *decider) both(why string) {
 	b := merged.Clone()
 	b.Unknown = pd.Contact.Unknown & g.Contact.Unknown
 	d.plan.Base = &b
+	d.plan.Planned = d.planned(b)
 	switch {
 	case len(d.plan.Actions) == 0 && why == "":
 		d.plan.History.Skipped = "no change since the last sync (echo)"
