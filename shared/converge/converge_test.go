@@ -73,6 +73,7 @@ func TestRandomizedConvergence(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for seed := range work {
+				began := time.Now()
 				done := make(chan result, 1)
 				go func() { // a fatal scenario ends its own goroutine only
 					defer close(done)
@@ -89,6 +90,10 @@ func TestRandomizedConvergence(t *testing.T) {
 				if !ok || len(r.problems) > 0 {
 					failed++
 				}
+				// progress, for the long mode
+				fmt.Printf("converge: seed %d %s in %v (%d of %d ran, %d failed, %v)\n", seed,
+					map[bool]string{true: "ok", false: "FAILED"}[ok && len(r.problems) == 0],
+					time.Since(began).Round(time.Second), ran, len(seeds), failed, time.Since(start).Round(time.Second))
 				mu.Unlock()
 				if len(r.problems) > 0 {
 					t.Errorf("scenario seed %d (rerun: go test ./shared/converge -run TestRandomizedConvergence -converge.seed=%d): %d problems:\n  %s",
