@@ -3,6 +3,7 @@ package syncplan
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/contactsync/contactsync/shared/contact"
 )
@@ -17,8 +18,11 @@ type merger struct {
 // on one side is taken from the other; unknown on both, from the base.
 func merge(base contact.Contact, pd, g SideState) (contact.Contact, []Conflict) {
 	m := merger{later: Pipedrive}
-	// ties go to Pipedrive, the CRM, so the result does not depend on order
-	if g.Updated.After(pd.Updated) {
+	// Pipedrive's update_time has whole seconds, so both times are compared
+	// at that precision: a Google change in the second of a Pipedrive edit
+	// may be the older one. Ties go to Pipedrive, the CRM, so the result
+	// does not depend on order.
+	if g.Updated.Truncate(time.Second).After(pd.Updated.Truncate(time.Second)) {
 		m.later = Google
 	}
 	p, q := pd.Contact, g.Contact

@@ -129,6 +129,22 @@ func TestDecide(t *testing.T) {
 			want: want{actions: []act{{Google, Update, "family"}}, conflicts: []string{"family→pipedrive"}},
 		},
 		{
+			// Pipedrive's update_time has whole seconds: 12:00:00 is an edit
+			// made at any time in that second, e.g. after 12:00:00.4
+			name: "same field changed on both, Google later within Pipedrive's second → a tie, Pipedrive wins",
+			base: ptr(ada),
+			pd:   present(mk("Ada", "Byron", phone("030 1234567", "work"), email("ada@example.com")), t0),
+			g:    present(adaKing, t0.Add(400*time.Millisecond)),
+			want: want{actions: []act{{Google, Update, "family"}}, conflicts: []string{"family→pipedrive"}},
+		},
+		{
+			name: "same field changed on both, Google in the next second → Google wins",
+			base: ptr(ada),
+			pd:   present(mk("Ada", "Byron", phone("030 1234567", "work"), email("ada@example.com")), t0),
+			g:    present(adaKing, t0.Add(time.Second)),
+			want: want{actions: []act{{Pipedrive, Update, "family"}}, conflicts: []string{"family→google"}},
+		},
+		{
 			name: "same change on both → no conflict, no write",
 			base: ptr(ada), pd: present(adaOrg, t0), g: present(adaOrg, later),
 			want: want{base: ptr(adaOrg)},
