@@ -23,7 +23,8 @@ import (
 
 var (
 	flagSeed      = flag.Uint64("converge.seed", 0, "run this one scenario seed")
-	flagScenarios = flag.Int("converge.scenarios", 3, "scenarios to run (seeds 1..n): 3 is CI's budget, the long mode runs hundreds or thousands")
+	flagScenarios = flag.Int("converge.scenarios", 3, "scenarios to run (seeds from..from+n-1): 3 is CI's budget, the long mode (scripts/converge) runs hundreds or thousands")
+	flagFrom      = flag.Uint64("converge.from", 1, "the first seed of -converge.scenarios")
 	flagActions   = flag.Int("converge.actions", 30, "user actions per scenario")
 	flagParallel  = flag.Int("converge.parallel", 3, "scenarios run at once (each with its own accounts)")
 )
@@ -56,7 +57,7 @@ func TestRandomizedConvergence(t *testing.T) {
 		seeds = append(seeds, *flagSeed)
 	} else {
 		for i := range *flagScenarios {
-			seeds = append(seeds, uint64(i+1))
+			seeds = append(seeds, *flagFrom+uint64(i))
 		}
 	}
 	start := time.Now()
