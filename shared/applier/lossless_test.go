@@ -704,3 +704,35 @@ func TestOwnerBackRejoinsAContactMadeInGoogle(t *testing.T) {
 		t.Errorf("the contact's phones %v: its Google-side number was lost", c.Phones)
 	}
 }
+
+// A Google create whose commit was lost (a crash), then the user takes the
+// new contact out of the group before the retry: the retry must find it
+// outside the group and apply the removal (the delete policy deletes the
+// person), not create a second contact in the group. A long convergence
+// run met this (seed 10).
+func TestRecoveredCreateThenLeftTheGroup(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	pid := e.pdAdd(pipedrive.PersonInput{Name: ptr("Ada Lovelace"), Emails: emails("ada@example.com")})
+	e.crashAt(applier.StepRemoteWritten)
+	if err := e.deliver(pd, pid, queue.Upsert); err == nil {
+		t.Fatal("a crashed apply returned nil")
+	}
+	m := e.gMembers()
+	if len(m) != 1 {
+		t.Fatalf("%d group members after the crash, want the created contact", len(m))
+	}
+	if err := e.g.SetMembership(googlefake.DemoUser, m[0], e.group, false); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(3 * time.Minute)
+	e.apply(pd, pid, queue.Upsert)
+	if m := e.gMembers(); len(m) != 0 {
+		t.Errorf("group members %v: the contact the user took out came back, or a second one was made", m)
+	}
+	if _, ok := e.gContact(m[0]); !ok {
+		t.Errorf("the contact taken out of the group was deleted; it stays in the user's contacts")
+	}
+	if live := e.pdLive(); len(live) != 0 {
+		t.Errorf("Pipedrive persons %d: the removal from the group did not delete the person (policy propagate)", len(live))
+	}
+}

@@ -418,17 +418,46 @@ func (a *Applier) resolveIntent(ctx context.Context, r *run, p *pair) error {
 	return nil
 }
 
-// findGoogleByMarker looks through the group's members for a contact
-// carrying our marker for Pipedrive person pid: the outcome of a create
-// whose answer was lost. It reads the member list (a group read) and the
-// members in batches of 200, newest last so scanned first; only this rare
-// path pays for it.
+// findGoogleByMarker looks for the contact carrying our marker for
+// Pipedrive person pid: the outcome of a create whose answer was lost.
+// First among the group's members (a group read, then the members in
+// batches of 200, newest last so scanned first), then among all contacts;
+// only this rare path pays for it.
 func (a *Applier) findGoogleByMarker(ctx context.Context, r *run, pid string) (*people.Person, error) {
 	g, err := a.google(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	group := r.conn.GoogleGroup
+	found, err := a.findMarkerInGroup(ctx, g, r.conn.GoogleGroup, pid)
+	if found != nil || err != nil {
+		return found, err
+	}
+	// The user may have taken the contact out of the group since (it stays
+	// in My Contacts, where createGoogle put it too): not finding it there
+	// would create it a second time and undo the removal. All contacts are
+	// listed, a page of 1,000 a read; this runs only for a create whose
+	// outcome was lost.
+	_, err = g.List(ctx, "", func(pg *google.Page) error {
+		for _, gp := range pg.People {
+			if gp != nil && marker(gp) == pid && (gp.Metadata == nil || !gp.Metadata.Deleted) {
+				found = gp
+				return errFound
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return nil, fmt.Errorf("applier: list contacts: %w", err)
+	}
+	return found, nil
+}
+
+// errFound ends a listing early.
+var errFound = errors.New("found")
+
+// findMarkerInGroup looks for the contact marked as pid's among the
+// group's members.
+func (a *Applier) findMarkerInGroup(ctx context.Context, g *google.Client, group, pid string) (*people.Person, error) {
 	grp, err := g.GetGroup(ctx, group, 0)
 	if errors.Is(err, google.ErrNotFound) {
 		return nil, nil
