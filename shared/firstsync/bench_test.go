@@ -347,7 +347,7 @@ func runFirstSyncBench(b *testing.B, plan pipedrivefake.Plan) benchResult {
 			done <- c
 			return
 		}
-		if err := firstsync.Kick(ctx, st, pub, queue.FirstSyncTopic, queue.ChangesTopic, c, sched.Now()); err != nil {
+		if err := firstsync.Kick(ctx, st, pub, queue.FirstSyncTopic, queue.ChangesTopic, c, sched.Now(), 0); err != nil {
 			b.Error(err)
 		}
 		sched.AfterFunc(time.Minute, tick)

@@ -173,7 +173,7 @@ func (e *env) start(mode string) error {
 
 // kick is the poller's look at the job.
 func (e *env) kick() error {
-	return firstsync.Kick(e.ctx, e.st, e.direct, queue.FirstSyncTopic, queue.ChangesTopic, e.get(), e.clock.Now())
+	return firstsync.Kick(e.ctx, e.st, e.direct, queue.FirstSyncTopic, queue.ChangesTopic, e.get(), e.clock.Now(), 0)
 }
 
 func (e *env) get() *store.Connection {

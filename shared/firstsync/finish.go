@@ -271,10 +271,13 @@ func answered(err error) string {
 const Stall = 15 * time.Minute
 
 // Kick is the poller's look at a connection's running job: a chain whose
-// wait is over, or a step without progress for Stall, is sent again (a
-// duplicate is harmless: chunks are leased and done once); a job whose
-// chains are through but was not finished is finished.
-func Kick(ctx context.Context, st *store.Store, pub Publisher, topic, changesTopic string, conn *store.Connection, now time.Time) error {
+// wait is over, or a step without progress for stall (0: Stall), is sent
+// again (a duplicate is harmless: chunks are leased and done once); a job
+// whose chains are through but was not finished is finished.
+func Kick(ctx context.Context, st *store.Store, pub Publisher, topic, changesTopic string, conn *store.Connection, now time.Time, stall time.Duration) error {
+	if stall <= 0 {
+		stall = Stall
+	}
 	fs := conn.FirstSync
 	if fs == nil {
 		return nil
@@ -282,7 +285,7 @@ func Kick(ctx context.Context, st *store.Store, pub Publisher, topic, changesTop
 	if conn.Status != store.StatusFirstSync && fs.Mode != store.FirstSyncPreview {
 		return nil // paused or needs re-auth: it waits
 	}
-	stalled := now.Sub(fs.UpdatedAt) >= Stall
+	stalled := now.Sub(fs.UpdatedAt) >= stall
 	var steps []queue.FirstSyncStep
 	switch fs.Phase {
 	case store.PhaseListing:

@@ -284,36 +284,47 @@ func mustID(t *testing.T, s string) int64 {
 
 // A step lost on its way (a crash before it was published, a message
 // gone) is sent again by the poller's look at a job without progress for
-// firstsync.Stall; a fresh job is left alone.
+// the stall time (firstsync.Stall, or the poller's own); a fresh job is
+// left alone.
 func TestKickSendsAStalledStepAgain(t *testing.T) {
-	e := newEnv(t, envOptions{chunk: 1})
-	for i := range 3 {
-		e.contact("Uwe", fmt.Sprint("Kick", i), "", []string{fmt.Sprintf("uwe%d@example.com", i)}, nil, true)
-	}
-	lost := false
-	e.setHook(func(_ context.Context, s firstsync.Step) error {
-		if s == firstsync.StepChunkDone && !lost {
-			lost = true
-			e.direct.LoseNext(1) // the chain's next step is lost
-		}
-		return nil
-	})
-	if err := e.start(store.FirstSyncRun); err != nil {
-		t.Fatal(err)
-	}
-	e.setHook(nil)
-	if c := e.get(); c.Status != store.StatusFirstSync {
-		t.Fatalf("status %s: the lost step should have stopped the job", c.Status)
-	}
-	if err := e.kick(); err != nil || e.get().Status != store.StatusFirstSync {
-		t.Fatalf("kicked a fresh job: %v, %s", err, e.get().Status)
-	}
-	e.clock.Advance(firstsync.Stall)
-	if err := e.kick(); err != nil {
-		t.Fatal(err)
-	}
-	if c := e.get(); c.Status != store.StatusLive || c.FirstSync.PipedriveDone != 3 {
-		t.Fatalf("after the kick: %s, %d created", c.Status, c.FirstSync.PipedriveDone)
+	for _, tc := range []struct {
+		stall, want time.Duration
+	}{{0, firstsync.Stall}, {30 * time.Second, 30 * time.Second}} {
+		t.Run(tc.want.String(), func(t *testing.T) {
+			e := newEnv(t, envOptions{chunk: 1})
+			for i := range 3 {
+				e.contact("Uwe", fmt.Sprint("Kick", i), "", []string{fmt.Sprintf("uwe%d@example.com", i)}, nil, true)
+			}
+			lost := false
+			e.setHook(func(_ context.Context, s firstsync.Step) error {
+				if s == firstsync.StepChunkDone && !lost {
+					lost = true
+					e.direct.LoseNext(1) // the chain's next step is lost
+				}
+				return nil
+			})
+			if err := e.start(store.FirstSyncRun); err != nil {
+				t.Fatal(err)
+			}
+			e.setHook(nil)
+			if c := e.get(); c.Status != store.StatusFirstSync {
+				t.Fatalf("status %s: the lost step should have stopped the job", c.Status)
+			}
+			kick := func() error {
+				return firstsync.Kick(e.ctx, e.st, e.direct, queue.FirstSyncTopic, queue.ChangesTopic, e.get(), e.clock.Now(), tc.stall)
+			}
+			e.clock.Advance(tc.want - time.Second)
+			if err := kick(); err != nil || e.get().Status != store.StatusFirstSync {
+				t.Fatalf("kicked a job before its stall time: %v, %s", err, e.get().Status)
+			}
+			e.clock.Advance(time.Second)
+			if err := kick(); err != nil {
+				t.Fatal(err)
+			}
+			if c := e.get(); c.Status != store.StatusLive || c.FirstSync.PipedriveDone != 3 {
+				t.Fatalf("after the kick: %s, %d created", c.Status, c.FirstSync.PipedriveDone)
+			}
+		})
 	}
 }
 

@@ -31,7 +31,7 @@ func (p *Poller) startReconcile(ctx context.Context, conn *store.Connection, why
 
 // kick looks after a connection whose first sync or reconcile runs.
 func (p *Poller) kick(ctx context.Context, conn *store.Connection) error {
-	if err := firstsync.Kick(ctx, p.store, p.pub, p.firstSyncTopic, p.changesTopic, conn, p.now()); err != nil {
+	if err := firstsync.Kick(ctx, p.store, p.pub, p.firstSyncTopic, p.changesTopic, conn, p.now(), p.stall); err != nil {
 		return fmt.Errorf("poller: %w", err)
 	}
 	return nil

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/contactsync/contactsync/shared/account"
+	"github.com/contactsync/contactsync/shared/firstsync"
 	"github.com/contactsync/contactsync/shared/google"
 	"github.com/contactsync/contactsync/shared/logging"
 	"github.com/contactsync/contactsync/shared/pipedrive"
@@ -80,6 +81,10 @@ type Config struct {
 	// ReconcilePerPage stretches the reconciliation's cadence per page of
 	// owned persons (default ReconcilePerPage; tests shorten it).
 	ReconcilePerPage time.Duration
+	// FirstSyncStall is how long a running first sync may go without
+	// progress before its next step is sent again (default
+	// firstsync.Stall; tests shorten it).
+	FirstSyncStall time.Duration
 	// DeadLetters is the changes topic's dead-letter hold subscription
 	// (optional: without it dead letters stay in the subscription).
 	DeadLetters DeadLetterSource
@@ -99,6 +104,7 @@ type Poller struct {
 	interval       time.Duration
 	safetyNet      time.Duration
 	perPage        time.Duration
+	stall          time.Duration
 	deadLetters    DeadLetterSource
 	now            func() time.Time
 }
@@ -123,6 +129,9 @@ func New(cfg Config) (*Poller, error) {
 	}
 	if p.perPage <= 0 {
 		p.perPage = ReconcilePerPage
+	}
+	if p.stall = cfg.FirstSyncStall; p.stall <= 0 {
+		p.stall = firstsync.Stall
 	}
 	if p.firstSyncTopic == "" {
 		p.firstSyncTopic = queue.FirstSyncTopic
