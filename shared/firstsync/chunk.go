@@ -351,7 +351,7 @@ func (r *Runner) pairs(ctx context.Context, conn *store.Connection, cl *account.
 
 	for i, it := range items {
 		l := &store.Link{ID: it.LinkID, PipedriveID: it.PID, GoogleID: it.GID,
-			PipedriveVersion: it.PVersion.UTC().Format(time.RFC3339), PipedriveHash: it.PHash,
+			PipedriveVersion: listedVersion(it.PVersion), PipedriveHash: it.PHash,
 			GoogleVersion: it.GEtag, GoogleHash: it.GHash, Conflicts: int64(it.Conflicts),
 			DerivedName: it.Derived, UnsyncedAddresses: int64(it.GUnsynced)}
 		if s := st[i]; s.person != nil {
@@ -548,7 +548,7 @@ func (r *Runner) googleCreates(ctx context.Context, conn *store.Connection, cl *
 			return out, fmt.Errorf("firstsync: encode base: %w", err)
 		}
 		l := &store.Link{ID: it.LinkID, PipedriveID: it.PID, GoogleID: gp.ResourceName, Base: b,
-			PipedriveVersion: it.PVersion.UTC().Format(time.RFC3339), PipedriveHash: it.PHash,
+			PipedriveVersion: listedVersion(it.PVersion), PipedriveHash: it.PHash,
 			GoogleVersion: gp.Etag, GoogleHash: syncplan.GoogleSide(r.cfg.Mapper, gp, conn.GoogleGroup).Contact.Hash(),
 			CreatedOn: string(syncplan.Google), SearchKeys: r.cfg.Mapper.SearchKeys(it.Base)}
 		if recovered[it.PID] {
@@ -850,4 +850,13 @@ func (r *Runner) resume(ctx context.Context, conn *store.Connection, chain strin
 		return nil
 	}
 	return r.cfg.Publisher.PublishFirstSync(ctx, r.cfg.Topic, steps...)
+}
+
+// listedVersion is a link's Pipedrive version from the listing: "" when
+// the plan did not vouch for it (see Input.ListedAt).
+func listedVersion(v time.Time) string {
+	if v.IsZero() {
+		return ""
+	}
+	return v.UTC().Format(time.RFC3339)
 }

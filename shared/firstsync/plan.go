@@ -55,6 +55,11 @@ type Input struct {
 	// Hidden are the fields the company does not show (contact sync off).
 	Hidden contact.Fields
 	Now    time.Time
+	// ListedAt is when the listing began. A person whose update_time is
+	// within that second (and the clock skew) may have been edited after
+	// the read and keep that update_time (whole seconds): her link is not
+	// given the version, so the safety net reads her once more.
+	ListedAt time.Time
 }
 
 // Item is one planned pair or create, with what syncplan decided for it.
@@ -277,6 +282,9 @@ func decide(in Input, per *PersonRecord, con *ContactRecord, base *contact.Conta
 	din := syncplan.Input{Base: base, Policy: in.Policy, Now: in.Now, PipedriveHidden: in.Hidden}
 	if per != nil {
 		it.PID, it.Org, it.PHash, it.PVersion = per.ID, per.Org, per.Contact.Hash(), per.Person.UpdateTime
+		if !syncplan.VersionSettled(per.Person.UpdateTime, in.ListedAt) {
+			it.PVersion = time.Time{}
+		}
 		if per.Person.OrgID != nil {
 			it.POrgID = *per.Person.OrgID
 		}

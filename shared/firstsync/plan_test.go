@@ -116,3 +116,34 @@ func TestMakePlan(t *testing.T) {
 		})
 	}
 }
+
+// A person listed within the second of her update_time may be edited after
+// the read and keep that update_time (Pipedrive has whole seconds): her
+// planned link must not claim the version, or the safety net takes the
+// edit for synced when its webhook is lost (a long convergence run, seed
+// 98: a family name edited 150 ms after the listing never reached Google).
+func TestListedVersionOnlyWhenSettled(t *testing.T) {
+	v := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		listedAt time.Time
+		want     time.Time
+	}{
+		{"listed in the version's second", v.Add(600 * time.Millisecond), time.Time{}},
+		{"listed within the clock skew after it", v.Add(time.Second + pipedrive.ClockSkew/2), time.Time{}},
+		{"listed after the second and the skew", v.Add(time.Second + pipedrive.ClockSkew), v},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := MakePlan(Input{Persons: []PersonRecord{per("1", "Ann", "A", "ann@x.com")}, ListedAt: tc.listedAt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.GoogleCreates) != 1 {
+				t.Fatalf("plan: %+v", p)
+			}
+			if got := p.GoogleCreates[0].PVersion; !got.Equal(tc.want) {
+				t.Errorf("PVersion %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

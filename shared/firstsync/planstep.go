@@ -153,7 +153,7 @@ func (r *Runner) plan(ctx context.Context, conn *store.Connection, cl *account.C
 	if err != nil {
 		return err
 	}
-	in := Input{Persons: l.persons, Contacts: l.contacts, Policy: syncplan.DeletePolicy(conn.DeletePolicy), Hidden: l.hidden, Now: r.now()}
+	in := Input{Persons: l.persons, Contacts: l.contacts, Policy: syncplan.DeletePolicy(conn.DeletePolicy), Hidden: l.hidden, Now: r.now(), ListedAt: listedAt}
 	{
 		links, err := r.cfg.Store.AllLinks(ctx, conn.ID)
 		if err != nil {
