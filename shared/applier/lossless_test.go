@@ -736,3 +736,32 @@ func TestRecoveredCreateThenLeftTheGroup(t *testing.T) {
 		t.Errorf("Pipedrive persons %d: the removal from the group did not delete the person (policy propagate)", len(live))
 	}
 }
+
+// A Pipedrive create whose commit was lost (a crash), then the user deletes
+// the Google contact it was made from before the retry: the retry must
+// still find the person it created (by what the create wrote) and apply
+// the delete to it. Left unlinked, the person stayed and came back to
+// Google as a new contact (a long convergence run, seed 105).
+func TestRecoveredPipedriveCreateThenContactDeleted(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	rn := e.gSeed(&people.Person{Names: []*people.Name{{GivenName: "Grace", FamilyName: "Hopper"}},
+		EmailAddresses: []*people.EmailAddress{{Value: "grace@example.com"}}})
+	e.crashAt(applier.StepRemoteWritten)
+	if err := e.deliver(gg, rn, queue.Upsert); err == nil {
+		t.Fatal("a crashed apply returned nil")
+	}
+	if n := len(e.pdLive()); n != 1 {
+		t.Fatalf("%d persons after the crash, want the created one", n)
+	}
+	if err := e.g.DeleteContact(googlefake.DemoUser, rn); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(3 * time.Minute)
+	e.apply(gg, rn, queue.Delete)
+	if live := e.pdLive(); len(live) != 0 {
+		t.Errorf("Pipedrive persons %d: the person made from the deleted contact stayed", len(live))
+	}
+	if m := e.gMembers(); len(m) != 0 {
+		t.Errorf("group members %v: want none", m)
+	}
+}

@@ -398,10 +398,21 @@ func (a *Applier) resolveIntent(ctx context.Context, r *run, p *pair) error {
 		if err := a.readTwin(ctx, r, p); err != nil {
 			return err
 		}
-		if p.gp == nil {
-			break // the Google contact is gone: nothing to recognise it by
+		// The person is recognised by what the create wrote (kept with
+		// the intent), else by the Google contact it was made from. With
+		// the contact deleted meanwhile it must still be found: left
+		// unlinked, it would come back to Google as a new contact.
+		var wrote contact.Contact
+		switch {
+		case len(p.link.IntentBase) > 0 && json.Unmarshal(p.link.IntentBase, &wrote) == nil:
+		case p.gp != nil:
+			wrote = a.mapper.FromGoogle(p.gp)
+		default:
+			log.Warn("applier: abandoned Pipedrive create: nothing left to recognise the person by")
+			p.link.Pending, p.dirty = "", true
+			return nil
 		}
-		found, err := a.findCreatedPerson(ctx, r, p, in.At, a.mapper.FromGoogle(p.gp))
+		found, err := a.findCreatedPerson(ctx, r, p, in.At, wrote)
 		if err != nil {
 			return err
 		}
