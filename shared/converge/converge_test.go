@@ -192,7 +192,7 @@ type ident struct {
 	survive bool            // a merge survivor: checked for consistency, not against the model
 	twin    bool            // on both sides before connecting: the first sync merges it without a base
 	limit   string          // a known limitation this identity met (see limits); its outcome is counted, not failed
-	edits   map[string]edit // last edit per scalar field
+	edits   map[string]edit // last edit per scalar field, and per field and side (field+"/"+side)
 	// during holds, per scalar field and side, the last value set while
 	// the first sync ran
 	during  map[string]map[string]string
@@ -200,8 +200,9 @@ type ident struct {
 }
 
 type edit struct {
-	at   time.Time
-	side string
+	at    time.Time
+	side  string
+	value string
 }
 
 // concurrent is how close two edits of one field on the two sides may be
@@ -465,7 +466,9 @@ func (sc *scenario) live(pred func(*ident) bool) *ident {
 }
 
 // scalar records an edit of a scalar field on side: the new value, and the
-// other side's last value too when the two edits were near-concurrent.
+// other side's last value of the field too when it was set near-concurrently
+// (even with later edits on this side in between: a true conflict goes to
+// the record changed last, whichever of its fields made it so).
 func (id *ident) scalar(field, side, value string, now time.Time, firstDone bool) {
 	cur := &id.family
 	if field == "org" {
@@ -488,6 +491,8 @@ func (id *ident) scalar(field, side, value string, now time.Time, firstDone bool
 		}
 	case ok && last.side != side && now.Sub(last.at) < concurrent:
 		*cur = append([]string{value}, *cur...)
+	case ok && now.Sub(id.edits[field+"/"+other(side)].at) < concurrent:
+		*cur = []string{value, id.edits[field+"/"+other(side)].value}
 	default:
 		*cur = []string{value}
 	}
@@ -497,7 +502,8 @@ func (id *ident) scalar(field, side, value string, now time.Time, firstDone bool
 		}
 		id.during[field][side] = value
 	}
-	id.edits[field] = edit{at: now, side: side}
+	id.edits[field] = edit{at: now, side: side, value: value}
+	id.edits[field+"/"+side] = edit{at: now, side: side, value: value}
 }
 
 func other(side string) string {
