@@ -101,26 +101,25 @@ func (a *Applier) useLink(ctx context.Context, p *pair, l *store.Link) {
 	if l.GoogleID != "" {
 		p.gid = l.GoogleID
 	}
-	p.base, p.planned = nil, nil
-	if len(l.Planned) > 0 {
-		var pl syncplan.Planned
-		if err := json.Unmarshal(l.Planned, &pl); err != nil {
-			// without it the retry decides as before plans were kept
-			logging.FromContext(ctx).Error("applier: unreadable plan in flight ignored", "link", l.ID, "err", err)
-		} else {
-			p.planned = &pl
-		}
+	// A base that cannot be read is no base: the pair is merged as freshly
+	// matched twins, which loses no data. Without its plan a retry decides
+	// as before plans were kept.
+	p.base = decodeStored[contact.Contact](ctx, l, "base", l.Base)
+	p.planned = decodeStored[syncplan.Planned](ctx, l, "plan in flight", l.Planned)
+}
+
+// decodeStored reads one of the link's JSON fields; nil when empty or
+// unreadable (logged).
+func decodeStored[T any](ctx context.Context, l *store.Link, what string, raw []byte) *T {
+	if len(raw) == 0 {
+		return nil
 	}
-	if len(l.Base) > 0 {
-		var b contact.Contact
-		if err := json.Unmarshal(l.Base, &b); err != nil {
-			// a base that cannot be read is no base: the pair is merged
-			// as freshly matched twins, which loses no data
-			logging.FromContext(ctx).Error("applier: unreadable link base ignored", "link", l.ID, "err", err)
-		} else {
-			p.base = &b
-		}
+	v := new(T)
+	if err := json.Unmarshal(raw, v); err != nil {
+		logging.FromContext(ctx).Error("applier: unreadable "+what+" of a link ignored", "link", l.ID, "err", err)
+		return nil
 	}
+	return v
 }
 
 // readTwin reads whichever side is not read yet.
