@@ -572,7 +572,7 @@ func (a *Applier) settle(ctx context.Context, r *run, p *pair) error {
 		!syncplan.Settle(p.link.PipedriveVersion, p.person.UpdateTime, p.link.UpdatedAt, time.Now()) {
 		return nil
 	}
-	p.link.PipedriveVersion = p.person.UpdateTime.UTC().Format(time.RFC3339)
+	p.link.PipedriveVersion = syncplan.PipedriveVersion(p.person.UpdateTime)
 	if err := a.save(ctx, r, p); err != nil && !errors.Is(err, store.ErrConflict) {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	people "google.golang.org/api/people/v1"
 
@@ -480,7 +479,7 @@ func (a *Applier) commit(ctx context.Context, r *run, p *pair, plan syncplan.Pla
 	l.SearchKeys = a.mapper.SearchKeys(base)
 	l.PipedriveID, l.GoogleID = p.pidString(), p.gid
 	if p.person != nil {
-		l.PipedriveVersion = p.person.UpdateTime.UTC().Format(time.RFC3339)
+		l.PipedriveVersion = syncplan.PipedriveVersion(p.person.UpdateTime)
 		l.PipedriveHash = pd.Contact.Hash()
 	}
 	if p.gp != nil {

@@ -351,12 +351,12 @@ func (r *Runner) pairs(ctx context.Context, conn *store.Connection, cl *account.
 
 	for i, it := range items {
 		l := &store.Link{ID: it.LinkID, PipedriveID: it.PID, GoogleID: it.GID,
-			PipedriveVersion: listedVersion(it.PVersion), PipedriveHash: it.PHash,
+			PipedriveVersion: syncplan.PipedriveVersion(it.PVersion), PipedriveHash: it.PHash,
 			GoogleVersion: it.GEtag, GoogleHash: it.GHash, Conflicts: int64(it.Conflicts),
 			DerivedName: it.Derived, UnsyncedAddresses: int64(it.GUnsynced)}
 		if s := st[i]; s.person != nil {
 			pd := syncplan.PipedriveSide(r.cfg.Mapper, s.person, s.orgName, conn.PipedriveUserID).Contact
-			l.PipedriveVersion, l.PipedriveHash = s.person.UpdateTime.UTC().Format(time.RFC3339), pd.Hash()
+			l.PipedriveVersion, l.PipedriveHash = syncplan.PipedriveVersion(s.person.UpdateTime), pd.Hash()
 			l.DerivedName = contact.DerivedName(it.Base, pd)
 		}
 		if s := st[i]; s.gp != nil {
@@ -548,7 +548,7 @@ func (r *Runner) googleCreates(ctx context.Context, conn *store.Connection, cl *
 			return out, fmt.Errorf("firstsync: encode base: %w", err)
 		}
 		l := &store.Link{ID: it.LinkID, PipedriveID: it.PID, GoogleID: gp.ResourceName, Base: b,
-			PipedriveVersion: listedVersion(it.PVersion), PipedriveHash: it.PHash,
+			PipedriveVersion: syncplan.PipedriveVersion(it.PVersion), PipedriveHash: it.PHash,
 			GoogleVersion: gp.Etag, GoogleHash: syncplan.GoogleSide(r.cfg.Mapper, gp, conn.GoogleGroup).Contact.Hash(),
 			CreatedOn: string(syncplan.Google), SearchKeys: r.cfg.Mapper.SearchKeys(it.Base)}
 		if recovered[it.PID] {
@@ -820,7 +820,7 @@ func (r *Runner) createdLink(conn *store.Connection, it Item, per *pipedrive.Per
 	}
 	pd := syncplan.PipedriveSide(r.cfg.Mapper, per, org, conn.PipedriveUserID).Contact
 	l := &store.Link{ID: it.LinkID, PipedriveID: fmt.Sprint(per.ID), GoogleID: it.GID, Base: b,
-		PipedriveVersion: per.UpdateTime.UTC().Format(time.RFC3339), PipedriveHash: pd.Hash(),
+		PipedriveVersion: syncplan.PipedriveVersion(per.UpdateTime), PipedriveHash: pd.Hash(),
 		GoogleVersion: it.GEtag, GoogleHash: it.GHash, UnsyncedAddresses: int64(it.GUnsynced),
 		// a contact without a name got one in Pipedrive (it requires one):
 		// the link says it is derived, so it never reaches Google
@@ -850,13 +850,4 @@ func (r *Runner) resume(ctx context.Context, conn *store.Connection, chain strin
 		return nil
 	}
 	return r.cfg.Publisher.PublishFirstSync(ctx, r.cfg.Topic, steps...)
-}
-
-// listedVersion is a link's Pipedrive version from the listing: "" when
-// the plan did not vouch for it (see Input.ListedAt).
-func listedVersion(v time.Time) string {
-	if v.IsZero() {
-		return ""
-	}
-	return v.UTC().Format(time.RFC3339)
 }

@@ -59,8 +59,17 @@ func Settle(linkVersion string, v, written, now time.Time) bool {
 	return !VersionSettled(v, written) && VersionSettled(v, now)
 }
 
-// HoldsVersion reports whether a link's stored Pipedrive version (RFC 3339)
-// is update_time v.
+// PipedriveVersion is the stored form of Pipedrive version v (update_time)
+// on a link: RFC 3339, or "" for none (a zero time).
+func PipedriveVersion(v time.Time) string {
+	if v.IsZero() {
+		return ""
+	}
+	return v.UTC().Format(time.RFC3339)
+}
+
+// HoldsVersion reports whether a link's stored Pipedrive version (see
+// PipedriveVersion) is update_time v.
 func HoldsVersion(linkVersion string, v time.Time) bool {
 	t, err := time.Parse(time.RFC3339, linkVersion)
 	return err == nil && t.Equal(v)

@@ -84,3 +84,15 @@ func TestSettle(t *testing.T) {
 		}
 	}
 }
+
+// The stored form of a version is what HoldsVersion reads back; no
+// version is stored as "" and holds nothing.
+func TestPipedriveVersionRoundTrip(t *testing.T) {
+	v := time.Date(2026, 3, 1, 12, 0, 7, 0, time.FixedZone("CET", 3600))
+	if s := PipedriveVersion(v); s != "2026-03-01T11:00:07Z" || !HoldsVersion(s, v) {
+		t.Errorf("PipedriveVersion(%v) = %q, held: %v", v, s, HoldsVersion(s, v))
+	}
+	if s := PipedriveVersion(time.Time{}); s != "" || HoldsVersion(s, time.Time{}) {
+		t.Errorf("zero version stored as %q", s)
+	}
+}
