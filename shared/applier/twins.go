@@ -332,6 +332,16 @@ func (a *Applier) adoptPipedriveCreate(ctx context.Context, r *run, p *pair) err
 	return nil
 }
 
+// intentRecord is what the pair's pending create writes, kept with its
+// intent (Link.IntentBase); false when none was kept or it is unreadable.
+func (p *pair) intentRecord() (contact.Contact, bool) {
+	var c contact.Contact
+	if p.link == nil || len(p.link.IntentBase) == 0 || json.Unmarshal(p.link.IntentBase, &c) != nil {
+		return contact.Contact{}, false
+	}
+	return c, true
+}
+
 // createdFrom gives a pair whose create was found after the fact (its
 // answer lost, or its commit missing) the base it would have committed:
 // what the create wrote, kept with its intent (Link.IntentBase). Not
@@ -345,12 +355,9 @@ func (a *Applier) createdFrom(p *pair, side syncplan.Side) {
 	if p.base != nil {
 		return
 	}
-	if p.link != nil && len(p.link.IntentBase) > 0 {
-		var b contact.Contact
-		if err := json.Unmarshal(p.link.IntentBase, &b); err == nil {
-			p.base = &b
-			return
-		}
+	if b, ok := p.intentRecord(); ok {
+		p.base = &b
+		return
 	}
 	var b contact.Contact
 	switch {
@@ -402,9 +409,9 @@ func (a *Applier) resolveIntent(ctx context.Context, r *run, p *pair) error {
 		// the intent), else by the Google contact it was made from. With
 		// the contact deleted meanwhile it must still be found: left
 		// unlinked, it would come back to Google as a new contact.
-		var wrote contact.Contact
+		wrote, ok := p.intentRecord()
 		switch {
-		case len(p.link.IntentBase) > 0 && json.Unmarshal(p.link.IntentBase, &wrote) == nil:
+		case ok:
 		case p.gp != nil:
 			wrote = a.mapper.FromGoogle(p.gp)
 		default:
@@ -450,7 +457,7 @@ func (a *Applier) findGoogleByMarker(ctx context.Context, r *run, pid string) (*
 	// outcome was lost.
 	_, err = g.List(ctx, "", func(pg *google.Page) error {
 		for _, gp := range pg.People {
-			if gp != nil && marker(gp) == pid && (gp.Metadata == nil || !gp.Metadata.Deleted) {
+			if markedFor(gp, pid) {
 				found = gp
 				return errFound
 			}
@@ -461,6 +468,12 @@ func (a *Applier) findGoogleByMarker(ctx context.Context, r *run, pid string) (*
 		return nil, fmt.Errorf("applier: list contacts: %w", err)
 	}
 	return found, nil
+}
+
+// markedFor reports whether gp is a live contact carrying our marker for
+// Pipedrive person pid.
+func markedFor(gp *people.Person, pid string) bool {
+	return gp != nil && marker(gp) == pid && (gp.Metadata == nil || !gp.Metadata.Deleted)
 }
 
 // errFound ends a listing early.
@@ -491,7 +504,7 @@ func (a *Applier) findMarkerInGroup(ctx context.Context, g *google.Client, group
 		}
 		for i := end - 1; i >= start; i-- {
 			gp := got[names[i]]
-			if gp != nil && marker(gp) == pid && (gp.Metadata == nil || !gp.Metadata.Deleted) {
+			if markedFor(gp, pid) {
 				return gp, nil
 			}
 		}
