@@ -132,8 +132,10 @@ func New(ctx context.Context, baseURL string, opts ...Option) (*Client, error) {
 		cfg.hc = &hc
 	}
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
-	// u.Hostname(), not u.Host: "http://:" has the host ":" and no name.
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+	// u.Hostname(), not u.Host: "http://:" has the host ":" and no name. An
+	// empty port ("http://h:") is refused too: net/http drops it, so the calls
+	// would not go where the URL says.
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || strings.HasSuffix(u.Host, ":") {
 		return nil, fmt.Errorf("pipedrive.New: bad base URL %q", baseURL)
 	}
 	return &Client{base: u, hc: cfg.hc, apiToken: cfg.apiToken, maxRetries: cfg.maxRetries,
