@@ -183,7 +183,7 @@ type ident struct {
 	n       int
 	key     string
 	given   string
-	family  []string // the allowed final values: the last edit's (and a near-concurrent one)
+	family  []string // the allowed final values: the last edit's (and a concurrent one's, see scalar)
 	org     []string
 	phones  map[string]bool // E.164 keys
 	emails  map[string]bool // lowercased, the key included
@@ -192,7 +192,8 @@ type ident struct {
 	survive bool            // a merge survivor: checked for consistency, not against the model
 	twin    bool            // on both sides before connecting: the first sync merges it without a base
 	limit   string          // a known limitation this identity met (see limits); its outcome is counted, not failed
-	edits   map[string]edit // last edit per scalar field, and per field and side (field+"/"+side)
+	edits   map[string]edit // last edit per scalar field and side (field+"/"+side)
+	open    []conflict      // conflicts the sync may still decide either way
 	// during holds, per scalar field and side, the last value set while
 	// the first sync ran
 	during  map[string]map[string]string
@@ -203,12 +204,21 @@ type edit struct {
 	at    time.Time
 	side  string
 	value string
+	seen  bool // the other side showed it when the user edited the field there
 }
 
-// concurrent is how close two edits of one field on the two sides may be
-// and still be decided either way: Pipedrive's update_time has whole
-// seconds.
-const concurrent = 3 * time.Second
+// conflict is an edit (winner) of field that did not see the other side's
+// last value of it (loser): the loser wins if its side's record changes
+// again before the sync brings the winner there (SPEC 4: the later change
+// wins by the sides' own, per-record, modification times).
+type conflict struct {
+	field, loserSide, loser, winner string
+}
+
+// sameSecond is how close two records' changes may be and still be
+// decided either way: Pipedrive's update_time has whole seconds (ties go
+// to Pipedrive), and our clock reads the fakes' times a little later.
+const sameSecond = 1500 * time.Millisecond
 
 func (sc *scenario) newIdent() *ident {
 	sc.counter++
@@ -465,16 +475,25 @@ func (sc *scenario) live(pred func(*ident) bool) *ident {
 	return c[sc.r.IntN(len(c))]
 }
 
-// scalar records an edit of a scalar field on side: the new value, and the
-// other side's last value of the field too when it was set near-concurrently
-// (even with later edits on this side in between: a true conflict goes to
-// the record changed last, whichever of its fields made it so).
-func (id *ident) scalar(field, side, value string, now time.Time, firstDone bool) {
+// scalar records an edit of a scalar field on side, which showed shown
+// before it. In a true conflict (SPEC 4) the later change wins by the
+// sides' own modification times, and both sides give one time per record,
+// not per field: so the other side's last value of the field, if this edit
+// did not see it (the sync had not brought it here yet), may still win if
+// that side's record changed about as late (within Pipedrive's whole
+// second) or changes again before the sync brings this value there (see
+// touch).
+func (id *ident) scalar(field, side, value, shown string, now time.Time, firstDone bool) {
 	cur := &id.family
 	if field == "org" {
 		cur = &id.org
 	}
-	last, ok := id.edits[field]
+	o, seenOther := id.edits[field+"/"+other(side)]
+	if seenOther && shown == o.value {
+		o.seen = true
+		id.edits[field+"/"+other(side)] = o
+	}
+	id.open = slices.DeleteFunc(id.open, func(c conflict) bool { return c.field == field })
 	switch {
 	case id.twin && !firstDone:
 		// the first sync merges twins without a base: the newer record
@@ -489,12 +508,16 @@ func (id *ident) scalar(field, side, value string, now time.Time, firstDone bool
 		if o, ok := id.during[field][other(side)]; ok {
 			*cur = append(*cur, o)
 		}
-	case ok && last.side != side && now.Sub(last.at) < concurrent:
-		*cur = append([]string{value}, *cur...)
-	case ok && now.Sub(id.edits[field+"/"+other(side)].at) < concurrent:
-		*cur = []string{value, id.edits[field+"/"+other(side)].value}
 	default:
 		*cur = []string{value}
+		if !seenOther || o.seen {
+			break
+		}
+		if now.Sub(id.touched[other(side)]) < sameSecond {
+			*cur = append(*cur, o.value)
+		} else {
+			id.open = append(id.open, conflict{field: field, loserSide: other(side), loser: o.value, winner: value})
+		}
 	}
 	if !firstDone {
 		if id.during[field] == nil {
@@ -502,8 +525,33 @@ func (id *ident) scalar(field, side, value string, now time.Time, firstDone bool
 		}
 		id.during[field][side] = value
 	}
-	id.edits[field] = edit{at: now, side: side, value: value}
 	id.edits[field+"/"+side] = edit{at: now, side: side, value: value}
+}
+
+// touch records that side's record changed (any field, by the user), when
+// it showed family and org: an open conflict whose losing value that side
+// still shows may now win, its record being the later one.
+func (id *ident) touch(side, family, org string, now time.Time) {
+	id.open = slices.DeleteFunc(id.open, func(c conflict) bool {
+		if c.loserSide != side {
+			return false
+		}
+		shown, cur := family, &id.family
+		if c.field == "org" {
+			shown, cur = org, &id.org
+		}
+		switch shown {
+		case c.loser:
+			if !slices.Contains(*cur, c.loser) {
+				*cur = append(*cur, c.loser)
+			}
+			return true
+		case c.winner:
+			return true // the sync brought the winner: decided
+		}
+		return false
+	})
+	id.touched[side] = now
 }
 
 func other(side string) string {
@@ -524,12 +572,13 @@ func (sc *scenario) editP(what string) bool {
 	}
 	in := pipedrive.PersonInput{}
 	now := time.Now()
+	shown := sc.shownP(p)
 	sc.counter++
 	switch what {
 	case "family":
 		fam := fmt.Sprintf("Fam%d", sc.counter)
 		in.Name = ptr(id.given + " " + fam)
-		id.scalar("family", "pipedrive", fam, now, sc.firstDone)
+		id.scalar("family", "pipedrive", fam, shown.Family, now, sc.firstDone)
 	case "org":
 		name := fmt.Sprintf("Org%d", sc.counter)
 		oid, err := sc.s.pf.AddOrganization(sc.user, name)
@@ -537,7 +586,7 @@ func (sc *scenario) editP(what string) bool {
 			sc.fatalf("%v", err)
 		}
 		in.SetOrg, in.OrgID = true, &oid
-		id.scalar("org", "pipedrive", name, now, sc.firstDone)
+		id.scalar("org", "pipedrive", name, shown.Org, now, sc.firstDone)
 	case "phone+":
 		ph := sc.phone()
 		fs := append(slices.Clone(p.Phones), pipedrive.Field{Value: ph, Label: "mobile"})
@@ -561,8 +610,24 @@ func (sc *scenario) editP(what string) bool {
 		sc.fatalf("edit person: %v", err)
 	}
 	sc.note("#%d %s in Pipedrive (person %d)", id.n, what, p.ID)
-	id.touched["pipedrive"] = now
+	id.touch("pipedrive", shown.Family, shown.Org, now)
 	return true
+}
+
+// shownP is what Pipedrive shows of person p.
+func (sc *scenario) shownP(p pipedrive.Person) contact.Contact {
+	org := ""
+	if p.OrgID != nil {
+		org, _ = sc.s.pf.OrganizationName(*p.OrgID)
+	}
+	return sc.s.m.FromPipedrive(&p, org)
+}
+
+// touchP records a change of id's person p (as it was before) that no
+// scalar edit records: its record changed all the same.
+func (sc *scenario) touchP(id *ident, p pipedrive.Person) {
+	shown := sc.shownP(p)
+	id.touch("pipedrive", shown.Family, shown.Org, time.Now())
 }
 
 func (sc *scenario) editG(what string) bool {
@@ -578,8 +643,10 @@ func (sc *scenario) editG(what string) bool {
 	sc.counter++
 	n := sc.counter
 	var removed string
+	var shown contact.Contact
 	ok = true
 	_, err := sc.s.gf.EditContact(sc.email, c.ResourceName, func(p *people.Person) {
+		shown = sc.s.m.FromGoogle(p)
 		switch what {
 		case "family":
 			if len(p.Names) == 0 {
@@ -605,12 +672,12 @@ func (sc *scenario) editG(what string) bool {
 		return false
 	}
 	sc.note("#%d %s in Google (%s)", id.n, what, c.ResourceName)
-	id.touched["google"] = now
+	id.touch("google", shown.Family, shown.Org, now)
 	switch what {
 	case "family":
-		id.scalar("family", "google", fmt.Sprintf("Fam%d", n), now, sc.firstDone)
+		id.scalar("family", "google", fmt.Sprintf("Fam%d", n), shown.Family, now, sc.firstDone)
 	case "org":
-		id.scalar("org", "google", fmt.Sprintf("Org%d", n), now, sc.firstDone)
+		id.scalar("org", "google", fmt.Sprintf("Org%d", n), shown.Org, now, sc.firstDone)
 	case "phone+":
 		id.phones[fmt.Sprintf("+4930%07d", sc.seed%1000*10000+uint64(n))] = true
 	case "phone-":
@@ -697,7 +764,7 @@ func (sc *scenario) ownerAway() bool {
 		sc.fatalf("%v", err)
 	}
 	id.state = "outside"
-	id.edits["owner"] = edit{at: time.Now(), side: "pipedrive"}
+	sc.touchP(id, p)
 	if !sc.firstDone {
 		id.limit = limitAwayDuringListing
 	}
@@ -724,6 +791,7 @@ func (sc *scenario) ownerBack() bool {
 			sc.fatalf("%v", err)
 		}
 		id.state = "live"
+		sc.touchP(id, p)
 		sc.note("#%d back to the user (person %d)", id.n, p.ID)
 		return true
 	}
