@@ -22,6 +22,7 @@ import (
 	"github.com/contactsync/contactsync/shared/contact"
 	"github.com/contactsync/contactsync/shared/google"
 	"github.com/contactsync/contactsync/shared/google/googlefake"
+	"github.com/contactsync/contactsync/shared/intake"
 	"github.com/contactsync/contactsync/shared/pipedrive"
 	"github.com/contactsync/contactsync/shared/pipedrive/pipedrivefake"
 	"github.com/contactsync/contactsync/shared/queue"
@@ -141,7 +142,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.accts = accts
 	e.conn = &store.Connection{Status: store.StatusLive, PipedriveUserID: e.user, PipedriveCompanyID: company,
 		PipedriveAuth: account.PipedriveAPIToken, PipedriveAPIDomain: psrv.URL, GoogleGroup: group, DeletePolicy: o.policy,
-		WebhookIDs: []int64{1}}
+		WebhookIDs: []int64{1}, WebhookSecretHash: intake.SecretHash("the webhooks' password")}
 	if _, err := e.st.CreateConnection(ctx, e.conn); err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,12 @@ func (a *Applier) gatherChanged(ctx context.Context, r *run) (*pair, error) {
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		if l, err := a.lostCreateOf(ctx, r); err != nil || l != nil {
+			if err == nil {
+				err = a.undoRecreate(ctx, r, p, l)
+			}
+			return p, err
+		}
 	case err != nil:
 		return nil, fmt.Errorf("applier: load link: %w", err)
 	default:

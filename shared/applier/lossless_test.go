@@ -765,3 +765,70 @@ func TestRecoveredPipedriveCreateThenContactDeleted(t *testing.T) {
 		t.Errorf("group members %v: want none", m)
 	}
 }
+
+// A Pipedrive create whose answer was lost, then the user deletes the
+// person it made before the retry looks for it: the retry finds nothing
+// and creates the person again, and the delete's webhook, ordered after
+// the retry, names a person no link knows. The delete must still reach
+// the pair: the copy made again goes and the Google contact is deleted
+// (a long convergence run, seed 132, ended with the person back in
+// Pipedrive and the contact kept).
+func TestLostCreateThenPersonDeleted(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		editCopy   bool // the user changes the copy made again before the delete arrives
+		wantPeople int
+		wantGoogle int
+	}{
+		{"the copy is deleted with the contact", false, 0, 0},
+		{"an edited copy stays, an edit beats a delete", true, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			e.advance(time.Since(e.clock())) // the Pipedrive fake keeps real time
+			sink := e.webhooks("2.0")
+			rn := e.gSeed(&people.Person{Names: []*people.Name{{GivenName: "Grace", FamilyName: "Hopper"}},
+				EmailAddresses: []*people.EmailAddress{{Value: "grace@example.com"}}})
+			e.crashAt(applier.StepRemoteWritten)
+			if err := e.deliver(gg, rn, queue.Upsert); err == nil {
+				t.Fatal("a crashed apply returned nil")
+			}
+			live := e.pdLive()
+			if len(live) != 1 {
+				t.Fatalf("%d persons after the crash, want the created one", len(live))
+			}
+			first := live[0].ID
+			deleted := e.changesOf(sink, func() error { return e.pd.UIDeletePerson(e.user, first) })
+			e.advance(3 * time.Minute)
+			e.apply(gg, rn, queue.Upsert) // the retry: nothing found, created again
+			live = e.pdLive()
+			if len(live) != 1 || live[0].ID == first {
+				t.Fatalf("persons after the retry: %+v, want one made again", live)
+			}
+			if tc.editCopy {
+				e.advance(2 * time.Second)
+				time.Sleep(1100 * time.Millisecond) // a later update_time
+				e.pdEdit(strconv.FormatInt(live[0].ID, 10), pipedrive.PersonInput{Name: ptr("Grace B. Hopper")})
+			}
+			var n int
+			for _, ch := range deleted {
+				if ch.Kind == queue.Delete {
+					if ch.Gone == nil || len(ch.Gone.Prints) == 0 {
+						t.Fatalf("the delete carries no prints of the deleted person: %+v", ch)
+					}
+					e.applyChange(ch)
+					n++
+				}
+			}
+			if n != 1 {
+				t.Fatalf("%d deletes published, want 1", n)
+			}
+			if got := len(e.pdLive()); got != tc.wantPeople {
+				t.Errorf("Pipedrive persons %d, want %d", got, tc.wantPeople)
+			}
+			if got := len(e.gMembers()); got != tc.wantGoogle {
+				t.Errorf("group members %d, want %d", got, tc.wantGoogle)
+			}
+		})
+	}
+}

@@ -61,17 +61,24 @@ func (e *env) webhooks(version string) *hookSink {
 // changes its webhooks turn into, as the intake publishes them.
 func (e *env) merge(s *hookSink, loser, survivor string) []queue.Change {
 	e.t.Helper()
+	l, _ := strconv.ParseInt(loser, 10, 64)
+	sv, _ := strconv.ParseInt(survivor, 10, 64)
+	return e.changesOf(s, func() error { return e.pd.UIMergePersons(e.user, l, sv) })
+}
+
+// changesOf makes a user's action in the Pipedrive UI and returns the
+// changes its webhooks turn into, as the intake publishes them.
+func (e *env) changesOf(s *hookSink, do func() error) []queue.Change {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
 	defer cancel()
-	if err := e.pd.WaitDeliveries(ctx); err != nil { // earlier events are not the merge's
+	if err := e.pd.WaitDeliveries(ctx); err != nil { // earlier events are not the action's
 		e.t.Fatal(err)
 	}
 	s.mu.Lock()
 	from := len(s.bodies)
 	s.mu.Unlock()
-	l, _ := strconv.ParseInt(loser, 10, 64)
-	sv, _ := strconv.ParseInt(survivor, 10, 64)
-	if err := e.pd.UIMergePersons(e.user, l, sv); err != nil {
+	if err := do(); err != nil {
 		e.t.Fatal(err)
 	}
 	if err := e.pd.WaitDeliveries(ctx); err != nil {
@@ -85,7 +92,7 @@ func (e *env) merge(s *hookSink, loser, survivor string) []queue.Change {
 		if err != nil {
 			e.t.Fatalf("webhook: %v", err)
 		}
-		out = append(out, intake.ToChange(e.conn.ID, ev))
+		out = append(out, intake.ToChange(e.conn.ID, e.conn.WebhookSecretHash, ev))
 	}
 	return out
 }

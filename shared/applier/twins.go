@@ -429,6 +429,11 @@ func (a *Applier) resolveIntent(ctx context.Context, r *run, p *pair) error {
 				return err
 			}
 			a.createdFrom(p, syncplan.Google)
+		} else {
+			// Not created, or created and deleted by the user since: the
+			// person is created again, and the delete, if any, is
+			// recognised when it comes (lostCreateOf).
+			p.link.LostCreateAt, p.link.LostCreateLookedAt = in.At, a.now()
 		}
 		log.Info("applier: abandoned Pipedrive create resolved", "found", found != nil)
 	}

@@ -26,10 +26,12 @@ import (
 	"slices"
 	"time"
 
+	"github.com/contactsync/contactsync/shared/contact"
 	"github.com/contactsync/contactsync/shared/logging"
 	"github.com/contactsync/contactsync/shared/pipedrive/webhook"
 	"github.com/contactsync/contactsync/shared/queue"
 	"github.com/contactsync/contactsync/shared/store"
+	"github.com/contactsync/contactsync/shared/syncplan"
 )
 
 // Connections finds a connection by id (the Basic user name). The intake
@@ -123,7 +125,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	c := ToChange(conn.ID, ev)
+	c := ToChange(conn.ID, conn.WebhookSecretHash, ev)
 	if err := h.pub.PublishChanges(ctx, h.topic, c); err != nil {
 		log.Error("intake: publish failed; Pipedrive will retry", "err", err, "person", ev.PersonID)
 		reply(w, http.StatusServiceUnavailable, "could not queue the event, retry")
@@ -136,8 +138,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // ToChange turns a person event into a change message: ids and the merge
 // hints only (the applier re-reads the person; the payload's names, e-mails
-// and phones stay out of Pub/Sub).
-func ToChange(connID string, ev webhook.Event) queue.Change {
+// and phones stay out of Pub/Sub). A delete carries, of the deleted person
+// it can no longer read, its add time and its keys' prints keyed by
+// printKey (the connection's webhook secret hash; the applier reads the
+// same).
+func ToChange(connID string, printKey []byte, ev webhook.Event) queue.Change {
 	c := queue.Change{
 		ConnectionID: connID, Side: queue.Pipedrive, ObjectID: ev.PersonID,
 		Kind: queue.Upsert, Source: queue.FromWebhook,
@@ -145,6 +150,12 @@ func ToChange(connID string, ev webhook.Event) queue.Change {
 	}
 	if ev.Action == webhook.Delete {
 		c.Kind = queue.Delete
+		if ev.Gone != nil && !ev.Gone.AddTime.IsZero() {
+			// The zero Mapper: phone keys without a country code are left
+			// out (their E.164 form depends on the applier's region).
+			c.Gone = &queue.Gone{AddedAt: ev.Gone.AddTime.UTC(),
+				Prints: syncplan.KeyPrints(printKey, contact.Mapper{}.FromPipedrive(ev.Gone, ""))}
+		}
 	}
 	if c.OccurredAt.IsZero() {
 		c.OccurredAt = time.Now().UTC()

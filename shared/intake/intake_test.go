@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/contactsync/contactsync/shared/emulator"
 	"github.com/contactsync/contactsync/shared/emulator/emulatortest"
@@ -40,6 +41,11 @@ const v2Change = `{"meta":{"action":"change","entity":"person","entity_id":"8","
 const v2Delete = `{"meta":{"action":"delete","entity":"person","entity_id":"9","id":"6f1c0b3e-1111-4a4a-9b9b-000000000002","version":"2.0","timestamp":"2022-11-24T15:18:35.616Z","merged_to_id":"8"},
  "data":null,"previous":{"id":9,"name":"Gone"}}`
 
+// a person deleted (no merge): previous is her last state
+const v2PersonDelete = `{"meta":{"action":"delete","entity":"person","entity_id":"10","id":"6f1c0b3e-1111-4a4a-9b9b-000000000004","version":"2.0","timestamp":"2022-11-24T15:18:35.616Z"},
+ "data":null,"previous":{"id":10,"name":"Sample Gone","owner_id":12415231,"add_time":"2022-11-20T10:00:00Z","update_time":"2022-11-24T15:18:35Z",
+ "emails":[{"value":"sample@example.com","primary":true,"label":"work"}],"phones":[{"value":"+49 30 1234567","primary":true,"label":"work"}]}}`
+
 const v2Deal = `{"meta":{"action":"change","entity":"deal","entity_id":"3","id":"6f1c0b3e-1111-4a4a-9b9b-000000000003","version":"2.0","timestamp":"2022-11-24T15:18:35.616Z"},"data":{"id":3},"previous":{}}`
 
 func TestIntake(t *testing.T) {
@@ -65,11 +71,15 @@ func TestIntake(t *testing.T) {
 		wantCode    int
 		wantMsg     string
 		wantChanges []queue.Change
+		wantPrints  int // keyed prints of the deleted person's keys
 	}{
 		{name: "v2 change is queued", body: v2Change, wantCode: 200,
 			wantChanges: []queue.Change{{ConnectionID: connID, Side: queue.Pipedrive, ObjectID: "8", Kind: queue.Upsert, Source: queue.FromWebhook}}},
 		{name: "v2 merge delete keeps the survivor", body: v2Delete, wantCode: 200,
 			wantChanges: []queue.Change{{ConnectionID: connID, Side: queue.Pipedrive, ObjectID: "9", Kind: queue.Delete, Source: queue.FromWebhook, MergedToID: "8"}}},
+		{name: "v2 delete carries the deleted person's add time and key prints", body: v2PersonDelete, wantCode: 200, wantPrints: 3,
+			wantChanges: []queue.Change{{ConnectionID: connID, Side: queue.Pipedrive, ObjectID: "10", Kind: queue.Delete, Source: queue.FromWebhook,
+				Gone: &queue.Gone{AddedAt: time.Date(2022, 11, 20, 10, 0, 0, 0, time.UTC)}}}},
 		{name: "other object ignored", body: v2Deal, wantCode: 200, wantMsg: "ignored"},
 		{name: "no credentials", noAuth: true, body: v2Change, wantCode: 401},
 		{name: "wrong password", pass: "guess", body: v2Change, wantCode: 401},
@@ -122,9 +132,15 @@ func TestIntake(t *testing.T) {
 					got.MergedToID != want.MergedToID || got.Source != want.Source {
 					t.Errorf("change %d = %+v, want %+v", i, got, want)
 				}
+				if (got.Gone == nil) != (want.Gone == nil) || got.Gone != nil && (!got.Gone.AddedAt.Equal(want.Gone.AddedAt) || len(got.Gone.Prints) != tt.wantPrints) {
+					t.Errorf("change %d: gone %+v, want added at %v and %d prints", i, got.Gone, want.Gone, tt.wantPrints)
+				}
 				// ids only: the person's name, e-mails and phones stay out of Pub/Sub
-				if b, _ := json.Marshal(got); strings.Contains(string(b), "Sample") {
-					t.Errorf("change %d carries the person's data: %s", i, b)
+				b, _ := json.Marshal(got)
+				for _, clear := range []string{"Sample", "sample@", "1234567"} {
+					if strings.Contains(string(b), clear) {
+						t.Errorf("change %d carries the person's data: %s", i, b)
+					}
 				}
 			}
 		})

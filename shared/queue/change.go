@@ -65,7 +65,8 @@ const (
 // Change is one contact event to apply. It carries ids only, never the
 // record (no personal data in Pub/Sub or its dead-letter hold): the
 // applier re-reads the record from its side, so a stale or reordered
-// message is harmless.
+// message is harmless. A Pipedrive delete also carries keyed prints of the
+// deleted person's keys (Gone), since it can no longer be read.
 type Change struct {
 	ConnectionID string `json:"connection_id"`
 	Side         Side   `json:"side"`
@@ -81,6 +82,17 @@ type Change struct {
 	Decision   Decision  `json:"decision,omitempty"`
 	Twin       string    `json:"twin,omitempty"`
 	OccurredAt time.Time `json:"occurred_at"`
+	// Gone is what a Pipedrive delete webhook told of the deleted person.
+	Gone *Gone `json:"gone,omitempty"`
+}
+
+// Gone describes a deleted Pipedrive person without personal data: when it
+// was added, and keyed prints of its keys (syncplan.KeyPrints under the
+// connection's webhook secret hash). With them the applier recognises a
+// person its lost create made and the user deleted (syncplan.LostCreate).
+type Gone struct {
+	AddedAt time.Time `json:"added_at"`
+	Prints  []string  `json:"prints,omitempty"`
 }
 
 // ErrBadMessage marks a message that can never be applied (acknowledge it,

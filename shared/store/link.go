@@ -53,6 +53,11 @@ type Link struct {
 	// retry after a stop in between tells that run's writes from the
 	// user's edits by it.
 	Planned []byte `firestore:"planned,omitempty"`
+	// LostCreateAt and LostCreateLookedAt are syncplan.LostCreate: a
+	// Pipedrive create of this pair whose outcome was not found, so the
+	// person was created again (zero if none).
+	LostCreateAt       time.Time `firestore:"lost_create_at,omitempty"`
+	LostCreateLookedAt time.Time `firestore:"lost_create_looked_at,omitempty"`
 	// Parked is the Google twin of a person whose Pipedrive owner changed
 	// away: the contact left the group (it stays in the user's contacts)
 	// and GoogleID is empty (the base is kept). If the person comes back to the user, this
@@ -193,6 +198,8 @@ func (s *Store) UpdateLink(ctx context.Context, connID string, l *Link) error {
 		{Path: "pending", Value: l.Pending},
 		{Path: "intent_base", Value: l.IntentBase},
 		{Path: "planned", Value: l.Planned},
+		{Path: "lost_create_at", Value: l.LostCreateAt},
+		{Path: "lost_create_looked_at", Value: l.LostCreateLookedAt},
 		{Path: "parked", Value: l.Parked},
 		{Path: "review", Value: l.Review},
 		{Path: "review_candidates", Value: l.ReviewCandidates},
@@ -275,6 +282,24 @@ func (s *Store) SearchLinks(ctx context.Context, connID string, keys []string, l
 	snaps, err := s.links(connID).Where("search_keys", "array-contains-any", keys).Limit(limit).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, fmt.Errorf("store.SearchLinks: %w", err)
+	}
+	out := make([]*Link, 0, len(snaps))
+	for _, snap := range snaps {
+		l, err := decodeLink(snap)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// LinksWithLostCreate returns the links (at most 50) whose lost Pipedrive
+// create was looked for at or after since (syncplan.LostCreate).
+func (s *Store) LinksWithLostCreate(ctx context.Context, connID string, since time.Time) ([]*Link, error) {
+	snaps, err := s.links(connID).Where("lost_create_looked_at", ">=", since).Limit(50).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("store.LinksWithLostCreate: %w", err)
 	}
 	out := make([]*Link, 0, len(snaps))
 	for _, snap := range snaps {

@@ -41,6 +41,8 @@ func TestUpdateLinkWritesEveryField(t *testing.T) {
 				f.SetBytes([]byte(`{"given":"x"}`))
 			case []string:
 				f.Set(reflect.ValueOf([]string{"k-" + sf.Name}))
+			case time.Time:
+				f.Set(reflect.ValueOf(at.Add(time.Duration(i) * time.Second)))
 			case []store.HistoryEntry:
 				f.Set(reflect.ValueOf([]store.HistoryEntry{{At: at, Side: "google", Action: "update pipedrive", Detail: "d"}}))
 			default:
@@ -75,6 +77,36 @@ func TestUpdateLinkWritesEveryField(t *testing.T) {
 			}
 		}
 		l = got
+	}
+}
+
+// The links with a lost create looked for since a time are found; those
+// looked for before it, or never, are not.
+func TestLinksWithLostCreate(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	cid, _ := s.CreateConnection(ctx, &store.Connection{})
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	for i, looked := range []time.Time{{}, at.Add(-time.Hour), at, at.Add(time.Minute)} {
+		l := &store.Link{ID: store.LinkIDForPipedrive(string(rune('1' + i))), PipedriveID: string(rune('1' + i)),
+			LostCreateAt: looked.Add(-time.Second), LostCreateLookedAt: looked}
+		if looked.IsZero() {
+			l.LostCreateAt = time.Time{}
+		}
+		if err := s.CreateLink(ctx, cid, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.LinksWithLostCreate(ctx, cid, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, l := range got {
+		ids = append(ids, l.PipedriveID)
+	}
+	if !reflect.DeepEqual(ids, []string{"3", "4"}) {
+		t.Errorf("links found %v, want 3 and 4", ids)
 	}
 }
 

@@ -42,7 +42,7 @@ func checkPersonEvent(t *testing.T, ev webhook.Event, body []byte) {
 	if ev.Person != nil && ev.Person.ID != id && ev.MergedFromID == "" {
 		t.Fatalf("event about %s carries person %d\n%s", ev.PersonID, ev.Person.ID, body)
 	}
-	if err := intake.ToChange("conn", ev).Validate(); err != nil {
+	if err := intake.ToChange("conn", []byte("key"), ev).Validate(); err != nil {
 		t.Fatalf("the applier would drop what the intake accepted: %v\n%s", err, body)
 	}
 	if len(ev.DeliveryID) > len(body)+64 || len(ev.PersonID) > len(body) {

@@ -58,6 +58,9 @@ type Event struct {
 	OccurredAt   time.Time
 	// Person is the current state when the payload has one (not on delete).
 	Person *pipedrive.Person
+	// Gone is a deleted person's last state (the delete's "previous"), when
+	// the payload has one that decodes.
+	Gone *pipedrive.Person
 	// Changed lists the top-level keys of v2 "previous" on change events
 	// (the fields that changed); nil when unknown.
 	Changed []string
@@ -180,15 +183,30 @@ func parseV2(in body) (Event, error) {
 				}
 			}
 		}
-	} else if ev.PersonID == "" && !isNull(in.Previous) {
-		if p, err := pipedrive.DecodePerson(in.Previous); err == nil {
-			ev.PersonID = strconv.FormatInt(p.ID, 10)
-		}
+	} else if !isNull(in.Previous) {
+		ev.Gone = gone(in.Previous, &ev.PersonID)
 	}
 	if ev.PersonID == "" {
 		return Event{}, fmt.Errorf("%w: no person id", ErrMalformed)
 	}
 	return ev, nil
+}
+
+// gone decodes a delete's last state of the person: its id fills an empty
+// id; a state that does not decode or names another person is nil.
+func gone(previous json.RawMessage, id *string) *pipedrive.Person {
+	p, err := pipedrive.DecodePerson(previous)
+	if err != nil {
+		return nil
+	}
+	pid := strconv.FormatInt(p.ID, 10)
+	if *id == "" {
+		*id = pid
+	}
+	if *id != pid {
+		return nil
+	}
+	return p
 }
 
 func parseV1(in body) (Event, error) {
@@ -247,7 +265,10 @@ func parseV1(in body) (Event, error) {
 			ev.MergedFromID = strconv.FormatInt(p.ID, 10)
 		}
 	}
-	if ev.PersonID == "" && !isNull(in.Previous) {
+	switch {
+	case ev.Action == Delete && !isNull(in.Previous):
+		ev.Gone = gone(in.Previous, &ev.PersonID)
+	case ev.PersonID == "" && !isNull(in.Previous):
 		if p, err := pipedrive.DecodePerson(in.Previous); err == nil {
 			ev.PersonID = strconv.FormatInt(p.ID, 10)
 		}

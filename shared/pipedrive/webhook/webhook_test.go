@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/contactsync/contactsync/shared/pipedrive"
 )
 
 // v2Change is the documented v2 person example (webhooks v2 migration guide).
@@ -68,7 +70,7 @@ func TestParse(t *testing.T) {
 			OccurredAt: time.Unix(1739827618, 0).UTC()}},
 		{name: "v2 merge delete", body: v2MergedDelete, want: Event{Version: 2, Object: "person", RawAction: "delete",
 			Action: Delete, PersonID: "9", DeliveryID: "d2", MergedToID: "8", ChangeSource: "app",
-			OccurredAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}},
+			OccurredAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), Gone: &pipedrive.Person{ID: 9, Name: "Old Twin"}}},
 		{name: "v2 merge change", body: v2MergedChange, want: Event{Version: 2, Object: "person", RawAction: "change",
 			Action: Upsert, PersonID: "8", DeliveryID: "d3", MergedFromID: "9", Changed: []string{"name"},
 			OccurredAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}},
@@ -78,7 +80,9 @@ func TestParse(t *testing.T) {
 			CompanyID: "1234567890", WebhookID: "1234567890", Attempt: 1, OccurredAt: time.Unix(1739827618, 0).UTC()}},
 		{name: "v1 deleted", body: v1Deleted, want: Event{Version: 1, Object: "person", RawAction: "deleted", Action: Delete,
 			PersonID: "12", DeliveryID: "v1:person:12:deleted:1739827618", ChangeSource: "api", Attempt: 3,
-			OccurredAt: time.Unix(1739827618, 0).UTC()}},
+			OccurredAt: time.Unix(1739827618, 0).UTC(), Gone: &pipedrive.Person{ID: 12, Name: "Gone"}}},
+		{name: "v2 delete, previous of another person", body: `{"meta":{"action":"delete","entity":"person","entity_id":"5","id":"d9"},"data":null,"previous":{"id":6,"name":"Other"}}`,
+			want: Event{Version: 2, Object: "person", RawAction: "delete", Action: Delete, PersonID: "5", DeliveryID: "d9"}},
 		{name: "v1 deal", body: v1Deal, wantErr: ErrNotPerson},
 		{name: "not json", body: `{"meta":`, wantErr: ErrMalformed},
 		{name: "array", body: `[]`, wantErr: ErrMalformed},
