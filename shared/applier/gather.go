@@ -79,11 +79,14 @@ func (a *Applier) gatherChanged(ctx context.Context, r *run) (*pair, error) {
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if l, err := a.lostCreateOf(ctx, r); err != nil || l != nil {
-			if err == nil {
-				err = a.undoRecreate(ctx, r, p, l)
-			}
-			return p, err
+		switch l, pending, err := a.lostCreateOf(ctx, r); {
+		case err != nil:
+			return nil, err
+		case l != nil && pending:
+			a.deletedBeforeLooked(ctx, r, p, l)
+			return p, nil
+		case l != nil:
+			return p, a.undoRecreate(ctx, r, p, l)
 		}
 	case err != nil:
 		return nil, fmt.Errorf("applier: load link: %w", err)

@@ -772,16 +772,19 @@ func TestRecoveredPipedriveCreateThenContactDeleted(t *testing.T) {
 // the retry, names a person no link knows. The delete must still reach
 // the pair: the copy made again goes and the Google contact is deleted
 // (a long convergence run, seed 132, ended with the person back in
-// Pipedrive and the contact kept).
+// Pipedrive and the contact kept). When the retry waits (held) and the
+// delete goes first, the pending create is taken as found and deleted.
 func TestLostCreateThenPersonDeleted(t *testing.T) {
 	for _, tc := range []struct {
-		name       string
-		editCopy   bool // the user changes the copy made again before the delete arrives
-		wantPeople int
-		wantGoogle int
+		name        string
+		deleteFirst bool // the retry was held: the delete is applied before it
+		editCopy    bool // the user changes the copy made again before the delete arrives
+		wantPeople  int
+		wantGoogle  int
 	}{
-		{"the copy is deleted with the contact", false, 0, 0},
-		{"an edited copy stays, an edit beats a delete", true, 1, 1},
+		{"the copy is deleted with the contact", false, false, 0, 0},
+		{"an edited copy stays, an edit beats a delete", false, true, 1, 1},
+		{"the delete before the retry deletes the contact", true, false, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, envOptions{})
@@ -800,13 +803,14 @@ func TestLostCreateThenPersonDeleted(t *testing.T) {
 			first := live[0].ID
 			deleted := e.changesOf(sink, func() error { return e.pd.UIDeletePerson(e.user, first) })
 			e.advance(3 * time.Minute)
-			e.apply(gg, rn, queue.Upsert) // the retry: nothing found, created again
-			live = e.pdLive()
-			if len(live) != 1 || live[0].ID == first {
-				t.Fatalf("persons after the retry: %+v, want one made again", live)
+			if !tc.deleteFirst {
+				e.apply(gg, rn, queue.Upsert) // the retry: nothing found, created again
+				live = e.pdLive()
+				if len(live) != 1 || live[0].ID == first {
+					t.Fatalf("persons after the retry: %+v, want one made again", live)
+				}
 			}
 			if tc.editCopy {
-				e.advance(2 * time.Second)
 				time.Sleep(1100 * time.Millisecond) // a later update_time
 				e.pdEdit(strconv.FormatInt(live[0].ID, 10), pipedrive.PersonInput{Name: ptr("Grace B. Hopper")})
 			}
@@ -822,6 +826,9 @@ func TestLostCreateThenPersonDeleted(t *testing.T) {
 			}
 			if n != 1 {
 				t.Fatalf("%d deletes published, want 1", n)
+			}
+			if tc.deleteFirst {
+				e.apply(gg, rn, queue.Upsert) // the held retry, published again
 			}
 			if got := len(e.pdLive()); got != tc.wantPeople {
 				t.Errorf("Pipedrive persons %d, want %d", got, tc.wantPeople)
