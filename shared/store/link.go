@@ -279,27 +279,20 @@ func (s *Store) SearchLinks(ctx context.Context, connID string, keys []string, l
 	if len(keys) > maxIn {
 		keys = keys[:maxIn]
 	}
-	snaps, err := s.links(connID).Where("search_keys", "array-contains-any", keys).Limit(limit).Documents(ctx).GetAll()
-	if err != nil {
-		return nil, fmt.Errorf("store.SearchLinks: %w", err)
-	}
-	out := make([]*Link, 0, len(snaps))
-	for _, snap := range snaps {
-		l, err := decodeLink(snap)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, nil
+	return queryLinks(ctx, "SearchLinks", s.links(connID).Where("search_keys", "array-contains-any", keys).Limit(limit))
 }
 
 // LinksWithLostCreate returns the links (at most 50) whose lost Pipedrive
 // create was looked for at or after since (syncplan.LostCreate).
 func (s *Store) LinksWithLostCreate(ctx context.Context, connID string, since time.Time) ([]*Link, error) {
-	snaps, err := s.links(connID).Where("lost_create_looked_at", ">=", since).Limit(50).Documents(ctx).GetAll()
+	return queryLinks(ctx, "LinksWithLostCreate", s.links(connID).Where("lost_create_looked_at", ">=", since).Limit(50))
+}
+
+// queryLinks runs q for the method what and decodes the links it finds.
+func queryLinks(ctx context.Context, what string, q firestore.Query) ([]*Link, error) {
+	snaps, err := q.Documents(ctx).GetAll()
 	if err != nil {
-		return nil, fmt.Errorf("store.LinksWithLostCreate: %w", err)
+		return nil, fmt.Errorf("store.%s: %w", what, err)
 	}
 	out := make([]*Link, 0, len(snaps))
 	for _, snap := range snaps {

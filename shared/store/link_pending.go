@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"cloud.google.com/go/firestore"
@@ -18,21 +19,8 @@ func (s *Store) PendingLinks(ctx context.Context, connID, prefix string, limit i
 	}
 	// every string with the prefix sorts in [prefix, prefix+"\uf8ff")
 	q := s.links(connID).Where("pending", ">=", prefix).Where("pending", "<", prefix+"\uf8ff").Limit(limit)
-	snaps, err := q.Documents(ctx).GetAll()
-	if err != nil {
-		return nil, fmt.Errorf("store.PendingLinks: %w", err)
-	}
-	out := make([]*Link, 0, len(snaps))
-	for _, snap := range snaps {
-		l, err := decodeLink(snap)
-		if err != nil {
-			return nil, err
-		}
-		if strings.HasPrefix(l.Pending, prefix) {
-			out = append(out, l)
-		}
-	}
-	return out, nil
+	links, err := queryLinks(ctx, "PendingLinks", q)
+	return slices.DeleteFunc(links, func(l *Link) bool { return !strings.HasPrefix(l.Pending, prefix) }), err
 }
 
 // NewFromClient wraps an open Firestore client (tests instrument the
