@@ -93,8 +93,15 @@ func (a *Applier) gatherChanged(ctx context.Context, r *run) (*pair, error) {
 	default:
 		a.useLink(ctx, p, l)
 	}
-	if r.ch.Side == queue.Pipedrive {
+	switch {
+	case r.ch.Side == queue.Pipedrive:
 		return p, a.readPipedrive(ctx, r, p)
+	case p.link == nil && r.ch.Kind == queue.Delete:
+		// A tombstone of a contact no pair knows, even after the create
+		// that may have been running when the poll saw it: nothing to do,
+		// and no read of a contact Google said is gone.
+		p.gRead = true
+		return p, nil
 	}
 	return p, a.readGoogle(ctx, r, p)
 }

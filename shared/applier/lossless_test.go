@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	people "google.golang.org/api/people/v1"
 
 	"github.com/contactsync/contactsync/shared/applier"
@@ -837,5 +838,43 @@ func TestLostCreateThenPersonDeleted(t *testing.T) {
 				t.Errorf("group members %d, want %d", got, tc.wantGoogle)
 			}
 		})
+	}
+}
+
+// A contact deleted in Google while the applier creates its person: the
+// poll that lists the tombstone finds no link yet and still publishes the
+// delete (shared/poller TestIncrementalChanges), which, ordered after the
+// create, deletes the person (a long convergence run, seed 154, kept it).
+// A tombstone no pair knows costs no Google read.
+func TestContactDeletedWhileItsPersonIsCreated(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	rn := e.gSeed(&people.Person{Names: []*people.Name{{GivenName: "Grace", FamilyName: "Hopper"}},
+		EmailAddresses: []*people.EmailAddress{{Value: "grace@example.com"}}})
+	var once atomic.Bool
+	after := func(r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/persons") && once.CompareAndSwap(false, true) {
+			if err := e.g.DeleteContact(googlefake.DemoUser, rn); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	e.pAfter.Store(&after)
+	e.apply(gg, rn, queue.Upsert)
+	e.pAfter.Store(nil)
+	if !once.Load() || len(e.pdLive()) != 1 {
+		t.Fatalf("the contact was not deleted during the create (%v), or %d persons", once.Load(), len(e.pdLive()))
+	}
+	e.apply(gg, rn, queue.Delete)
+	if n := len(e.pdLive()); n != 0 {
+		t.Errorf("%d persons after the contact's delete, want 0", n)
+	}
+	if _, ok := e.link(gg, rn); ok {
+		t.Error("the pair's link stayed")
+	}
+
+	before := e.gStats().Calls
+	e.apply(gg, "people/c4242", queue.Delete)
+	if d := cmp.Diff(before, e.gStats().Calls); d != "" {
+		t.Errorf("Google calls for a tombstone no pair knows (-before +after):\n%s", d)
 	}
 }

@@ -46,6 +46,10 @@ func toEntry(ps *people.Person, group string) entry {
 type googlePlan struct {
 	upserts []string // resource names
 	deletes []string
+	// gone are tombstones of contacts no link knows: published as deletes
+	// too (the applier may be creating their pair right now), but no
+	// reason for the empty-side guard.
+	gone []string
 }
 
 // pollGoogle lists what changed in Google since the stored sync token (or
@@ -128,7 +132,7 @@ func (p *Poller) pollGoogle(ctx context.Context, conn *store.Connection, g *goog
 		return err
 	}
 	log.Info("poller: Google polled", "listed", len(entries),
-		"upserts", len(plan.upserts), "deletes", len(plan.deletes), "token_saved", saved)
+		"upserts", len(plan.upserts), "deletes", len(plan.deletes), "gone", len(plan.gone), "token_saved", saved)
 	return nil
 }
 
@@ -177,18 +181,18 @@ func (p *Poller) holdEmptySide(ctx context.Context, connID string, side queue.Si
 }
 
 func (p *Poller) publishGoogle(ctx context.Context, connID string, plan googlePlan) error {
-	if len(plan.upserts)+len(plan.deletes) == 0 {
+	if len(plan.upserts)+len(plan.deletes)+len(plan.gone) == 0 {
 		return nil
 	}
 	now := p.now()
-	cs := make([]queue.Change, 0, len(plan.upserts)+len(plan.deletes))
+	cs := make([]queue.Change, 0, len(plan.upserts)+len(plan.deletes)+len(plan.gone))
 	mk := func(name string, kind queue.Kind) queue.Change {
 		return queue.Change{ConnectionID: connID, Side: queue.Google, ObjectID: name, Kind: kind, Source: queue.FromPoll, OccurredAt: now}
 	}
 	for _, n := range plan.upserts {
 		cs = append(cs, mk(n, queue.Upsert))
 	}
-	for _, n := range plan.deletes {
+	for _, n := range append(plan.deletes, plan.gone...) {
 		cs = append(cs, mk(n, queue.Delete))
 	}
 	if err := p.pub.PublishChanges(ctx, p.changesTopic, cs...); err != nil {
@@ -205,7 +209,9 @@ func unchanged(e entry, l store.LinkRef) bool {
 
 // delta classifies an incremental listing:
 //   - in the group: upsert (unless the link already holds this etag);
-//   - a tombstone of a linked contact: delete;
+//   - a tombstone: delete, also of a contact no link knows (gone): the
+//     applier may be creating its pair right now, and the delete, ordered
+//     after that create, then finds the link; else it costs one read;
 //   - out of the group but linked: it left the group, a delete for the sync;
 //   - out of the group and not linked: none of our business.
 //
@@ -240,10 +246,10 @@ func (p *Poller) delta(ctx context.Context, conn *store.Connection, g *google.Cl
 		}
 		l, linked := links[e.name]
 		switch {
+		case e.deleted && linked:
+			plan.deletes = append(plan.deletes, e.name)
 		case e.deleted:
-			if linked {
-				plan.deletes = append(plan.deletes, e.name)
-			}
+			plan.gone = append(plan.gone, e.name)
 		case e.inGroup:
 			if !linked || !unchanged(e, l) {
 				plan.upserts = append(plan.upserts, e.name)

@@ -41,7 +41,12 @@ func TestIncrementalChanges(t *testing.T) {
 	c := e.newConn()
 	edited, deleted, leaver, same := e.seed(c, "Edited", true), e.seed(c, "Deleted", true), e.seed(c, "Leaver", true), e.seed(c, "Same", true)
 	outside := e.seed(c, "Outside", false)
-	outsideDeleted := e.seed(c, "OutsideDeleted", false) // its tombstone is none of our business
+	// A tombstone carries no groups: one of a contact no link knows is
+	// published too, since the applier may be creating its pair right now
+	// (a long convergence run, seed 154: a contact deleted while the
+	// applier created its person kept the person). The applier's delete,
+	// ordered after that create, finds the link or does nothing.
+	outsideDeleted := e.seed(c, "OutsideDeleted", false)
 	e.mustPoll(c)
 	e.changes()
 	for i, p := range e.people(c, edited, deleted, leaver, same) {
@@ -71,7 +76,8 @@ func TestIncrementalChanges(t *testing.T) {
 	}
 	before := e.get(c).GoogleSyncToken
 	e.mustPoll(c)
-	wantChanges := want(up(edited.ResourceName), del(deleted.ResourceName), del(leaver.ResourceName), up(joined.ResourceName))
+	wantChanges := want(up(edited.ResourceName), del(deleted.ResourceName), del(leaver.ResourceName), up(joined.ResourceName),
+		del(outsideDeleted.ResourceName))
 	if d := cmp.Diff(wantChanges, e.changes()); d != "" {
 		t.Fatalf("changes (-want +got):\n%s", d)
 	}
