@@ -31,11 +31,11 @@ func (a *Applier) lostCreateOf(ctx context.Context, r *run) (l *store.Link, pend
 	}
 	for _, l := range pend {
 		in, st := syncplan.CheckIntent(l.Pending, now, a.grace, r.own[l.Pending])
-		wrote, ok := (&pair{link: l}).intentRecord()
-		if st == syncplan.NoIntent || !ok {
+		wrote := decodeStored[contact.Contact](ctx, l, "intent record", l.IntentBase)
+		if st == syncplan.NoIntent || wrote == nil {
 			continue
 		}
-		if !syncplan.WasLostCreate(syncplan.LostCreate{IntentAt: in.At, LookedAt: now}, now, g.AddedAt, g.Prints, syncplan.KeyPrints(secret, wrote)) {
+		if !syncplan.WasLostCreate(syncplan.LostCreate{IntentAt: in.At, LookedAt: now}, now, g.AddedAt, g.Prints, syncplan.KeyPrints(secret, *wrote)) {
 			continue
 		}
 		if st == syncplan.InFlight {
