@@ -50,7 +50,10 @@ func (r *run) pd(method, path string, body any) json.RawMessage {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusTooManyRequests && attempt < 20 {
-			wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+			// x-ratelimit-reset: seconds until the 2-second window has
+			// room (facts-pipedrive.md; Retry-After is unconfirmed). The
+			// sync shares the demo token at 390 px, so this happens.
+			wait, _ := strconv.Atoi(resp.Header.Get("x-ratelimit-reset"))
 			time.Sleep(time.Duration(max(wait, 1)) * time.Second)
 			continue
 		}
