@@ -555,6 +555,16 @@ func (a *Applier) once(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
+	if len(plan.Conflicts) > 0 {
+		// the times a true conflict was decided by (SPEC 4), without values
+		fields := make([]string, 0, len(plan.Conflicts))
+		for _, c := range plan.Conflicts {
+			fields = append(fields, c.Field)
+		}
+		logging.FromContext(ctx).Info("applier: conflict decided by modification times", "fields", fields,
+			"pipedrive_updated", pd.Updated, "google_updated", g.Updated, "winner", string(plan.Conflicts[0].Winner),
+			"resumed_plan", p.planned != nil)
+	}
 	if ok, err := a.brakeAllows(ctx, r, p, plan); !ok || err != nil {
 		return err
 	}
