@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -141,7 +142,30 @@ const (
 	// colleague at that moment is not theirs, its Google twin gets a new
 	// person, and when it comes back there are two.
 	limitAwayDuringListing = "given to a colleague and back while the first sync listed"
+	// A run that stopped between a remote write and its commit is resumed
+	// by its retry; a removal made in between (of a phone number it wrote,
+	// of the record it created) reads as not written yet and is written
+	// again. Both sides must still agree.
+	limitUndoOfStoppedRun = "removed right after a run that stopped after its write"
 )
+
+// undoAfterStoppedRun notes the known limitation limitUndoOfStoppedRun
+// when id's removal (a phone number, the record) came in the seconds after
+// an applier run on its pair stopped between a remote write and its
+// commit: the write may be what the user removed.
+func (sc *scenario) undoAfterStoppedRun(id *ident) {
+	var objects []string
+	if p, ok := sc.personOf(id); ok {
+		objects = append(objects, strconv.FormatInt(p.ID, 10))
+	}
+	if c, ok := sc.contactOf(id); ok {
+		objects = append(objects, c.ResourceName)
+	}
+	if id.limit == "" && sc.s.stoppedBefore(sc.connID, objects, 10*time.Second) {
+		id.limit = limitUndoOfStoppedRun
+		sc.note("#%d: removed in the seconds after a run on it stopped after its write", id.n)
+	}
+}
 
 // A scenario's accounts and the model of what its user did.
 type scenario struct {
@@ -611,6 +635,9 @@ func (sc *scenario) editP(what string) bool {
 	}
 	sc.note("#%d %s in Pipedrive (person %d)", id.n, what, p.ID)
 	id.touch("pipedrive", shown.Family, shown.Org, now)
+	if what == "phone-" {
+		sc.undoAfterStoppedRun(id)
+	}
 	return true
 }
 
@@ -673,6 +700,9 @@ func (sc *scenario) editG(what string) bool {
 	}
 	sc.note("#%d %s in Google (%s)", id.n, what, c.ResourceName)
 	id.touch("google", shown.Family, shown.Org, now)
+	if what == "phone-" {
+		sc.undoAfterStoppedRun(id)
+	}
 	switch what {
 	case "family":
 		id.scalar("family", "google", fmt.Sprintf("Fam%d", n), shown.Family, now, sc.firstDone)
@@ -720,6 +750,7 @@ func (sc *scenario) deleteP() bool {
 	}
 	sc.note("#%d deleted in Pipedrive (person %d)", id.n, p.ID)
 	sc.deleted(id, "pipedrive")
+	sc.undoAfterStoppedRun(id)
 	return true
 }
 
@@ -748,6 +779,7 @@ func (sc *scenario) goneFromGoogle(what string, do func(resourceName string) err
 	}
 	sc.note("#%d %s (%s)", id.n, what, c.ResourceName)
 	sc.deleted(id, "google")
+	sc.undoAfterStoppedRun(id)
 	return true
 }
 
@@ -984,7 +1016,7 @@ func (sc *scenario) check(writes int) []string {
 		}
 		before := len(probs)
 		sc.checkIdent(id, persons, contacts, others, &probs)
-		if id.limit != "" && len(probs) > before {
+		if id.limit != "" && len(probs) > before && excused(id.limit, probs[before:]) {
 			probs = probs[:before]
 			sc.limits[id.limit]++
 		}
@@ -995,6 +1027,21 @@ func (sc *scenario) check(writes int) []string {
 		probs = append(probs, fmt.Sprintf("%d API writes for %d user actions and %d contacts (bound %d)", writes, sc.actions, len(sc.ids), bound))
 	}
 	return probs
+}
+
+// excused reports whether a known limitation explains all of probs: an
+// undo after a stopped run may be written again, but the sides must agree
+// and hold no duplicate.
+func excused(limit string, probs []string) bool {
+	if limit != limitUndoOfStoppedRun {
+		return true
+	}
+	for _, p := range probs {
+		if strings.Contains(p, "the sides differ") || strings.Contains(p, "duplicates") {
+			return false
+		}
+	}
+	return true
 }
 
 // checkIdent adds to probs what is wrong with one identity at the end.

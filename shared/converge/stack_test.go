@@ -8,6 +8,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -65,6 +66,9 @@ type stack struct {
 	faultsOn  map[string]bool // by connection
 	injected  map[string]int  // by kind, over the whole run
 	fsCrashAt time.Time       // the last first-sync crash injected (any scenario's)
+	// applier runs stopped after a remote write, by connection: the
+	// changed object (either side's id) and when
+	stoppedRuns map[string][]stoppedRun
 
 	// per connection: deliveries in flight and the last activity seen
 	actMu    sync.Mutex
@@ -122,8 +126,11 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	s.app, err = applier.New(applier.Config{Store: s.st, Accounts: s.accts, Mapper: s.m, PendingGrace: 3 * time.Second,
-		Hook: func(context.Context, applier.Step) error {
+		Hook: func(ctx context.Context, step applier.Step) error {
 			if s.fault("", "applier crash between steps", 0.03) {
+				if ch, ok := ctx.Value(changeKey{}).(queue.Change); ok && step == applier.StepRemoteWritten {
+					s.noteStopped(ch)
+				}
 				return errors.New("converge: the applier crashed here")
 			}
 			return nil
@@ -195,6 +202,40 @@ func (s *stack) fault(connID, kind string, p float64) bool {
 	}
 	s.injected[kind]++
 	return true
+}
+
+// changeKey carries the change being applied to the applier's Hook, so an
+// injected crash after a remote write can be tied to its pair.
+type changeKey struct{}
+
+// stoppedRun is an applier run stopped by an injected crash after one of
+// its remote writes, before its commit.
+type stoppedRun struct {
+	object string // the change's Pipedrive person id or Google resource name
+	at     time.Time
+}
+
+func (s *stack) noteStopped(ch queue.Change) {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	if s.stoppedRuns == nil {
+		s.stoppedRuns = map[string][]stoppedRun{}
+	}
+	s.stoppedRuns[ch.ConnectionID] = append(s.stoppedRuns[ch.ConnectionID], stoppedRun{object: ch.ObjectID, at: time.Now()})
+}
+
+// stoppedBefore reports whether a run on one of objects (a pair's ids) of
+// connID stopped after its remote write within window before now.
+func (s *stack) stoppedBefore(connID string, objects []string, window time.Duration) bool {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	now := time.Now()
+	for _, r := range s.stoppedRuns[connID] {
+		if slices.Contains(objects, r.object) && !r.at.After(now) && now.Sub(r.at) < window {
+			return true
+		}
+	}
+	return false
 }
 
 // unhandled is how many of a connection's published messages were never
@@ -306,7 +347,7 @@ func (s *stack) applyAdapter(w http.ResponseWriter, r *http.Request) {
 	if d.Topic == queue.FirstSyncTopic {
 		err = s.runner.Handle(r.Context(), step)
 	} else {
-		err = s.app.Handle(r.Context(), d)
+		err = s.app.Handle(context.WithValue(r.Context(), changeKey{}, ch), d)
 	}
 	if err != nil {
 		http.Error(w, "retry", http.StatusInternalServerError)
