@@ -77,13 +77,20 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // flakyPublisher fails the next n change publishes, to show that state is
-// advanced only after a publish succeeded.
+// advanced only after a publish succeeded; onHeld, if set, runs once when
+// held changes are published again (what another instance does meanwhile).
 type flakyPublisher struct {
 	*queue.Publisher
 	failChanges atomic.Int32
+	onHeld      atomic.Pointer[func()]
 }
 
 func (f *flakyPublisher) PublishChanges(ctx context.Context, topic string, cs ...queue.Change) error {
+	if len(cs) > 0 && cs[0].Source == queue.FromHeld {
+		if fn := f.onHeld.Swap(nil); fn != nil {
+			(*fn)()
+		}
+	}
 	if f.failChanges.Load() > 0 {
 		f.failChanges.Add(-1)
 		return errors.New("injected publish failure")

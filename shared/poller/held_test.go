@@ -83,6 +83,37 @@ func TestHeldChangesPublishedWhenDue(t *testing.T) {
 	}
 }
 
+// A change held while the poller publishes the due ones (the applier found
+// the first sync still running a moment before it ended) is not in the
+// poller's listing: it must still be published, by the next poll (seed 242
+// of a long convergence run: it stayed held for good).
+func TestChangeHeldWhileHeldArePublished(t *testing.T) {
+	e := newEnv(t)
+	c := e.newConn()
+	e.hold(c, store.HeldChange{Side: "pipedrive", ObjectID: "1", ChangeKind: "upsert", Kind: store.HeldDeferred, Code: "first_sync"})
+	meanwhile := func() {
+		e.hold(c, store.HeldChange{Side: "pipedrive", ObjectID: "2", ChangeKind: "upsert", Kind: store.HeldDeferred, Code: "first_sync"})
+	}
+	e.pub.onHeld.Store(&meanwhile)
+	e.mustPoll(c)
+	if d := cmp.Diff(want(`upsert pipedrive 1 held ""`), e.decisions()); d != "" {
+		t.Fatalf("first poll (-want +got):\n%s", d)
+	}
+	e.clock.Advance(time.Second)
+	e.mustPoll(c)
+	if d := cmp.Diff(want(`upsert pipedrive 2 held ""`), e.decisions()); d != "" {
+		t.Fatalf("the change held meanwhile, next poll (-want +got):\n%s", d)
+	}
+	e.clock.Advance(time.Second)
+	e.mustPoll(c)
+	if got := e.decisions(); len(got) != 0 {
+		t.Fatalf("published again: %v", got)
+	}
+	if got := e.get(c).HeldDueAt; !got.IsZero() {
+		t.Fatalf("held_due_at %v, want none due once all were published", got)
+	}
+}
+
 // A paused connection's held changes wait: nothing is published for it.
 func TestHeldChangesWaitWhileNotSyncing(t *testing.T) {
 	e := newEnv(t)

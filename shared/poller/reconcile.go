@@ -141,7 +141,10 @@ func (p *Poller) republishHeld(ctx context.Context, conn *store.Connection) erro
 		return err
 	}
 	return p.update(ctx, conn.ID, func(c *store.Connection) {
-		if !c.HeldDueAt.After(now) { // not moved forward meanwhile
+		// Not if moved forward meanwhile, nor if a change was held since
+		// conn was read: the listing above may have missed it, and it is
+		// due (HeldDueAt stays, so the next poll looks again).
+		if !c.HeldDueAt.After(now) && c.HeldSeq == conn.HeldSeq {
 			c.HeldDueAt = next
 		}
 	})

@@ -127,8 +127,14 @@ func (s *Store) Hold(ctx context.Context, connID string, h HeldChange) error {
 		if next.Kind == HeldDeferred && conn.Status == StatusLive {
 			due = h.LastAt
 		}
-		if !due.IsZero() && (conn.HeldDueAt.IsZero() || due.Before(conn.HeldDueAt)) {
-			if err := tx.Update(s.conn(connID), []firestore.Update{{Path: "held_due_at", Value: due}}); err != nil {
+		if !due.IsZero() {
+			// held_seq tells a poller publishing the due changes right now
+			// that this one may not be in its listing (HeldSeq)
+			ups := []firestore.Update{{Path: "held_seq", Value: firestore.Increment(1)}}
+			if conn.HeldDueAt.IsZero() || due.Before(conn.HeldDueAt) {
+				ups = append(ups, firestore.Update{Path: "held_due_at", Value: due})
+			}
+			if err := tx.Update(s.conn(connID), ups); err != nil {
 				return err
 			}
 		}
