@@ -267,7 +267,7 @@ func (s *Service) setLive(c *store.Connection) {
 		return
 	}
 	c.Status = store.StatusLive
-	c.HeldDueAt = now
+	c.MarkHeldDue(now)
 }
 
 // newSecret returns 32 random bytes, base64url.

@@ -149,7 +149,7 @@ func Finish(ctx context.Context, st *store.Store, pub Publisher, changesTopic, c
 			c.PipedriveCheckpoint = fs.ListedAt
 		}
 		c.LastSafetyNetAt, c.LastReconcileAt = now, now
-		c.HeldDueAt = now
+		c.MarkHeldDue(now)
 		switch {
 		case c.Status != store.StatusFirstSync:
 		case fs.EmptySide != "":

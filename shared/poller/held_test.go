@@ -83,34 +83,55 @@ func TestHeldChangesPublishedWhenDue(t *testing.T) {
 	}
 }
 
-// A change held while the poller publishes the due ones (the applier found
-// the first sync still running a moment before it ended) is not in the
-// poller's listing: it must still be published, by the next poll (seed 242
-// of a long convergence run: it stayed held for good).
-func TestChangeHeldWhileHeldArePublished(t *testing.T) {
-	e := newEnv(t)
-	c := e.newConn()
-	e.hold(c, store.HeldChange{Side: "pipedrive", ObjectID: "1", ChangeKind: "upsert", Kind: store.HeldDeferred, Code: "first_sync"})
-	meanwhile := func() {
-		e.hold(c, store.HeldChange{Side: "pipedrive", ObjectID: "2", ChangeKind: "upsert", Kind: store.HeldDeferred, Code: "first_sync"})
-	}
-	e.pub.onHeld.Store(&meanwhile)
-	e.mustPoll(c)
-	if d := cmp.Diff(want(`upsert pipedrive 1 held ""`), e.decisions()); d != "" {
-		t.Fatalf("first poll (-want +got):\n%s", d)
-	}
-	e.clock.Advance(time.Second)
-	e.mustPoll(c)
-	if d := cmp.Diff(want(`upsert pipedrive 2 held ""`), e.decisions()); d != "" {
-		t.Fatalf("the change held meanwhile, next poll (-want +got):\n%s", d)
-	}
-	e.clock.Advance(time.Second)
-	e.mustPoll(c)
-	if got := e.decisions(); len(got) != 0 {
-		t.Fatalf("published again: %v", got)
-	}
-	if got := e.get(c).HeldDueAt; !got.IsZero() {
-		t.Fatalf("held_due_at %v, want none due once all were published", got)
+// A change made due while the poller publishes the due ones (held by the
+// applier, which found the first sync still running a moment before it
+// ended; or retried by the user) is not in the poller's listing: it must
+// still be published, by the next poll (seed 242 of a long convergence
+// run: it stayed held for good).
+func TestChangeMadeDueWhileHeldArePublished(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		before    store.HeldChange // held before the poll, not due
+		meanwhile func(e *env, c *conn)
+	}{
+		{name: "held by the applier", meanwhile: func(e *env, c *conn) {
+			e.hold(c, store.HeldChange{Side: "pipedrive", ObjectID: "2", ChangeKind: "upsert", Kind: store.HeldDeferred, Code: "first_sync"})
+		}},
+		{name: "retried by the user",
+			before: store.HeldChange{Side: "pipedrive", ObjectID: "2", ChangeKind: "upsert", Kind: store.HeldFailed, Code: "permanent"},
+			meanwhile: func(e *env, c *conn) {
+				if _, err := e.st.ReleaseHeld(e.ctx, c.ID, "", []string{store.HeldKey("pipedrive", "2")}, "", e.clock.Now()); err != nil {
+					e.t.Fatal(err)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.newConn()
+			if tc.before.ObjectID != "" {
+				e.hold(c, tc.before)
+			}
+			e.hold(c, store.HeldChange{Side: "pipedrive", ObjectID: "1", ChangeKind: "upsert", Kind: store.HeldDeferred, Code: "first_sync"})
+			meanwhile := func() { tc.meanwhile(e, c) }
+			e.pub.onHeld.Store(&meanwhile)
+			e.mustPoll(c)
+			if d := cmp.Diff(want(`upsert pipedrive 1 held ""`), e.decisions()); d != "" {
+				t.Fatalf("first poll (-want +got):\n%s", d)
+			}
+			e.clock.Advance(time.Second)
+			e.mustPoll(c)
+			if d := cmp.Diff(want(`upsert pipedrive 2 held ""`), e.decisions()); d != "" {
+				t.Fatalf("the change made due meanwhile, next poll (-want +got):\n%s", d)
+			}
+			e.clock.Advance(time.Second)
+			e.mustPoll(c)
+			if got := e.decisions(); len(got) != 0 {
+				t.Fatalf("published again: %v", got)
+			}
+			if got := e.get(c).HeldDueAt; !got.IsZero() {
+				t.Fatalf("held_due_at %v, want none due once all were published", got)
+			}
+		})
 	}
 }
 

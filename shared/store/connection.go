@@ -110,9 +110,10 @@ type Connection struct {
 	// HeldDueAt is the earliest time a held change is due to be published
 	// again (zero: none is); the poller looks at held changes only then.
 	HeldDueAt time.Time `firestore:"held_due_at,omitempty"`
-	// HeldSeq counts the held changes stored with a due time (Hold): the
-	// poller, having published what it found due, moves HeldDueAt on only
-	// if no change was held meanwhile, which its listing may have missed.
+	// HeldSeq counts the times held changes were made due (MarkHeldDue,
+	// and the store's Hold, ReleaseHeld, DecideHeld): the poller, having
+	// published what it found due, moves HeldDueAt on only if none was made
+	// due meanwhile, which its listing may have missed.
 	HeldSeq int64 `firestore:"held_seq,omitempty"`
 	// LastReconcileAt is when the poller last compared the linked Pipedrive
 	// persons with the ones the user owns (lost deletes and owner changes).
@@ -328,4 +329,11 @@ func (s *Store) SetPollDue(ctx context.Context, ids []string, at time.Time) erro
 		}
 	}
 	return nil
+}
+
+// MarkHeldDue makes c's held changes due at at, for the poller to publish
+// (inside UpdateConnection).
+func (c *Connection) MarkHeldDue(at time.Time) {
+	c.HeldDueAt = at
+	c.HeldSeq++
 }

@@ -128,13 +128,10 @@ func (s *Store) Hold(ctx context.Context, connID string, h HeldChange) error {
 			due = h.LastAt
 		}
 		if !due.IsZero() {
-			// held_seq tells a poller publishing the due changes right now
-			// that this one may not be in its listing (HeldSeq)
-			ups := []firestore.Update{{Path: "held_seq", Value: firestore.Increment(1)}}
-			if conn.HeldDueAt.IsZero() || due.Before(conn.HeldDueAt) {
-				ups = append(ups, firestore.Update{Path: "held_due_at", Value: due})
+			if !conn.HeldDueAt.IsZero() && !due.Before(conn.HeldDueAt) {
+				due = conn.HeldDueAt // the earliest stays
 			}
-			if err := tx.Update(s.conn(connID), ups); err != nil {
+			if err := tx.Update(s.conn(connID), heldDue(due)); err != nil {
 				return err
 			}
 		}
@@ -223,7 +220,7 @@ func (s *Store) ReleaseHeld(ctx context.Context, connID, kind string, ids []stri
 		n++
 	}
 	if n > 0 {
-		if _, err := s.conn(connID).Update(ctx, []firestore.Update{{Path: "held_due_at", Value: at}}); err != nil && !notFound(err) {
+		if _, err := s.conn(connID).Update(ctx, heldDue(at)); err != nil && !notFound(err) {
 			return n, fmt.Errorf("store.ReleaseHeld: %w", err)
 		}
 	}
@@ -241,7 +238,7 @@ func (s *Store) DecideHeld(ctx context.Context, connID, id, decision, twin strin
 	if err != nil {
 		return fmt.Errorf("store.DecideHeld: %w", err)
 	}
-	if _, err := s.conn(connID).Update(ctx, []firestore.Update{{Path: "held_due_at", Value: at}}); err != nil && !notFound(err) {
+	if _, err := s.conn(connID).Update(ctx, heldDue(at)); err != nil && !notFound(err) {
 		return fmt.Errorf("store.DecideHeld: %w", err)
 	}
 	return nil
@@ -417,4 +414,11 @@ func (s *Store) SetDeleteWindow(ctx context.Context, connID string, window []tim
 		return fmt.Errorf("store.SetDeleteWindow: %w", err)
 	}
 	return nil
+}
+
+// heldDue is the connection update that makes held changes due at at: the
+// field update of Connection.MarkHeldDue, for writes outside
+// UpdateConnection.
+func heldDue(at time.Time) []firestore.Update {
+	return []firestore.Update{{Path: "held_due_at", Value: at}, {Path: "held_seq", Value: firestore.Increment(1)}}
 }
